@@ -1,0 +1,105 @@
+#include "common/ip_address.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+namespace anvil {
+
+std::optional<IpAddress> IpAddress::parse(std::string_view text) {
+  if (text.empty() || text.size() > INET6_ADDRSTRLEN) return std::nullopt;
+  std::string buf(text);
+  IpAddress ip;
+  if (text.find(':') == std::string_view::npos) {
+    if (inet_pton(AF_INET, buf.c_str(), ip.bytes_.data()) != 1) return std::nullopt;
+    ip.family_ = Family::v4;
+    return ip;
+  }
+  if (inet_pton(AF_INET6, buf.c_str(), ip.bytes_.data()) != 1) return std::nullopt;
+  ip.family_ = Family::v6;
+  static constexpr std::uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::memcmp(ip.bytes_.data(), kMappedPrefix, 12) == 0) {
+    std::memmove(ip.bytes_.data(), ip.bytes_.data() + 12, 4);
+    std::fill(ip.bytes_.begin() + 4, ip.bytes_.end(), 0);
+    ip.family_ = Family::v4;
+  }
+  return ip;
+}
+
+std::string IpAddress::to_string() const {
+  char buf[INET6_ADDRSTRLEN];
+  int af = family_ == Family::v4 ? AF_INET : AF_INET6;
+  if (inet_ntop(af, bytes_.data(), buf, sizeof buf) == nullptr) return {};
+  return buf;
+}
+
+IpAddress IpAddress::with_host_bits(int bits, bool value) const {
+  IpAddress out = *this;
+  int total = bit_length();
+  for (int bit = std::max(bits, 0); bit < total; bit++) {
+    std::uint8_t mask = static_cast<std::uint8_t>(0x80 >> (bit % 8));
+    if (value) {
+      out.bytes_[bit / 8] |= mask;
+    } else {
+      out.bytes_[bit / 8] &= static_cast<std::uint8_t>(~mask);
+    }
+  }
+  return out;
+}
+
+std::optional<Cidr> Cidr::parse(std::string_view text) {
+  std::size_t slash = text.find('/');
+  auto ip = IpAddress::parse(text.substr(0, slash));
+  if (!ip) return std::nullopt;
+  Cidr cidr;
+  cidr.bits_ = ip->bit_length();
+  if (slash != std::string_view::npos) {
+    std::string_view digits = text.substr(slash + 1);
+    if (digits.empty() || digits.size() > 3 ||
+        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return std::nullopt;
+    }
+    int bits = 0;
+    std::from_chars(digits.data(), digits.data() + digits.size(), bits);
+    if (bits > ip->bit_length()) return std::nullopt;
+    cidr.bits_ = bits;
+  }
+  cidr.network_ = ip->with_host_bits(cidr.bits_, false);
+  return cidr;
+}
+
+bool Cidr::contains(const IpAddress& ip) const {
+  if (ip.family() != network_.family()) return false;
+  return ip.with_host_bits(bits_, false) == network_;
+}
+
+std::string Cidr::to_string() const {
+  return network_.to_string() + "/" + std::to_string(bits_);
+}
+
+bool looks_like_network(std::string_view text) {
+  std::string_view address = text.substr(0, text.find('/'));
+  if (address.empty()) return false;
+  bool has_dot = address.find('.') != std::string_view::npos;
+  bool has_colon = address.find(':') != std::string_view::npos;
+  auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  auto is_hex = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  };
+  if (has_colon) {
+    // IPv6, possibly with an embedded IPv4 tail.
+    return std::all_of(address.begin(), address.end(),
+                       [&](char c) { return is_hex(c) || c == ':' || c == '.'; });
+  }
+  if (has_dot) {
+    return std::all_of(address.begin(), address.end(),
+                       [&](char c) { return is_digit(c) || c == '.'; });
+  }
+  // Digits alone are a user name, but digits with a prefix length are not.
+  return text.find('/') != std::string_view::npos &&
+         std::all_of(address.begin(), address.end(), is_digit);
+}
+
+}  // namespace anvil

@@ -1,0 +1,115 @@
+#include "common/line_codec.h"
+
+#include <utility>
+
+namespace anvil {
+
+namespace {
+constexpr char kEscape = '\001';
+}
+
+std::string escape_field(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size());
+  for (char c : raw) {
+    switch (c) {
+      case kEscape: out += "\0011"; break;
+      case '\t': out += "\001t"; break;
+      case '\r': out += "\001r"; break;
+      case '\n': out += "\001n"; break;
+      case '\0': out += std::string_view("\0010", 2); break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string unescape_field(std::string_view escaped) {
+  std::string out;
+  out.reserve(escaped.size());
+  for (std::size_t i = 0; i < escaped.size(); i++) {
+    char c = escaped[i];
+    if (c != kEscape || i + 1 == escaped.size()) {
+      out += c;
+      continue;
+    }
+    char code = escaped[++i];
+    switch (code) {
+      case '1': out += kEscape; break;
+      case 't': out += '\t'; break;
+      case 'r': out += '\r'; break;
+      case 'n': out += '\n'; break;
+      case '0': out += '\0'; break;
+      default: out += code;  // an unknown escape stands for the byte itself
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> split_fields(std::string_view line) {
+  std::vector<std::string> fields;
+  if (line.empty()) return fields;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t tab = line.find('\t', start);
+    if (tab == std::string_view::npos) {
+      fields.push_back(unescape_field(line.substr(start)));
+      break;
+    }
+    fields.push_back(unescape_field(line.substr(start, tab - start)));
+    start = tab + 1;
+  }
+  return fields;
+}
+
+LineWriter& LineWriter::add(std::string_view raw_field) {
+  if (!first_) line_ += '\t';
+  first_ = false;
+  line_ += escape_field(raw_field);
+  return *this;
+}
+
+LineWriter& LineWriter::add(long long number) { return add(std::to_string(number)); }
+
+std::string LineWriter::finish() {
+  line_ += '\n';
+  first_ = true;
+  return std::exchange(line_, {});
+}
+
+bool LineBuffer::append(const char* data, std::size_t size) {
+  if (overflowed_) return false;
+  if (consumed_ > 0 && consumed_ >= buffer_.size() / 2) {
+    buffer_.erase(0, consumed_);
+    consumed_ = 0;
+  }
+  buffer_.append(data, size);
+  // Only the unterminated tail can be too long; complete lines were checked
+  // as they were handed out.
+  std::size_t last_lf = buffer_.rfind('\n');
+  std::size_t tail_start = last_lf == std::string::npos ? consumed_ : last_lf + 1;
+  if (tail_start < consumed_) tail_start = consumed_;
+  if (buffer_.size() - tail_start > max_ + 1) overflowed_ = true;  // +1: a CR may precede LF
+  return !overflowed_;
+}
+
+std::optional<std::string> LineBuffer::next_line() {
+  std::size_t from = consumed_ + scanned_;
+  std::size_t lf = buffer_.find('\n', from);
+  if (lf == std::string::npos) {
+    scanned_ = buffer_.size() - consumed_;
+    return std::nullopt;
+  }
+  std::size_t end = lf;
+  if (end > consumed_ && buffer_[end - 1] == '\r') end--;
+  if (end - consumed_ > max_) {
+    overflowed_ = true;
+    return std::nullopt;
+  }
+  std::string line = buffer_.substr(consumed_, end - consumed_);
+  consumed_ = lf + 1;
+  scanned_ = 0;
+  return line;
+}
+
+}  // namespace anvil

@@ -1,0 +1,58 @@
+// The line codec every anvil protocol uses: a line is fields joined by TAB and
+// ended by LF; inside a field the bytes 0x01, TAB, CR, LF and NUL are escaped
+// as 0x01 followed by '1', 't', 'r', 'n' or '0' (the scheme Dovecot uses, so
+// one codec serves the native and the Dovecot dialects).
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace anvil {
+
+std::string escape_field(std::string_view raw);
+std::string unescape_field(std::string_view escaped);
+
+// Splits one line (without its LF) into unescaped fields. An empty line has
+// no fields.
+std::vector<std::string> split_fields(std::string_view line);
+
+// Builds one line field by field; finish() appends the LF.
+class LineWriter {
+ public:
+  LineWriter& add(std::string_view raw_field);
+  LineWriter& add(long long number);
+  // Returns the line with its LF; the writer is empty afterwards.
+  std::string finish();
+
+ private:
+  std::string line_;
+  bool first_ = true;
+};
+
+// Collects bytes from a stream and hands out complete lines. A line longer
+// than max_line_length (without its LF) is an error: the buffer then refuses
+// further input, because the stream cannot be trusted to resynchronise.
+class LineBuffer {
+ public:
+  explicit LineBuffer(std::size_t max_line_length) : max_(max_line_length) {}
+
+  // Returns false once a line has grown past the limit.
+  bool append(const char* data, std::size_t size);
+  // The next complete line without its LF (a trailing CR is dropped too).
+  std::optional<std::string> next_line();
+  bool overflowed() const { return overflowed_; }
+  std::size_t max_line_length() const { return max_; }
+  std::size_t buffered() const { return buffer_.size() - consumed_; }
+
+ private:
+  std::size_t max_;
+  std::string buffer_;
+  std::size_t consumed_ = 0;  // bytes of buffer_ already handed out
+  std::size_t scanned_ = 0;   // bytes past consumed_ known to hold no LF
+  bool overflowed_ = false;
+};
+
+}  // namespace anvil

@@ -1,0 +1,81 @@
+#include "common/line_codec.h"
+
+#include <gtest/gtest.h>
+
+namespace anvil {
+namespace {
+
+TEST(LineCodec, EscapesEverySpecialByte) {
+  std::string raw = std::string("a\tb\nc\rd\001e") + '\0' + "f";
+  std::string escaped = escape_field(raw);
+  EXPECT_EQ(escaped.find('\t'), std::string::npos);
+  EXPECT_EQ(escaped.find('\n'), std::string::npos);
+  EXPECT_EQ(escaped.find('\r'), std::string::npos);
+  EXPECT_EQ(escaped.find('\0'), std::string::npos);
+  EXPECT_EQ(escaped, std::string("a\001tb\001nc\001rd\0011e\0010f"));
+  EXPECT_EQ(unescape_field(escaped), raw);
+}
+
+TEST(LineCodec, UnknownEscapeStandsForTheByteAndTrailingEscapeIsKept) {
+  EXPECT_EQ(unescape_field("a\001xb"), "axb");
+  EXPECT_EQ(unescape_field("ab\001"), "ab\001");
+}
+
+TEST(LineCodec, SplitsAndUnescapesFields) {
+  auto fields = split_fields("CONNECT\tjane\001tdoe\t\tx");
+  ASSERT_EQ(fields.size(), 4u);
+  EXPECT_EQ(fields[0], "CONNECT");
+  EXPECT_EQ(fields[1], "jane\tdoe");
+  EXPECT_EQ(fields[2], "");
+  EXPECT_EQ(fields[3], "x");
+  EXPECT_TRUE(split_fields("").empty());
+}
+
+TEST(LineCodec, WriterRoundTripsThroughSplit) {
+  std::string line = LineWriter().add("WHO").add("user=a\tb").add(42).finish();
+  ASSERT_EQ(line.back(), '\n');
+  auto fields = split_fields(std::string_view(line).substr(0, line.size() - 1));
+  ASSERT_EQ(fields.size(), 3u);
+  EXPECT_EQ(fields[1], "user=a\tb");
+  EXPECT_EQ(fields[2], "42");
+}
+
+TEST(LineBuffer, HandsOutLinesAcrossChunksAndDropsCr) {
+  LineBuffer buffer(100);
+  ASSERT_TRUE(buffer.append("one\r\ntw", 7));
+  EXPECT_EQ(buffer.next_line(), "one");
+  EXPECT_EQ(buffer.next_line(), std::nullopt);
+  ASSERT_TRUE(buffer.append("o\n\nthree", 8));
+  EXPECT_EQ(buffer.next_line(), "two");
+  EXPECT_EQ(buffer.next_line(), "");
+  EXPECT_EQ(buffer.next_line(), std::nullopt);
+  EXPECT_EQ(buffer.buffered(), 5u);
+}
+
+TEST(LineBuffer, RefusesAnOverlongUnterminatedLine) {
+  LineBuffer buffer(10);
+  std::string big(50, 'x');
+  EXPECT_FALSE(buffer.append(big.data(), big.size()));
+  EXPECT_TRUE(buffer.overflowed());
+  EXPECT_FALSE(buffer.append("\n", 1));
+}
+
+TEST(LineBuffer, RefusesAnOverlongCompleteLineBehindAShortOne) {
+  LineBuffer buffer(10);
+  std::string data = "short\n" + std::string(20, 'y') + "\nok\n";
+  buffer.append(data.data(), data.size());
+  EXPECT_EQ(buffer.next_line(), "short");
+  EXPECT_EQ(buffer.next_line(), std::nullopt);
+  EXPECT_TRUE(buffer.overflowed());
+}
+
+TEST(LineBuffer, AcceptsALineOfExactlyTheLimit) {
+  LineBuffer buffer(10);
+  std::string data = std::string(10, 'z') + "\n";
+  EXPECT_TRUE(buffer.append(data.data(), data.size()));
+  EXPECT_EQ(buffer.next_line(), std::string(10, 'z'));
+  EXPECT_FALSE(buffer.overflowed());
+}
+
+}  // namespace
+}  // namespace anvil

@@ -1,0 +1,48 @@
+// Small POSIX helpers for UNIX stream sockets, shared by every program.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace anvil {
+
+// Owns one file descriptor and closes it.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { reset(); }
+
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  int release() { return std::exchange(fd_, -1); }
+  void reset(int fd = -1);
+
+ private:
+  int fd_ = -1;
+};
+
+struct PeerCredentials {
+  pid_t pid = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+// SO_PEERCRED of a connected UNIX socket.
+std::optional<PeerCredentials> peer_credentials(int fd);
+
+// Connects to a UNIX stream socket. On failure returns an empty fd and sets
+// *error to a sentence naming the path.
+UniqueFd connect_unix(const std::string& path, bool nonblocking, std::string* error);
+
+// Writes all of data to a blocking fd; false on error (errno set).
+bool write_all(int fd, const std::string& data);
+
+}  // namespace anvil
