@@ -1,0 +1,29 @@
+#include "common/log.h"
+
+#include <unistd.h>
+
+#include <string>
+
+namespace anvil {
+
+namespace {
+std::string program_name = "anvil";
+bool debug_enabled = false;
+}  // namespace
+
+void set_log_program(std::string_view name) { program_name = name; }
+void enable_debug_log(bool on) { debug_enabled = on; }
+bool debug_log_enabled() { return debug_enabled; }
+
+void write_log(LogLevel level, std::string_view message) {
+  static constexpr const char* kNames[] = {"debug", "info", "warning", "error"};
+  std::string line = program_name + ": " + kNames[static_cast<int>(level)] + ": ";
+  // A log line is one line, whatever a peer put into the message.
+  for (char c : message) line += (c == '\n' || c == '\r') ? ' ' : c;
+  line += '\n';
+  // One write() per line, so lines of concurrent writers do not interleave.
+  ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
+  (void)ignored;
+}
+
+}  // namespace anvil

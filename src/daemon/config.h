@@ -1,0 +1,42 @@
+// anvild's settings: `key = value` lines from a file (-c), then `-o key=value`
+// overrides, then --run-dir. See docs/anvild.8.md for every key.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace anvil {
+
+struct DaemonConfig {
+  std::string run_dir = ANVIL_DEFAULT_RUN_DIR;
+  std::string admin_socket = "anvil";            // relative paths live in run_dir
+  std::string service_socket = "anvil-service";
+  mode_t admin_socket_mode = 0600;
+  mode_t service_socket_mode = 0666;
+  std::vector<uid_t> admin_allow_uids;  // besides root and anvild's own uid
+  std::size_t max_line_length = 16384;
+  std::size_t max_sessions_per_process = 100000;
+  std::size_t max_service_clients = 4096;
+  std::size_t max_admin_clients = 64;
+  std::chrono::milliseconds kick_timeout{5000};
+
+  std::string admin_socket_path() const { return resolve(admin_socket); }
+  std::string service_socket_path() const { return resolve(service_socket); }
+
+  // Sets one key; returns an error sentence, or "" on success.
+  std::string set(const std::string& key, const std::string& value);
+  // Reads `key = value` lines ('#' starts a comment). Returns "" or an error
+  // naming the file and line.
+  std::string load_file(const std::string& path);
+  // Applies "key=value".
+  std::string apply_override(const std::string& assignment);
+
+ private:
+  std::string resolve(const std::string& path) const;
+};
+
+}  // namespace anvil

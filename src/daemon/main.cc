@@ -1,0 +1,94 @@
+// anvild: the connection registry daemon.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "common/log.h"
+#include "daemon/daemon.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: anvild [--run-dir DIR] [-c FILE] [-o key=value]... [-D]\n"
+    "\n"
+    "Runs the anvil connection registry in the foreground, logging to stderr.\n"
+    "\n"
+    "  --run-dir DIR   directory of the sockets (default " ANVIL_DEFAULT_RUN_DIR ")\n"
+    "                  DIR/anvil is the admin socket, DIR/anvil-service the\n"
+    "                  socket services register on\n"
+    "  -c FILE         read settings from FILE (key = value lines)\n"
+    "  -o key=value    override one setting (after -c; may repeat)\n"
+    "  -D              debug logging\n"
+    "  --help          this text\n"
+    "  --version       print the version\n"
+    "\n"
+    "Settings: run_dir, admin_socket, service_socket, admin_socket_mode,\n"
+    "service_socket_mode, admin_allow_uids, max_line_length,\n"
+    "max_sessions_per_process, max_service_clients, max_admin_clients,\n"
+    "kick_timeout_ms. See anvild(8).\n";
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "anvild: %s\n%s", message.c_str(), kUsage);
+  return 64;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  anvil::set_log_program("anvild");
+  std::string config_file, run_dir;
+  std::vector<std::string> overrides;
+  for (int i = 1; i < argc; i++) {
+    std::string arg = argv[i];
+    auto value = [&](const char* name) -> const char* {
+      if (i + 1 >= argc) return nullptr;
+      (void)name;
+      return argv[++i];
+    };
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (arg == "--version") {
+      std::printf("anvild %s\n", ANVIL_VERSION);
+      return 0;
+    } else if (arg == "-D") {
+      anvil::enable_debug_log(true);
+    } else if (arg == "-c") {
+      const char* v = value("-c");
+      if (!v) return usage_error("-c needs a file");
+      config_file = v;
+    } else if (arg == "-o") {
+      const char* v = value("-o");
+      if (!v) return usage_error("-o needs key=value");
+      overrides.push_back(v);
+    } else if (arg == "--run-dir") {
+      const char* v = value("--run-dir");
+      if (!v) return usage_error("--run-dir needs a directory");
+      run_dir = v;
+    } else if (arg.starts_with("--run-dir=")) {
+      run_dir = arg.substr(10);
+    } else {
+      return usage_error("unknown argument: " + arg);
+    }
+  }
+
+  anvil::DaemonConfig config;
+  if (!config_file.empty()) {
+    if (std::string error = config.load_file(config_file); !error.empty()) {
+      anvil::log_error("{}", error);
+      return 78;  // EX_CONFIG
+    }
+  }
+  for (const std::string& assignment : overrides) {
+    if (std::string error = config.apply_override(assignment); !error.empty()) {
+      anvil::log_error("-o {}: {}", assignment, error);
+      return 78;
+    }
+  }
+  if (!run_dir.empty()) config.run_dir = run_dir;
+
+  ::signal(SIGPIPE, SIG_IGN);
+  return anvil::run_daemon(config);
+}

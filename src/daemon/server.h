@@ -1,0 +1,89 @@
+// anvild's core: the two listening sockets, the registry, the live service
+// channels, and kick dispatch. Single-threaded: everything runs on one
+// io_context, so nothing here takes a lock.
+#pragma once
+
+#include <asio.hpp>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/unix_socket.h"
+#include "daemon/line_channel.h"
+#include "daemon/config.h"
+#include "registry/session_table.h"
+
+namespace anvil {
+
+class ServiceChannel;
+
+// What became of one session that a kick selected.
+enum class KickStatus {
+  kicked,       // the owning process confirmed it dropped the connection
+  not_dropped,  // the process answered but did not drop it (already gone)
+  timeout,      // the process did not answer within kick_timeout
+  vanished,     // the process closed its channel before answering
+  would_kick,   // dry run
+};
+const char* kick_status_name(KickStatus status);
+
+struct KickOutcome {
+  Session session;  // a copy: the registry entry may be gone by now
+  KickStatus status;
+};
+
+// One admin kick in flight: the requests sent to service processes settle
+// it one by one; the timer wakes the waiting admin when all have.
+struct KickOperation {
+  explicit KickOperation(const asio::any_io_executor& executor) : done(executor) {}
+  void settle_one() {
+    if (outstanding > 0 && --outstanding == 0) done.cancel();
+  }
+  asio::steady_timer done;
+  std::size_t outstanding = 0;
+  std::unordered_map<ConnectionId, KickStatus, ConnectionIdHash> status;
+};
+
+class Server {
+ public:
+  Server(asio::io_context& io, DaemonConfig config);
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Creates the run directory and both sockets. Returns "" or an error.
+  std::string start();
+  // Closes the listeners and every channel, and removes the socket files.
+  void stop();
+
+  const DaemonConfig& config() const { return config_; }
+  SessionTable& sessions() { return sessions_; }
+
+  void remove_service(OwnerId owner);
+  void remove_admin() { admin_count_--; }
+
+  // Asks the owning processes to drop every session the filter selects,
+  // and waits for their answers (at most kick_timeout).
+  asio::awaitable<std::vector<KickOutcome>> kick(SessionFilter filter, std::string reason,
+                                                 bool dry_run);
+
+ private:
+  std::string listen(asio::local::stream_protocol::acceptor& acceptor, const std::string& path,
+                      mode_t mode);
+  asio::awaitable<void> accept_services();
+  asio::awaitable<void> accept_admins();
+  bool admin_allowed(const PeerCredentials& cred) const;
+  void reject(UnixSocket socket, const std::string& line);
+
+  asio::io_context& io_;
+  DaemonConfig config_;
+  SessionTable sessions_;
+  asio::local::stream_protocol::acceptor service_acceptor_;
+  asio::local::stream_protocol::acceptor admin_acceptor_;
+  std::unordered_map<OwnerId, std::shared_ptr<ServiceChannel>> services_;
+  std::size_t admin_count_ = 0;
+  OwnerId next_owner_ = 1;
+  bool stopped_ = false;
+};
+
+}  // namespace anvil

@@ -1,0 +1,214 @@
+#include "daemon/service_channel.h"
+
+#include <ctime>
+#include <unordered_set>
+
+#include "common/log.h"
+#include "registry/wire_codec.h"
+
+namespace anvil {
+
+namespace {
+
+bool valid_service_name(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+ServiceChannel::ServiceChannel(Server& server, UnixSocket socket, PeerCredentials peer,
+                               OwnerId owner)
+    : LineChannel(std::move(socket), server.config().max_line_length),
+      server_(server),
+      peer_(peer),
+      owner_(owner) {}
+
+asio::awaitable<void> ServiceChannel::run() {
+  auto self = shared_from_this();
+  start_writer();
+  while (!closing()) {
+    auto line = co_await read_line();
+    if (!line) break;
+    handle(split_fields(*line));
+  }
+  if (overflowed()) {
+    fatal("line longer than " + std::to_string(max_line_length()) + " bytes");
+  } else if (!closing()) {
+    close();
+  }
+  finish();
+}
+
+void ServiceChannel::error(const std::string& command, const std::string& id,
+                           const std::string& message) {
+  log_warning("service {} pid {}: {}", service_.empty() ? "?" : service_, peer_.pid, message);
+  send(LineWriter().add("ERROR").add(command).add(id).add(message).finish());
+}
+
+void ServiceChannel::fatal(const std::string& message) {
+  log_warning("service {} pid {}: {}; closing its channel", service_.empty() ? "?" : service_,
+              peer_.pid, message);
+  send_and_close(LineWriter().add("ERROR").add("").add("").add(message).finish());
+}
+
+void ServiceChannel::handle(const std::vector<std::string>& fields) {
+  if (fields.empty()) return;  // empty lines are allowed as keep-alives
+  const std::string& command = fields[0];
+  switch (state_) {
+    case State::version:
+      if (fields.size() < 4 || command != "VERSION" || fields[1] != "anvil-service" ||
+          fields[2] != "1") {
+        fatal("expected VERSION\\tanvil-service\\t1\\t<minor> as the first line");
+        return;
+      }
+      send(LineWriter().add("VERSION").add("anvil-service").add("1").add("0").finish());
+      state_ = State::hello;
+      return;
+    case State::hello: {
+      long long pid = 0;
+      if (fields.size() < 3 || command != "HELLO" || !valid_service_name(fields[1]) ||
+          !parse_integer(fields[2], 1, INT32_MAX, &pid)) {
+        fatal("expected HELLO\\t<service>\\t<pid> (service: letters, digits, '-', '_', '.')");
+        return;
+      }
+      if (pid != peer_.pid) {
+        fatal("HELLO claims pid " + fields[2] + " but the connecting process is pid " +
+              std::to_string(peer_.pid));
+        return;
+      }
+      service_ = fields[1];
+      state_ = State::ready;
+      log_debug("service {} pid {} uid {} registered its channel", service_, peer_.pid, peer_.uid);
+      return;
+    }
+    case State::ready:
+      break;
+  }
+  if (command == "CONNECT") {
+    handle_connect(fields, false);
+  } else if (command == "UPDATE") {
+    handle_connect(fields, true);
+  } else if (command == "DISCONNECT") {
+    handle_disconnect(fields);
+  } else if (command == "KICKED") {
+    handle_kicked(fields);
+  } else {
+    error(command, "", "unknown command: " + command);
+  }
+}
+
+void ServiceChannel::handle_connect(const std::vector<std::string>& fields, bool update) {
+  const std::string& command = fields[0];
+  if (fields.size() < 2) return error(command, "", command + " needs a connection id");
+  auto id = ConnectionId::parse(fields[1]);
+  if (!id || id->is_zero()) return error(command, fields[1], "invalid connection id: " + fields[1]);
+
+  SessionTable& table = server_.sessions();
+  const Session* existing = table.find(*id);
+  if (update && (!existing || existing->owner != owner_)) {
+    return error(command, fields[1], "unknown connection id " + fields[1]);
+  }
+  if (!update && existing) return error(command, fields[1], "duplicate connection id " + fields[1]);
+  if (!update && table.owner_size(owner_) >= server_.config().max_sessions_per_process) {
+    return error(command, fields[1],
+                 "too many sessions for one process (max_sessions_per_process=" +
+                     std::to_string(server_.config().max_sessions_per_process) + ")");
+  }
+
+  Session session;
+  session.id = *id;
+  session.owner = owner_;
+  session.pid = peer_.pid;
+  session.service = service_;
+  session.start_time = update ? existing->start_time : static_cast<std::int64_t>(std::time(nullptr));
+  for (std::size_t i = 2; i < fields.size(); i++) {
+    std::string problem = apply_session_field(session, fields[i], FieldScope::info);
+    if (!problem.empty()) return error(command, fields[1], problem);
+  }
+  if (update) {
+    table.update(session);
+  } else {
+    table.add(std::move(session));
+  }
+}
+
+void ServiceChannel::handle_disconnect(const std::vector<std::string>& fields) {
+  if (fields.size() < 2) return error("DISCONNECT", "", "DISCONNECT needs a connection id");
+  auto id = ConnectionId::parse(fields[1]);
+  const Session* session = id ? server_.sessions().find(*id) : nullptr;
+  if (!session || session->owner != owner_) {
+    return error("DISCONNECT", fields[1], "unknown connection id " + fields[1]);
+  }
+  server_.sessions().remove(*id);
+}
+
+void ServiceChannel::handle_kicked(const std::vector<std::string>& fields) {
+  long long request = 0;
+  if (fields.size() < 2 || !parse_integer(fields[1], 1, INT64_MAX, &request)) {
+    return error("KICKED", "", "KICKED needs a request number");
+  }
+  auto it = pending_.find(static_cast<std::uint64_t>(request));
+  if (it == pending_.end()) {
+    return error("KICKED", "", "unknown or expired kick request " + fields[1]);
+  }
+  std::unordered_set<ConnectionId, ConnectionIdHash> dropped;
+  for (std::size_t i = 2; i < fields.size(); i++) {
+    if (auto id = ConnectionId::parse(fields[i])) dropped.insert(*id);
+  }
+  PendingKick pending = std::move(it->second);
+  pending_.erase(it);
+  for (const ConnectionId& id : pending.ids) {
+    bool was_dropped = dropped.contains(id);
+    pending.op->status[id] = was_dropped ? KickStatus::kicked : KickStatus::not_dropped;
+    const Session* session = server_.sessions().find(id);
+    if (was_dropped && session && session->owner == owner_) server_.sessions().remove(id);
+  }
+  pending.op->settle_one();
+}
+
+void ServiceChannel::request_kick(const std::vector<ConnectionId>& ids, const std::string& reason,
+                                  const std::shared_ptr<KickOperation>& op) {
+  // Each id takes 33 bytes; keep every line well inside the limit.
+  std::size_t room = max_line_length() / 2;
+  std::size_t overhead = 64 + escape_field(reason).size();
+  std::size_t per_line = room > overhead + 33 ? (room - overhead) / 33 : 1;
+  for (std::size_t start = 0; start < ids.size(); start += per_line) {
+    std::uint64_t request = next_request_++;
+    PendingKick pending{{}, op};
+    LineWriter line;
+    line.add("KICK").add(static_cast<long long>(request)).add(reason);
+    for (std::size_t i = start; i < ids.size() && i < start + per_line; i++) {
+      pending.ids.push_back(ids[i]);
+      line.add(ids[i].to_hex());
+    }
+    pending_.emplace(request, std::move(pending));
+    op->outstanding++;
+    send(line.finish());
+  }
+}
+
+void ServiceChannel::abandon(const std::shared_ptr<KickOperation>& op) {
+  std::erase_if(pending_, [&](const auto& entry) { return entry.second.op == op; });
+}
+
+void ServiceChannel::finish() {
+  std::size_t removed = server_.sessions().remove_owner(owner_);
+  for (auto& [request, pending] : pending_) {
+    for (const ConnectionId& id : pending.ids) pending.op->status[id] = KickStatus::vanished;
+    pending.op->settle_one();
+  }
+  pending_.clear();
+  if (removed > 0 || debug_log_enabled()) {
+    log_info("service {} pid {} closed its channel; {} sessions removed",
+             service_.empty() ? "?" : service_, peer_.pid, removed);
+  }
+  server_.remove_service(owner_);
+}
+
+}  // namespace anvil

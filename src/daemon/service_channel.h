@@ -1,0 +1,55 @@
+// One service process's registration channel (protocol anvil-service, see
+// docs/protocol.md). The channel owns the sessions registered through it:
+// when it closes, they are gone.
+#pragma once
+
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "daemon/line_channel.h"
+#include "daemon/server.h"
+
+namespace anvil {
+
+class ServiceChannel : public LineChannel {
+ public:
+  ServiceChannel(Server& server, UnixSocket socket, PeerCredentials peer, OwnerId owner);
+
+  asio::awaitable<void> run();
+
+  // Sends KICK requests for these sessions (split over as many lines as the
+  // line limit needs); each answer settles the operation once.
+  void request_kick(const std::vector<ConnectionId>& ids, const std::string& reason,
+                    const std::shared_ptr<KickOperation>& op);
+  // Forgets the unanswered requests of op (it timed out); a late answer is
+  // then reported to the process as unknown.
+  void abandon(const std::shared_ptr<KickOperation>& op);
+
+  OwnerId owner() const { return owner_; }
+
+ private:
+  enum class State { version, hello, ready };
+  struct PendingKick {
+    std::vector<ConnectionId> ids;
+    std::shared_ptr<KickOperation> op;
+  };
+
+  void handle(const std::vector<std::string>& fields);
+  void handle_connect(const std::vector<std::string>& fields, bool update);
+  void handle_disconnect(const std::vector<std::string>& fields);
+  void handle_kicked(const std::vector<std::string>& fields);
+  void error(const std::string& command, const std::string& id, const std::string& message);
+  void fatal(const std::string& message);
+  void finish();
+
+  Server& server_;
+  PeerCredentials peer_;
+  OwnerId owner_;
+  State state_ = State::version;
+  std::string service_;
+  std::unordered_map<std::uint64_t, PendingKick> pending_;
+  std::uint64_t next_request_ = 1;
+};
+
+}  // namespace anvil
