@@ -1,0 +1,89 @@
+// libanvil: what a service links to register its client connections with
+// anvild and to be told which of them to drop.
+//
+// A Client keeps one connection to anvild's service socket. It never blocks:
+// drive it from any event loop by watching fd() (for reading, and for
+// writing while wants_write()), sleeping at most timeout_ms(), and calling
+// process(). Or use anvil::AsioClient (anvil/asio_client.h) to drive it
+// from Asio. If anvild goes away, the Client reconnects with backoff and
+// registers every live session again, so the registry heals by itself.
+//
+// A Client is not thread-safe; use it from one thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "anvil/connection_id.h"
+
+namespace anvil {
+
+// What a service knows about one client connection. Addresses are textual
+// (IPv4 or IPv6); empty means unknown or not proxied.
+struct SessionInfo {
+  std::string user;  // empty before login
+  std::string client_ip;
+  std::uint16_t client_port = 0;
+  std::uint16_t local_port = 0;
+  std::string dest_ip;  // where a proxy forwards the connection
+  std::uint16_t dest_port = 0;
+  // Alternative user names: fields named user_*, e.g. {"user_email", "j@example.com"}.
+  std::vector<std::pair<std::string, std::string>> alt_names;
+};
+
+class Client {
+ public:
+  struct Options {
+    std::string socket_path;  // anvild's service socket; default <run dir>/anvil-service
+    std::string service;      // this service's name, e.g. "imap"
+    std::chrono::milliseconds initial_backoff{100};
+    std::chrono::milliseconds max_backoff{5000};
+  };
+
+  // Receives the ids anvild wants dropped and the administrator's reason;
+  // the service closes those connections it has and returns the ids it
+  // really dropped. Those sessions are then unregistered by the Client;
+  // calling unregister_session() for them afterwards is harmless.
+  using KickHandler =
+      std::function<std::vector<ConnectionId>(const std::vector<ConnectionId>&, const std::string&)>;
+  // Receives errors anvild reports and connection problems, as sentences.
+  using ErrorHandler = std::function<void(const std::string&)>;
+
+  explicit Client(Options options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Registers a new session and returns its id. On invalid info (a bad
+  // address) returns a zero id and sets *error.
+  ConnectionId register_session(const SessionInfo& info, std::string* error = nullptr);
+  // Replaces what anvild knows about a session (e.g. the user at login).
+  // False, with *error set, for an unknown id or invalid info.
+  bool update_session(const ConnectionId& id, const SessionInfo& info, std::string* error = nullptr);
+  // Forgets a session; unknown ids are ignored.
+  void unregister_session(const ConnectionId& id);
+
+  void set_kick_handler(KickHandler handler);
+  void set_error_handler(ErrorHandler handler);
+  // Called whenever an API call queued output, so an event loop that is
+  // asleep can wake up and call process().
+  void set_wakeup(std::function<void()> wakeup);
+
+  int fd() const;            // -1 while not connected
+  bool wants_write() const;  // also watch fd() for writing
+  int timeout_ms() const;    // call process() within this many ms; -1: no deadline
+  void process();            // does all that is ready; never blocks
+  bool connected() const;
+  std::size_t session_count() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace anvil

@@ -1,0 +1,246 @@
+#include "anvil/client.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <unordered_map>
+
+#include "common/line_codec.h"
+#include "common/unix_socket.h"
+#include "registry/wire_codec.h"
+
+namespace anvil {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::size_t kMaxLineLength = 1 << 20;
+// Past this much unsent output anvild is not keeping up: reconnect and replay.
+constexpr std::size_t kMaxPendingOutput = 64 << 20;
+
+std::string to_session(const SessionInfo& info, Session* out) {
+  Session s;
+  s.user = info.user;
+  if (!info.client_ip.empty()) {
+    s.client_ip = IpAddress::parse(info.client_ip);
+    if (!s.client_ip) return "invalid client address: " + info.client_ip;
+  }
+  if (!info.dest_ip.empty()) {
+    s.dest_ip = IpAddress::parse(info.dest_ip);
+    if (!s.dest_ip) return "invalid destination address: " + info.dest_ip;
+  }
+  s.client_port = info.client_port;
+  s.local_port = info.local_port;
+  s.dest_port = info.dest_port;
+  for (const auto& [field, value] : info.alt_names) {
+    if (!field.starts_with("user_") || field.find('=') != std::string::npos) {
+      return "alternative name fields must be named user_*: " + field;
+    }
+    s.alt_names.push_back({field, value});
+  }
+  *out = std::move(s);
+  return "";
+}
+
+std::string session_line(const char* command, const ConnectionId& id, const Session& s) {
+  LineWriter line;
+  line.add(command).add(id.to_hex());
+  add_session_info_fields(line, s);
+  return line.finish();
+}
+
+}  // namespace
+
+class Client::Impl {
+ public:
+  explicit Impl(Options options) : options_(std::move(options)), backoff_(options_.initial_backoff) {
+    if (options_.socket_path.empty()) options_.socket_path = ANVIL_DEFAULT_RUN_DIR "/anvil-service";
+    next_attempt_ = Clock::now();
+  }
+
+  Options options_;
+  std::unordered_map<ConnectionId, Session, ConnectionIdHash> sessions_;
+  UniqueFd fd_;
+  LineBuffer input_{kMaxLineLength};
+  std::string output_;
+  bool greeted_ = false;
+  std::chrono::milliseconds backoff_;
+  Clock::time_point next_attempt_;
+  KickHandler kick_handler_;
+  ErrorHandler error_handler_;
+  std::function<void()> wakeup_;
+
+  void report(const std::string& message) {
+    if (error_handler_) error_handler_(message);
+  }
+
+  void queue(std::string line) {
+    if (!fd_) return;  // replayed on reconnect
+    bool was_idle = output_.empty();
+    output_ += line;
+    if (was_idle && wakeup_) wakeup_();
+  }
+
+  void disconnect(const std::string& why) {
+    if (!fd_) return;
+    report(why);
+    fd_.reset();
+    output_.clear();
+    input_ = LineBuffer(kMaxLineLength);
+    greeted_ = false;
+    next_attempt_ = Clock::now() + backoff_;
+    backoff_ = std::min(backoff_ * 2, options_.max_backoff);
+  }
+
+  void try_connect() {
+    std::string error;
+    UniqueFd fd = connect_unix(options_.socket_path, true, &error);
+    if (!fd) {
+      next_attempt_ = Clock::now() + backoff_;
+      backoff_ = std::min(backoff_ * 2, options_.max_backoff);
+      return;
+    }
+    fd_ = std::move(fd);
+    output_ = LineWriter().add("VERSION").add("anvil-service").add("1").add("0").finish();
+    output_ += LineWriter()
+                   .add("HELLO")
+                   .add(options_.service)
+                   .add(static_cast<long long>(::getpid()))
+                   .finish();
+    for (const auto& [id, session] : sessions_) output_ += session_line("CONNECT", id, session);
+  }
+
+  void handle_line(const std::string& line) {
+    auto fields = split_fields(line);
+    if (fields.empty()) return;
+    if (fields[0] == "VERSION") {
+      if (fields.size() < 3 || fields[1] != "anvil-service" || fields[2] != "1") {
+        disconnect("anvild speaks an incompatible protocol: " + line);
+        return;
+      }
+      greeted_ = true;
+      backoff_ = options_.initial_backoff;
+    } else if (fields[0] == "ERROR") {
+      std::string message = fields.size() >= 4 ? fields[3] : line;
+      report("anvild: " + message);
+    } else if (fields[0] == "KICK" && fields.size() >= 3) {
+      std::vector<ConnectionId> ids;
+      for (std::size_t i = 3; i < fields.size(); i++) {
+        auto id = ConnectionId::parse(fields[i]);
+        if (id && sessions_.contains(*id)) ids.push_back(*id);
+      }
+      std::vector<ConnectionId> dropped;
+      if (kick_handler_ && !ids.empty()) dropped = kick_handler_(ids, fields[2]);
+      LineWriter reply;
+      reply.add("KICKED").add(fields[1]);
+      for (const ConnectionId& id : dropped) {
+        sessions_.erase(id);
+        reply.add(id.to_hex());
+      }
+      queue(reply.finish());
+    } else {
+      report("unexpected line from anvild: " + line);
+    }
+  }
+
+  void read_input() {
+    char buf[16384];
+    while (fd_) {
+      ssize_t n = ::recv(fd_.get(), buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) {
+        input_.append(buf, static_cast<std::size_t>(n));
+        while (fd_) {
+          auto line = input_.next_line();
+          if (!line) break;
+          handle_line(*line);
+        }
+        if (input_.overflowed()) disconnect("anvild sent an over-long line");
+        continue;
+      }
+      if (n == 0) {
+        disconnect("anvild closed the connection; reconnecting");
+      } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        disconnect(std::string("reading from anvild failed: ") + std::strerror(errno));
+      }
+      return;
+    }
+  }
+
+  void write_output() {
+    while (fd_ && !output_.empty()) {
+      ssize_t n = ::send(fd_.get(), output_.data(), output_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) {
+        output_.erase(0, static_cast<std::size_t>(n));
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (n < 0 && errno == EINTR) continue;
+      disconnect(std::string("writing to anvild failed: ") + std::strerror(errno));
+    }
+    if (output_.size() > kMaxPendingOutput) disconnect("anvild is not reading; reconnecting");
+  }
+};
+
+Client::Client(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Client::~Client() = default;
+
+ConnectionId Client::register_session(const SessionInfo& info, std::string* error) {
+  Session session;
+  std::string problem = to_session(info, &session);
+  if (!problem.empty()) {
+    if (error) *error = problem;
+    return {};
+  }
+  ConnectionId id = ConnectionId::random();
+  impl_->queue(session_line("CONNECT", id, session));
+  impl_->sessions_.emplace(id, std::move(session));
+  return id;
+}
+
+bool Client::update_session(const ConnectionId& id, const SessionInfo& info, std::string* error) {
+  auto it = impl_->sessions_.find(id);
+  if (it == impl_->sessions_.end()) {
+    if (error) *error = "unknown connection id " + id.to_hex();
+    return false;
+  }
+  Session session;
+  std::string problem = to_session(info, &session);
+  if (!problem.empty()) {
+    if (error) *error = problem;
+    return false;
+  }
+  impl_->queue(session_line("UPDATE", id, session));
+  it->second = std::move(session);
+  return true;
+}
+
+void Client::unregister_session(const ConnectionId& id) {
+  if (impl_->sessions_.erase(id) == 0) return;
+  impl_->queue(LineWriter().add("DISCONNECT").add(id.to_hex()).finish());
+}
+
+void Client::set_kick_handler(KickHandler handler) { impl_->kick_handler_ = std::move(handler); }
+void Client::set_error_handler(ErrorHandler handler) { impl_->error_handler_ = std::move(handler); }
+void Client::set_wakeup(std::function<void()> wakeup) { impl_->wakeup_ = std::move(wakeup); }
+
+int Client::fd() const { return impl_->fd_.get(); }
+bool Client::wants_write() const { return impl_->fd_ && !impl_->output_.empty(); }
+bool Client::connected() const { return static_cast<bool>(impl_->fd_); }
+std::size_t Client::session_count() const { return impl_->sessions_.size(); }
+
+int Client::timeout_ms() const {
+  if (impl_->fd_) return -1;
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(impl_->next_attempt_ -
+                                                                    Clock::now());
+  return wait.count() < 0 ? 0 : static_cast<int>(wait.count()) + 1;
+}
+
+void Client::process() {
+  if (!impl_->fd_ && Clock::now() >= impl_->next_attempt_) impl_->try_connect();
+  impl_->read_input();
+  impl_->write_output();
+}
+
+}  // namespace anvil
