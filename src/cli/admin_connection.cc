@@ -1,0 +1,105 @@
+#include "cli/admin_connection.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "registry/wire_codec.h"
+
+namespace anvil {
+
+namespace {
+constexpr std::size_t kMaxLine = 1 << 20;
+// Longer than any kick may take inside anvild (kick_timeout_ms is at most 600 s).
+constexpr int kReadTimeoutSeconds = 660;
+}  // namespace
+
+AdminConnection::AdminConnection(const std::string& socket_path, bool debug)
+    : path_(socket_path), debug_(debug), input_(kMaxLine) {
+  std::string error;
+  fd_ = connect_unix(socket_path, false, &error);
+  if (!fd_) throw CliError{kExitTempFail, "cannot reach anvild: " + error};
+  timeval timeout{kReadTimeoutSeconds, 0};
+  setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  send(LineWriter().add("VERSION").add("anvil-admin").add("1").add("0").finish());
+  auto fields = read_fields();
+  if (fields.size() < 3 || fields[0] != "VERSION" || fields[1] != "anvil-admin" || fields[2] != "1") {
+    throw CliError{kExitSoftware, path_ + " does not speak anvil-admin version 1"};
+  }
+}
+
+void AdminConnection::send(const std::string& line) {
+  if (debug_) std::fprintf(stderr, "anvilctl: debug: > %s", line.c_str());
+  if (!write_all(fd_.get(), line)) {
+    throw CliError{kExitTempFail, "writing to " + path_ + " failed: " + std::strerror(errno)};
+  }
+}
+
+std::vector<std::string> AdminConnection::read_fields() {
+  while (true) {
+    if (auto line = input_.next_line()) {
+      if (debug_) std::fprintf(stderr, "anvilctl: debug: < %s\n", line->c_str());
+      auto fields = split_fields(*line);
+      if (!fields.empty() && fields[0] == "ERROR") {
+        std::string message = fields.size() > 1 ? fields[1] : "unspecified error";
+        int code = message.starts_with("permission denied") ? kExitNoPerm : kExitSoftware;
+        throw CliError{code, "anvild: " + message};
+      }
+      return fields;
+    }
+    if (input_.overflowed()) throw CliError{kExitSoftware, "anvild sent an over-long line"};
+    char buf[65536];
+    ssize_t n = ::read(fd_.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      throw CliError{kExitTempFail, "anvild did not answer in time on " + path_};
+    }
+    if (n <= 0) throw CliError{kExitTempFail, "anvild closed the connection on " + path_};
+    input_.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+Session AdminConnection::parse_session(const std::vector<std::string>& fields, std::size_t first) {
+  Session session;
+  for (std::size_t i = first; i < fields.size(); i++) {
+    std::string problem = apply_session_field(session, fields[i], FieldScope::full);
+    if (!problem.empty()) throw CliError{kExitSoftware, "anvild sent a bad session: " + problem};
+  }
+  return session;
+}
+
+std::vector<Session> AdminConnection::who(const SessionFilter& filter) {
+  LineWriter line;
+  line.add("WHO");
+  add_filter_fields(line, filter);
+  send(line.finish());
+  std::vector<Session> sessions;
+  while (true) {
+    auto fields = read_fields();
+    if (fields.empty()) continue;
+    if (fields[0] == "END") return sessions;
+    if (fields[0] == "SESSION") sessions.push_back(parse_session(fields, 1));
+  }
+}
+
+std::vector<KickResult> AdminConnection::kick(const SessionFilter& filter, const std::string& reason,
+                                              bool dry_run) {
+  LineWriter line;
+  line.add("KICK").add("reason=" + reason);
+  if (dry_run) line.add("dry_run=1");
+  add_filter_fields(line, filter);
+  send(line.finish());
+  std::vector<KickResult> results;
+  while (true) {
+    auto fields = read_fields();
+    if (fields.empty()) continue;
+    if (fields[0] == "END") return results;
+    if (fields[0] != "RESULT" || fields.size() < 2 || !fields[1].starts_with("status=")) continue;
+    results.push_back({parse_session(fields, 2), fields[1].substr(7)});
+  }
+}
+
+}  // namespace anvil

@@ -1,0 +1,56 @@
+// anvilctl's side of the admin protocol (anvil-admin, docs/protocol.md):
+// one blocking connection to anvild's admin socket.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/line_codec.h"
+#include "common/unix_socket.h"
+#include "registry/session.h"
+#include "registry/session_filter.h"
+
+namespace anvil {
+
+// anvilctl's exit codes (sysexits.h values, as doveadm uses them).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitUsage = 64;
+inline constexpr int kExitNotFound = 68;  // nothing matched
+inline constexpr int kExitSoftware = 70;  // anvild answered something unexpected
+inline constexpr int kExitTempFail = 75;  // anvild unreachable, or no process answered
+inline constexpr int kExitNoPerm = 77;    // anvild refused this user
+
+// Thrown by anvilctl's parts and caught in main(), which prints the message
+// and exits with the code.
+struct CliError {
+  int exit_code;
+  std::string message;
+};
+
+struct KickResult {
+  Session session;
+  std::string status;  // kicked, not-dropped, timeout, vanished, would-kick
+};
+
+class AdminConnection {
+ public:
+  // Connects and exchanges VERSION lines. Throws CliError.
+  AdminConnection(const std::string& socket_path, bool debug);
+
+  std::vector<Session> who(const SessionFilter& filter);
+  std::vector<KickResult> kick(const SessionFilter& filter, const std::string& reason,
+                               bool dry_run);
+
+ private:
+  void send(const std::string& line);
+  std::vector<std::string> read_fields();
+  Session parse_session(const std::vector<std::string>& fields, std::size_t first);
+
+  std::string path_;
+  bool debug_;
+  UniqueFd fd_;
+  LineBuffer input_;
+};
+
+}  // namespace anvil

@@ -1,0 +1,212 @@
+#include "cli/arguments.h"
+
+#include <algorithm>
+
+namespace anvil {
+
+const char* const kUsageText =
+    "usage: anvilctl [-Dv] [-o setting=value] [-f formatter] who [-1] [-a socket]\n"
+    "                [-f passdb_field] [--service NAME] [--id CONN_ID]\n"
+    "                [user_mask ...] [ip[/bits] ...]\n"
+    "       anvilctl [-Dv] [-o setting=value] [-f formatter] kick [-a socket]\n"
+    "                [-f passdb_field] [-h dest_host] [--dry-run] [--reason TEXT]\n"
+    "                [--service NAME] [--id CONN_ID] [user_mask ...] [ip[/bits] ...]\n"
+    "formatters: table, flow, tab, pager, json\n"
+    "settings (-o): run_dir=DIR, admin_socket=PATH\n";
+
+namespace {
+
+bool all_digits(const std::string& text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+constexpr const char* kFormatters[] = {"table", "flow", "tab", "pager", "json"};
+
+// Walks the arguments one by one.
+class ArgCursor {
+ public:
+  explicit ArgCursor(const std::vector<std::string>& args) : args_(args) {}
+  bool done() const { return index_ >= args_.size(); }
+  std::string next() { return args_[index_++]; }
+  // The next argument as an option's value, if there is one.
+  std::optional<std::string> value() {
+    if (done()) return std::nullopt;
+    return next();
+  }
+
+ private:
+  const std::vector<std::string>& args_;
+  std::size_t index_ = 0;
+};
+
+std::optional<ArgumentError> error(std::string message) { return ArgumentError{std::move(message)}; }
+
+std::optional<ArgumentError> add_target(const std::string& arg, Invocation* out) {
+  if (!all_digits(arg) && looks_like_network(arg)) {
+    auto net = Cidr::parse(arg);
+    if (!net) return error("invalid IP address or network: " + arg);
+    out->filter.networks.push_back(*net);
+  } else {
+    out->filter.users.emplace_back(arg);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<ArgumentError> parse_arguments(const std::vector<std::string>& args,
+                                             const HostResolver& resolve, Invocation* out) {
+  ArgCursor cursor(args);
+  std::string run_dir = ANVIL_DEFAULT_RUN_DIR;
+  std::string admin_socket;
+
+  // Global options, up to the command word.
+  while (!cursor.done()) {
+    std::string arg = cursor.next();
+    if (arg == "--help") {
+      out->command = Command::help;
+      return std::nullopt;
+    }
+    if (arg == "--version") {
+      out->command = Command::version;
+      return std::nullopt;
+    }
+    if (arg == "who" || arg == "kick") {
+      out->command = arg == "who" ? Command::who : Command::kick;
+      break;
+    }
+    if (arg.size() < 2 || arg[0] != '-' || arg[1] == '-') {
+      return error(arg.starts_with("-") ? "unknown option: " + arg : "unknown command: " + arg);
+    }
+    for (std::size_t i = 1; i < arg.size(); i++) {
+      char flag = arg[i];
+      if (flag == 'D') {
+        out->debug = true;
+      } else if (flag == 'v') {
+        out->verbose = true;
+      } else if (flag == 'o' || flag == 'f') {
+        std::optional<std::string> value;
+        if (i + 1 < arg.size()) {
+          value = arg.substr(i + 1);
+        } else {
+          value = cursor.value();
+        }
+        if (!value) return error(std::string("-") + flag + " needs a value");
+        if (flag == 'f') {
+          if (std::find(std::begin(kFormatters), std::end(kFormatters), *value) ==
+              std::end(kFormatters)) {
+            return error("unknown formatter: " + *value);
+          }
+          out->formatter = *value;
+        } else {
+          std::size_t eq = value->find('=');
+          std::string key = value->substr(0, eq);
+          if (eq == std::string::npos) return error("-o needs setting=value, got " + *value);
+          std::string setting = value->substr(eq + 1);
+          if (key == "run_dir" && !setting.empty()) {
+            run_dir = setting;
+          } else if (key == "admin_socket" && !setting.empty()) {
+            admin_socket = setting;
+          } else {
+            return error("unknown or empty setting: " + *value);
+          }
+        }
+        break;  // the value used up the rest of this cluster
+      } else {
+        return error(std::string("unknown option: -") + flag);
+      }
+    }
+  }
+  if (out->command == Command::none) return error("no command given (who or kick)");
+  bool kick = out->command == Command::kick;
+
+  std::vector<std::string> hosts;
+  bool options_done = false;
+  while (!cursor.done()) {
+    std::string arg = cursor.next();
+    if (options_done || arg.empty() || arg[0] != '-' || arg == "-") {
+      if (auto problem = add_target(arg, out)) return problem;
+      continue;
+    }
+    if (arg == "--") {
+      options_done = true;
+      continue;
+    }
+    // Long options, with "--name value" or "--name=value".
+    std::string name = arg, inline_value;
+    bool has_inline = false;
+    if (arg.starts_with("--")) {
+      if (std::size_t eq = arg.find('='); eq != std::string::npos) {
+        name = arg.substr(0, eq);
+        inline_value = arg.substr(eq + 1);
+        has_inline = true;
+      }
+    }
+    // "-f value", "-fvalue", "--name value" or "--name=value".
+    auto take_value = [&]() -> std::optional<std::string> {
+      if (has_inline) return inline_value;
+      if (arg.size() > 2 && !arg.starts_with("--")) return arg.substr(2);
+      return cursor.value();
+    };
+    std::string short_name = arg.starts_with("--") ? name : arg.substr(0, 2);
+    if (short_name == "-1" && arg == "-1" && !kick) {
+      out->one_per_connection = true;
+    } else if (short_name == "-v" && arg == "-v") {
+      out->verbose = true;
+    } else if (short_name == "-a" || short_name == "-f" || (kick && short_name == "-h") ||
+               name == "--service" || name == "--id" || (kick && name == "--reason")) {
+      auto value = take_value();
+      if (!value) return error(short_name + " needs a value");
+      if (short_name == "-a") {
+        if (value->empty()) return error("-a needs a socket path");
+        admin_socket = *value;
+      } else if (short_name == "-f") {
+        if (value->empty()) return error("-f needs a passdb field name");
+        out->filter.alt_field = *value;
+      } else if (short_name == "-h") {
+        hosts.push_back(*value);
+      } else if (name == "--service") {
+        if (value->empty()) return error("--service needs a name");
+        out->filter.services.push_back(*value);
+      } else if (name == "--id") {
+        auto id = ConnectionId::parse(*value);
+        if (!id) return error("invalid connection id (want 32 hex digits): " + *value);
+        out->filter.ids.push_back(*id);
+      } else {
+        out->reason = *value;
+        if (out->reason.empty()) return error("--reason needs a text");
+      }
+    } else if (kick && name == "--dry-run" && !has_inline) {
+      out->dry_run = true;
+    } else {
+      return error("unknown option for " + std::string(kick ? "kick" : "who") + ": " + arg);
+    }
+  }
+
+  for (const std::string& host : hosts) {
+    if (auto ip = IpAddress::parse(host)) {
+      out->filter.destinations.push_back(*ip);
+      continue;
+    }
+    std::vector<IpAddress> addresses;
+    std::string problem = resolve ? resolve(host, &addresses) : "cannot resolve host names";
+    if (!problem.empty()) return error("-h " + host + ": " + problem);
+    for (const IpAddress& ip : addresses) {
+      if (std::find(out->filter.destinations.begin(), out->filter.destinations.end(), ip) ==
+          out->filter.destinations.end()) {
+        out->filter.destinations.push_back(ip);
+      }
+    }
+  }
+
+  if (!out->filter.alt_field.empty() && out->filter.users.empty()) {
+    return error("-f " + out->filter.alt_field + " needs a user mask to match against it");
+  }
+  if (kick && out->filter.empty()) {
+    return error("kick needs a user mask, an ip[/bits], -h dest_host, --service or --id");
+  }
+  out->socket = admin_socket.empty() ? run_dir + "/anvil" : admin_socket;
+  return std::nullopt;
+}
+
+}  // namespace anvil

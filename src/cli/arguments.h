@@ -1,0 +1,47 @@
+// anvilctl's command line, doveadm-style:
+//   anvilctl [-Dv] [-o setting=value] [-f formatter] who [-1] [-a socket]
+//            [-f passdb_field] [--service NAME] [--id CONN_ID] [user_mask ...] [ip[/bits] ...]
+//   anvilctl [-Dv] [-o setting=value] [-f formatter] kick [-a socket]
+//            [-f passdb_field] [-h dest_host] [--dry-run] [--reason TEXT]
+//            [--service NAME] [--id CONN_ID] [user_mask ...] [ip[/bits] ...]
+// Parsing is pure: no I/O, except resolving -h host names through the
+// resolver passed in.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "registry/session_filter.h"
+
+namespace anvil {
+
+enum class Command { none, help, version, who, kick };
+
+struct Invocation {
+  Command command = Command::none;
+  bool debug = false;
+  bool verbose = false;
+  std::string formatter;  // empty: the command's default
+  std::string socket;     // admin socket path
+  bool one_per_connection = false;  // who -1
+  bool dry_run = false;
+  std::string reason = "Disconnected by administrator";
+  SessionFilter filter;
+};
+
+struct ArgumentError {
+  std::string message;
+};
+
+// Resolves a host name to addresses; returns "" or an error sentence.
+using HostResolver = std::function<std::string(const std::string& host, std::vector<IpAddress>*)>;
+
+// Fills *out, or returns the usage error (exit code 64).
+std::optional<ArgumentError> parse_arguments(const std::vector<std::string>& args,
+                                             const HostResolver& resolve, Invocation* out);
+
+extern const char* const kUsageText;
+
+}  // namespace anvil

@@ -1,0 +1,143 @@
+#include "cli/reports.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <tuple>
+
+namespace anvil {
+
+namespace {
+
+std::string ip_text(const std::optional<IpAddress>& ip) { return ip ? ip->to_string() : ""; }
+
+std::string alt_value(const Session& s, const std::string& field) {
+  for (const AltName& alt : s.alt_names) {
+    if (ascii_fold(alt.field) == ascii_fold(field)) return alt.value;
+  }
+  return "";
+}
+
+void add_unique(std::vector<std::string>& list, const std::string& item) {
+  if (!item.empty() && std::find(list.begin(), list.end(), item) == list.end()) list.push_back(item);
+}
+
+Table kick_table(const std::vector<KickResult>& results) {
+  Table table;
+  table.columns = {{"username", "username", false, true}, {"service", "service"},
+                   {"pid", "pid"},           {"ip", "ip"},
+                   {"dest_ip", "dest_ip"},   {"conn_id", "conn_id"},
+                   {"result", "result"}};
+  for (const KickResult& r : results) {
+    const Session& s = r.session;
+    table.rows.push_back({Cell::of_text(s.user), Cell::of_text(s.service), Cell::of_number(s.pid),
+                          Cell::of_text(ip_text(s.client_ip)), Cell::of_text(ip_text(s.dest_ip)),
+                          Cell::of_text(s.id.to_hex()), Cell::of_text(r.status)});
+  }
+  return table;
+}
+
+}  // namespace
+
+Table who_grouped(const std::vector<Session>& sessions) {
+  Table table;
+  table.columns = {{"username", "username", false, true},
+                   {"connections", "#", true, false},
+                   {"service", "service"},
+                   {"pids", "(pids)"},
+                   {"ips", "(ips)"}};
+  struct Group {
+    std::size_t count = 0;
+    std::vector<std::string> pids, ips;
+  };
+  // Sessions arrive sorted by user and service; keep that order.
+  std::vector<std::pair<std::string, std::string>> order;
+  std::map<std::pair<std::string, std::string>, Group> groups;
+  for (const Session& s : sessions) {
+    auto key = std::make_pair(s.user, s.service);
+    auto [it, fresh] = groups.try_emplace(key);
+    if (fresh) order.push_back(key);
+    it->second.count++;
+    add_unique(it->second.pids, std::to_string(s.pid));
+    add_unique(it->second.ips, ip_text(s.client_ip));
+  }
+  for (const auto& key : order) {
+    Group& g = groups[key];
+    table.rows.push_back({Cell::of_text(key.first), Cell::of_number(static_cast<long long>(g.count)),
+                          Cell::of_text(key.second), Cell::of_list(g.pids, true),
+                          Cell::of_list(g.ips, false)});
+  }
+  return table;
+}
+
+Table who_per_connection(const std::vector<Session>& sessions, const std::string& alt_field) {
+  Table table;
+  table.columns = {{"username", "username", false, true}, {"service", "service"},
+                   {"pid", "pid"},           {"ip", "ip"},
+                   {"dest_ip", "dest_ip"},   {"conn_id", "conn_id"}};
+  if (!alt_field.empty()) table.columns.push_back({alt_field, alt_field});
+  for (const Session& s : sessions) {
+    std::vector<Cell> row = {Cell::of_text(s.user),
+                             Cell::of_text(s.service),
+                             Cell::of_number(s.pid),
+                             Cell::of_text(ip_text(s.client_ip)),
+                             Cell::of_text(ip_text(s.dest_ip)),
+                             Cell::of_text(s.id.to_hex())};
+    if (!alt_field.empty()) row.push_back(Cell::of_text(alt_value(s, alt_field)));
+    table.rows.push_back(std::move(row));
+  }
+  return table;
+}
+
+Report kick_report(const std::vector<KickResult>& results, const std::string& formatter,
+                   bool verbose, bool dry_run, int width) {
+  Report report;
+  std::set<std::string> users;
+  std::size_t done = 0, unconfirmed = 0;
+  // Per process: what did not go as asked, for the warnings.
+  std::map<std::tuple<std::int32_t, std::string, std::string>, std::size_t> problems;
+  for (const KickResult& r : results) {
+    bool hit = r.status == (dry_run ? "would-kick" : "kicked");
+    if (hit) {
+      done++;
+      users.insert(r.session.user.empty() ? "-" : r.session.user);
+      continue;
+    }
+    if (r.status == "timeout" || r.status == "vanished") unconfirmed++;
+    problems[{r.session.pid, r.session.service, r.status}]++;
+  }
+  for (const auto& [key, count] : problems) {
+    const auto& [pid, service, status] = key;
+    std::string what = status == "timeout"    ? "did not answer within the kick timeout"
+                       : status == "vanished" ? "went away before answering (its connections are gone)"
+                                              : "did not drop them (already closed)";
+    report.err += "warning: " + std::to_string(count) + " connection(s) of " + service + " pid " +
+                  std::to_string(pid) + " not kicked: the process " + what + "\n";
+  }
+
+  report.exit_code = done > 0 ? kExitOk : unconfirmed > 0 ? kExitTempFail : kExitNotFound;
+  if (!formatter.empty()) {
+    report.out = format(formatter, kick_table(results), width);
+    return report;
+  }
+  if (verbose) {
+    for (const KickResult& r : results) {
+      const Session& s = r.session;
+      report.out += r.status + ": " + (s.user.empty() ? "-" : s.user) + " " + s.service + " pid " +
+                    std::to_string(s.pid) + " ip " + (s.client_ip ? s.client_ip->to_string() : "-") +
+                    " id " + s.id.to_hex() + "\n";
+    }
+  }
+  if (done == 0) {
+    report.out += "no users kicked\n";
+    return report;
+  }
+  report.out += dry_run ? "would kick connections from the following users:\n"
+                        : "kicked connections from the following users:\n";
+  std::string names;
+  for (const std::string& user : users) names += (names.empty() ? "" : " ") + user;
+  report.out += names + "\n";
+  return report;
+}
+
+}  // namespace anvil

@@ -1,0 +1,30 @@
+// What `who` and `kick` print, built from anvild's answers. Pure functions:
+// no I/O, so every output form is unit-tested.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cli/admin_connection.h"
+#include "cli/table.h"
+
+namespace anvil {
+
+// Grouped view: one row per (user, service): username # service (pids) (ips).
+Table who_grouped(const std::vector<Session>& sessions);
+// -1: one row per connection: username service pid ip dest_ip conn_id
+// [alt_field].
+Table who_per_connection(const std::vector<Session>& sessions, const std::string& alt_field);
+
+struct Report {
+  std::string out;  // for stdout
+  std::string err;  // for stderr
+  int exit_code = 0;
+};
+
+// formatter empty: the doveadm-style text ("kicked connections from the
+// following users:" and the names); otherwise one row per connection.
+Report kick_report(const std::vector<KickResult>& results, const std::string& formatter,
+                   bool verbose, bool dry_run, int width);
+
+}  // namespace anvil
