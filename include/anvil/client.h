@@ -26,21 +26,23 @@ namespace anvil {
 // What a service knows about one client connection. Addresses are textual
 // (IPv4 or IPv6); empty means unknown or not proxied.
 struct SessionInfo {
-  std::string user;  // empty before login
-  std::string client_ip;
+  // Every member has an initializer, so designated initializers may name
+  // any subset without -Wmissing-field-initializers warnings.
+  std::string user{};  // empty before login
+  std::string client_ip{};
   std::uint16_t client_port = 0;
   std::uint16_t local_port = 0;
-  std::string dest_ip;  // where a proxy forwards the connection
+  std::string dest_ip{};  // where a proxy forwards the connection
   std::uint16_t dest_port = 0;
   // Alternative user names: fields named user_*, e.g. {"user_email", "j@example.com"}.
-  std::vector<std::pair<std::string, std::string>> alt_names;
+  std::vector<std::pair<std::string, std::string>> alt_names{};
 };
 
 class Client {
  public:
   struct Options {
-    std::string socket_path;  // anvild's service socket; default <run dir>/anvil-service
-    std::string service;      // this service's name, e.g. "imap"
+    std::string socket_path{};  // anvild's service socket; default <run dir>/anvil-service
+    std::string service{};      // this service's name, e.g. "imap"
     std::chrono::milliseconds initial_backoff{100};
     std::chrono::milliseconds max_backoff{5000};
   };

@@ -1,0 +1,102 @@
+#include "cli/reports.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace anvil {
+namespace {
+
+Session session(std::string user, std::string service, int pid, std::string ip) {
+  Session s;
+  s.id = ConnectionId::random();
+  s.user = std::move(user);
+  s.service = std::move(service);
+  s.pid = pid;
+  s.client_ip = IpAddress::parse(ip);
+  return s;
+}
+
+TEST(WhoGrouped, OneRowPerUserAndServiceWithDistinctPidsAndIps) {
+  std::vector<Session> sessions = {
+      session("foo", "imap", 8135, "fd95:4eed:38ba::25"), session("foo", "imap", 9112, "192.0.2.53"),
+      session("foo", "imap", 9112, "192.0.2.53"), session("foo", "pop3", 77, "192.0.2.53"),
+      session("jane", "imap", 8192, "::1")};
+  std::string out = format_tab(who_grouped(sessions));
+  EXPECT_EQ(out,
+            "username\t#\tservice\t(pids)\t(ips)\n"
+            "foo\t3\timap\t(8135 9112)\t(fd95:4eed:38ba::25 192.0.2.53)\n"
+            "foo\t1\tpop3\t(77)\t(192.0.2.53)\n"
+            "jane\t1\timap\t(8192)\t(::1)\n");
+}
+
+TEST(WhoPerConnection, ColumnsAndAltField) {
+  Session s = session("jane", "imap", 8192, "::1");
+  s.dest_ip = IpAddress::parse("10.0.0.5");
+  s.alt_names = {{"user_email", "jane@example.com"}};
+  Table t = who_per_connection({s}, "user_email");
+  ASSERT_EQ(t.columns.size(), 7u);
+  EXPECT_EQ(format_tab(t), "username\tservice\tpid\tip\tdest_ip\tconn_id\tuser_email\n"
+                           "jane\timap\t8192\t::1\t10.0.0.5\t" + s.id.to_hex() + "\tjane@example.com\n");
+  EXPECT_EQ(who_per_connection({s}, "").columns.size(), 6u);
+}
+
+TEST(KickReport, SortedUniqueUserNamesOnOneLine) {
+  std::vector<KickResult> results = {{session("baz", "imap", 1, "::1"), "kicked"},
+                                     {session("bar", "imap", 1, "::1"), "kicked"},
+                                     {session("bar", "imap", 2, "::1"), "kicked"}};
+  Report r = kick_report(results, "", false, false, 80);
+  EXPECT_EQ(r.out, "kicked connections from the following users:\nbar baz\n");
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(r.exit_code, kExitOk);
+}
+
+TEST(KickReport, NothingMatchedIs68) {
+  Report r = kick_report({}, "", false, false, 80);
+  EXPECT_EQ(r.out, "no users kicked\n");
+  EXPECT_EQ(r.exit_code, kExitNotFound);
+}
+
+TEST(KickReport, VerboseAddsALinePerConnection) {
+  Session s = session("jane", "imap", 5, "127.0.0.2");
+  Report r = kick_report({{s, "kicked"}}, "", true, false, 80);
+  EXPECT_NE(r.out.find("kicked: jane imap pid 5 ip 127.0.0.2 id " + s.id.to_hex()), std::string::npos);
+}
+
+TEST(KickReport, UnconfirmedKicksWarnAndAreATemporaryFailure) {
+  std::vector<KickResult> results = {{session("jane", "imap", 5, "::1"), "timeout"},
+                                     {session("jano", "imap", 6, "::1"), "vanished"}};
+  Report r = kick_report(results, "", false, false, 80);
+  EXPECT_EQ(r.out, "no users kicked\n");
+  EXPECT_NE(r.err.find("did not answer"), std::string::npos);
+  EXPECT_NE(r.err.find("went away"), std::string::npos);
+  EXPECT_EQ(r.exit_code, kExitTempFail);
+}
+
+TEST(KickReport, PartialSuccessReportsOnlyKickedUsers) {
+  std::vector<KickResult> results = {{session("jane", "imap", 5, "::1"), "kicked"},
+                                     {session("jano", "imap", 6, "::1"), "timeout"}};
+  Report r = kick_report(results, "", false, false, 80);
+  EXPECT_EQ(r.out, "kicked connections from the following users:\njane\n");
+  EXPECT_NE(r.err.find("imap pid 6"), std::string::npos);
+  EXPECT_EQ(r.exit_code, kExitOk);
+}
+
+TEST(KickReport, DryRun) {
+  Report r = kick_report({{session("jane", "imap", 5, "::1"), "would-kick"}}, "", false, true, 80);
+  EXPECT_EQ(r.out, "would kick connections from the following users:\njane\n");
+  EXPECT_EQ(r.exit_code, kExitOk);
+}
+
+TEST(KickReport, JsonGivesAResultPerConnection) {
+  std::vector<KickResult> results = {{session("jane", "imap", 5, "::1"), "kicked"},
+                                     {session("jano", "imap", 6, "::1"), "timeout"}};
+  auto parsed = nlohmann::json::parse(kick_report(results, "json", false, false, 80).out);
+  ASSERT_EQ(parsed.size(), 2u);
+  EXPECT_EQ(parsed[0]["result"], "kicked");
+  EXPECT_EQ(parsed[1]["result"], "timeout");
+  EXPECT_EQ(parsed[1]["pid"], 6);
+}
+
+}  // namespace
+}  // namespace anvil

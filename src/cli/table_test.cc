@@ -1,0 +1,91 @@
+#include "cli/table.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace anvil {
+namespace {
+
+Table sample() {
+  Table t;
+  t.columns = {{"username", "username", false, true},
+               {"connections", "#", true, false},
+               {"pids", "(pids)"},
+               {"dest", "dest"}};
+  t.rows.push_back({Cell::of_text("jane"), Cell::of_number(3),
+                    Cell::of_list({"10", "11"}, true), Cell::of_text("")});
+  t.rows.push_back({Cell::of_text("john@example.com"), Cell::of_number(12),
+                    Cell::of_list({"7"}, true), Cell::of_text("10.0.0.5")});
+  return t;
+}
+
+TEST(Table, WidthsComeFromAllRowsAndNumbersAlignRight) {
+  std::string out = format_table(sample(), 0);
+  EXPECT_EQ(out,
+            "username          # (pids)  dest\n"
+            "jane              3 (10 11) -\n"
+            "john@example.com 12 (7)     10.0.0.5\n");
+}
+
+TEST(Table, ExpandColumnTakesHalfTheSpareWidth) {
+  std::string out = format_table(sample(), 80);
+  // 16+1+2+1+7+1+8 = 36 used; (80-36)/2 = 22 extra for username.
+  // The right-aligned "#" column is two wide ("12"), hence two spaces before it.
+  EXPECT_EQ(out.substr(0, out.find('\n')), "username" + std::string(30, ' ') + "  # (pids)  dest");
+}
+
+TEST(Table, NeverTruncates) {
+  Table t;
+  t.columns = {{"username", "username", false, true}};
+  t.rows.push_back({Cell::of_text(std::string(100, 'x'))});
+  EXPECT_NE(format_table(t, 30).find(std::string(100, 'x')), std::string::npos);
+}
+
+TEST(Table, Tab) {
+  EXPECT_EQ(format_tab(sample()),
+            "username\t#\t(pids)\tdest\n"
+            "jane\t3\t(10 11)\t\n"
+            "john@example.com\t12\t(7)\t10.0.0.5\n");
+}
+
+TEST(Table, Flow) {
+  EXPECT_EQ(format_flow(sample()),
+            "username=jane #=3 (pids)=(10 11) dest=\n"
+            "username=john@example.com #=12 (pids)=(7) dest=10.0.0.5\n");
+}
+
+TEST(Table, Pager) {
+  EXPECT_EQ(format_pager(sample()),
+            "username: jane\n#: 3\n(pids): (10 11)\ndest: \n\f\n"
+            "username: john@example.com\n#: 12\n(pids): (7)\ndest: 10.0.0.5\n");
+}
+
+TEST(Table, JsonIsOneValidTypedArray) {
+  auto parsed = nlohmann::json::parse(format_json(sample()));
+  ASSERT_TRUE(parsed.is_array());
+  ASSERT_EQ(parsed.size(), 2u);
+  EXPECT_EQ(parsed[0]["username"], "jane");
+  EXPECT_TRUE(parsed[0]["connections"].is_number_integer());
+  EXPECT_EQ(parsed[0]["connections"], 3);
+  EXPECT_EQ(parsed[0]["pids"], nlohmann::json::array({10, 11}));
+  EXPECT_TRUE(parsed[0]["dest"].is_null());
+  EXPECT_EQ(parsed[1]["dest"], "10.0.0.5");
+}
+
+TEST(Table, EmptyJsonIsAnEmptyArray) {
+  Table t = sample();
+  t.rows.clear();
+  EXPECT_EQ(format_json(t), "[]\n");
+  EXPECT_EQ(format_table(t, 0), "username # (pids) dest\n");
+}
+
+TEST(Table, JsonSurvivesInvalidUtf8) {
+  Table t;
+  t.columns = {{"username", "username"}};
+  t.rows.push_back({Cell::of_text("bad\xff")});
+  EXPECT_NO_THROW(nlohmann::json::parse(format_json(t)));
+}
+
+}  // namespace
+}  // namespace anvil

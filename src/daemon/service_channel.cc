@@ -153,21 +153,26 @@ void ServiceChannel::handle_kicked(const std::vector<std::string>& fields) {
   if (fields.size() < 2 || !parse_integer(fields[1], 1, INT64_MAX, &request)) {
     return error("KICKED", "", "KICKED needs a request number");
   }
-  auto it = pending_.find(static_cast<std::uint64_t>(request));
-  if (it == pending_.end()) {
-    return error("KICKED", "", "unknown or expired kick request " + fields[1]);
-  }
+  // What the process dropped is gone, even when its answer comes too late
+  // for the kick that asked: otherwise those sessions would linger.
   std::unordered_set<ConnectionId, ConnectionIdHash> dropped;
   for (std::size_t i = 2; i < fields.size(); i++) {
-    if (auto id = ConnectionId::parse(fields[i])) dropped.insert(*id);
+    auto id = ConnectionId::parse(fields[i]);
+    if (!id) return error("KICKED", fields[i], "invalid connection id: " + fields[i]);
+    dropped.insert(*id);
+    const Session* session = server_.sessions().find(*id);
+    if (session && session->owner == owner_) server_.sessions().remove(*id);
+  }
+  auto it = pending_.find(static_cast<std::uint64_t>(request));
+  if (it == pending_.end()) {
+    log_info("service {} pid {} answered kick request {} after it timed out; {} dropped",
+             service_, peer_.pid, request, dropped.size());
+    return;
   }
   PendingKick pending = std::move(it->second);
   pending_.erase(it);
   for (const ConnectionId& id : pending.ids) {
-    bool was_dropped = dropped.contains(id);
-    pending.op->status[id] = was_dropped ? KickStatus::kicked : KickStatus::not_dropped;
-    const Session* session = server_.sessions().find(id);
-    if (was_dropped && session && session->owner == owner_) server_.sessions().remove(id);
+    pending.op->status[id] = dropped.contains(id) ? KickStatus::kicked : KickStatus::not_dropped;
   }
   pending.op->settle_one();
 }

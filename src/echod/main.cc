@@ -1,8 +1,9 @@
 // anvil-echod: a small TCP line service on libanvil, for trying anvil out
 // and for end-to-end tests. One process serves many clients with poll().
 //
-// Protocol: the server greets with "OK ready". "LOGIN <user>" registers the
-// connection's user with anvild and answers "OK"; "QUIT" answers "OK bye"
+// Protocol: the server greets with "OK ready". "LOGIN <user> [key=value...]"
+// registers the connection's user with anvild and answers "OK" (keys:
+// user_* alternative names, dest_ip, dest_port); "QUIT" answers "OK bye"
 // and closes; any other line is echoed back. When anvild kicks a
 // connection, it gets "BYE <reason>" and is closed; the others stay.
 #include <arpa/inet.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -96,6 +98,39 @@ anvil::UniqueFd listen_tcp(const std::string& spec, std::string* bound, std::str
   std::string text = address_text(addr, &actual_port);
   *bound = (addr.ss_family == AF_INET6 ? "[" + text + "]" : text) + ":" + std::to_string(actual_port);
   return fd;
+}
+
+// "<user> [user_*=value] [dest_ip=ip] [dest_port=n] ...": the user and what
+// a proxy would also know, so that -f and -h can be tried with echod.
+std::string parse_login(const std::string& args, anvil::SessionInfo* info) {
+  std::vector<std::string> words;
+  std::size_t start = 0;
+  while (start < args.size()) {
+    std::size_t space = args.find(' ', start);
+    if (space == std::string::npos) space = args.size();
+    if (space > start) words.push_back(args.substr(start, space - start));
+    start = space + 1;
+  }
+  if (words.empty()) return "LOGIN needs a user name";
+  info->user = words[0];
+  info->alt_names.clear();
+  for (std::size_t i = 1; i < words.size(); i++) {
+    std::size_t eq = words[i].find('=');
+    if (eq == std::string::npos) return "expected key=value: " + words[i];
+    std::string key = words[i].substr(0, eq), value = words[i].substr(eq + 1);
+    if (key == "dest_ip") {
+      info->dest_ip = value;
+    } else if (key == "dest_port") {
+      int port = std::atoi(value.c_str());
+      if (port <= 0 || port > 65535) return "invalid dest_port: " + value;
+      info->dest_port = static_cast<std::uint16_t>(port);
+    } else if (key.starts_with("user_")) {
+      info->alt_names.emplace_back(key, value);
+    } else {
+      return "unknown login attribute: " + key;
+    }
+  }
+  return "";
 }
 
 class EchoServer {
@@ -197,11 +232,10 @@ class EchoServer {
   void handle(Connection& conn, const std::string& line) {
     if (conn.closing) return;
     if (line.starts_with("LOGIN ") && line.size() > 6) {
-      conn.info.user = line.substr(6);
-      std::string error;
-      if (conn.id.is_zero()) {
+      std::string error = parse_login(line.substr(6), &conn.info);
+      if (error.empty() && conn.id.is_zero()) {
         conn.id = anvil_.register_session(conn.info, &error);
-      } else {
+      } else if (error.empty()) {
         anvil_.update_session(conn.id, conn.info, &error);
       }
       conn.output += error.empty() ? "OK\n" : "ERR " + error + "\n";
