@@ -18,10 +18,6 @@ std::string alt_value(const Session& s, const std::string& field) {
   return "";
 }
 
-void add_unique(std::vector<std::string>& list, const std::string& item) {
-  if (!item.empty() && std::find(list.begin(), list.end(), item) == list.end()) list.push_back(item);
-}
-
 Table kick_table(const std::vector<KickResult>& results) {
   Table table;
   table.columns = {{"username", "username", false, true}, {"service", "service"},
@@ -48,7 +44,8 @@ Table who_grouped(const std::vector<Session>& sessions) {
                    {"ips", "(ips)"}};
   struct Group {
     std::size_t count = 0;
-    std::vector<std::string> pids, ips;
+    std::set<std::int32_t> pids;
+    std::set<IpAddress> ips;  // address order, so output is stable
   };
   // Sessions arrive sorted by user and service; keep that order.
   std::vector<std::pair<std::string, std::string>> order;
@@ -58,14 +55,17 @@ Table who_grouped(const std::vector<Session>& sessions) {
     auto [it, fresh] = groups.try_emplace(key);
     if (fresh) order.push_back(key);
     it->second.count++;
-    add_unique(it->second.pids, std::to_string(s.pid));
-    add_unique(it->second.ips, ip_text(s.client_ip));
+    it->second.pids.insert(s.pid);
+    if (s.client_ip) it->second.ips.insert(*s.client_ip);
   }
   for (const auto& key : order) {
-    Group& g = groups[key];
+    const Group& g = groups[key];
+    std::vector<std::string> pids, ips;
+    for (std::int32_t pid : g.pids) pids.push_back(std::to_string(pid));
+    for (const IpAddress& ip : g.ips) ips.push_back(ip.to_string());
     table.rows.push_back({Cell::of_text(key.first), Cell::of_number(static_cast<long long>(g.count)),
-                          Cell::of_text(key.second), Cell::of_list(g.pids, true),
-                          Cell::of_list(g.ips, false)});
+                          Cell::of_text(key.second), Cell::of_list(pids, true),
+                          Cell::of_list(ips, false)});
   }
   return table;
 }

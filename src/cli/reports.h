@@ -10,7 +10,8 @@
 
 namespace anvil {
 
-// Grouped view: one row per (user, service): username # service (pids) (ips).
+// Grouped view: one row per (user, service): username # service (pids) (ips),
+// pids in numeric and ips in address order.
 Table who_grouped(const std::vector<Session>& sessions);
 // -1: one row per connection: username service pid ip dest_ip conn_id
 // [alt_field].

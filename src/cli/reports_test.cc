@@ -17,15 +17,16 @@ Session session(std::string user, std::string service, int pid, std::string ip) 
   return s;
 }
 
+// pids in numeric order, IPv4 addresses before IPv6, each in address order.
 TEST(WhoGrouped, OneRowPerUserAndServiceWithDistinctPidsAndIps) {
   std::vector<Session> sessions = {
-      session("foo", "imap", 8135, "fd95:4eed:38ba::25"), session("foo", "imap", 9112, "192.0.2.53"),
+      session("foo", "imap", 9112, "fd95:4eed:38ba::25"), session("foo", "imap", 8135, "192.0.2.53"),
       session("foo", "imap", 9112, "192.0.2.53"), session("foo", "pop3", 77, "192.0.2.53"),
       session("jane", "imap", 8192, "::1")};
   std::string out = format_tab(who_grouped(sessions));
   EXPECT_EQ(out,
             "username\t#\tservice\t(pids)\t(ips)\n"
-            "foo\t3\timap\t(8135 9112)\t(fd95:4eed:38ba::25 192.0.2.53)\n"
+            "foo\t3\timap\t(8135 9112)\t(192.0.2.53 fd95:4eed:38ba::25)\n"
             "foo\t1\tpop3\t(77)\t(192.0.2.53)\n"
             "jane\t1\timap\t(8192)\t(::1)\n");
 }

@@ -1,0 +1,177 @@
+"""Real processes for end-to-end tests: anvild in a scratch run directory,
+anvil-echod services, TCP clients bound to loopback source addresses, and
+anvilctl. Everything stays on loopback and every wait is bounded."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+BIN = os.environ.get("ANVIL_BIN_DIR") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "bin")
+
+
+def wait_until(condition, timeout=10.0, interval=0.02):
+    """Polls condition() until it is true or timeout seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    return condition()
+
+
+class EchoClient:
+    """One TCP connection to anvil-echod, from a chosen loopback address."""
+
+    def __init__(self, port, source, user=None, attributes=""):
+        family = socket.AF_INET6 if ":" in source else socket.AF_INET
+        server = "::1" if family == socket.AF_INET6 else "127.0.0.1"
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.settimeout(10)
+        self.sock.bind((source, 0))
+        self.sock.connect((server, port))
+        self.file = self.sock.makefile("rw", encoding="utf-8", newline="\n")
+        assert self.readline() == "OK ready"
+        self.user = user
+        if user is not None:
+            self.send(f"LOGIN {user} {attributes}".rstrip())
+            reply = self.readline()
+            assert reply == "OK", reply
+
+    def send(self, line):
+        self.file.write(line + "\n")
+        self.file.flush()
+
+    def readline(self):
+        return self.file.readline().rstrip("\n")
+
+    def alive(self):
+        """True if the server still echoes on this connection."""
+        try:
+            self.send("ping")
+            return self.readline() == "ping"
+        except OSError:
+            return False
+
+    def read_bye(self):
+        """The BYE line of a kicked connection, then EOF; None otherwise."""
+        try:
+            line = self.readline()
+            if not line.startswith("BYE "):
+                return None
+            return line if self.file.readline() == "" else None
+        except OSError:
+            return None
+
+    def close(self):
+        try:
+            self.file.close()
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class Stack(unittest.TestCase):
+    """A TestCase with anvild running in a fresh directory per test."""
+
+    anvild_options = []
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="anvil-e2e-")
+        self.processes = []
+        self.clients = []
+        self.anvild = None
+        self.start_anvild()
+
+    def tearDown(self):
+        for client in self.clients:
+            client.close()
+        for proc in self.processes:
+            if proc.poll() is None:
+                try:
+                    os.kill(proc.pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+                proc.terminate()
+                try:
+                    proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        for proc in self.processes:
+            for stream in (proc.stdout, proc.stderr):
+                if stream:
+                    stream.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # --- processes -------------------------------------------------------
+
+    @property
+    def admin_socket(self):
+        return os.path.join(self.dir, "anvil")
+
+    @property
+    def service_socket(self):
+        return os.path.join(self.dir, "anvil-service")
+
+    def spawn(self, args, **kwargs):
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, **kwargs)
+        self.processes.append(proc)
+        return proc
+
+    def start_anvild(self, extra=()):
+        log = open(os.path.join(self.dir, "anvild.log"), "ab")
+        self.anvild = self.spawn(
+            [os.path.join(BIN, "anvild"), "--run-dir", self.dir, *self.anvild_options, *extra],
+            stdout=log, stderr=log)
+        log.close()
+        self.assertTrue(wait_until(lambda: os.path.exists(self.admin_socket)
+                                   and os.path.exists(self.service_socket)),
+                        "anvild did not create its sockets")
+        return self.anvild
+
+    def anvild_log(self):
+        with open(os.path.join(self.dir, "anvild.log"), encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def start_echod(self, service="echo", listen="127.0.0.1:0"):
+        log = open(os.path.join(self.dir, f"echod-{len(self.processes)}.log"), "ab")
+        proc = self.spawn([os.path.join(BIN, "anvil-echod"), "--listen", listen,
+                           "--anvil", self.service_socket, "--service", service],
+                          stdout=subprocess.PIPE, stderr=log, text=True)
+        log.close()
+        line = proc.stdout.readline().strip()
+        self.assertTrue(line.startswith("listening on "), line)
+        proc.port = int(line.rsplit(":", 1)[1])
+        return proc
+
+    def connect(self, echod, source, user=None, attributes=""):
+        client = EchoClient(echod.port, source, user, attributes)
+        self.clients.append(client)
+        return client
+
+    # --- anvilctl ---------------------------------------------------------
+
+    def anvilctl(self, *args, socket_path=None, global_args=(), user=None):
+        """Runs anvilctl; returns (exit code, stdout, stderr)."""
+        command = [os.path.join(BIN, "anvilctl"), *global_args, args[0],
+                   "-a", socket_path or self.admin_socket, *args[1:]]
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL, user=user)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    def who_users(self, *args):
+        """User names of `who -1` with the tab formatter, one per connection."""
+        code, out, err = self.anvilctl("who", "-1", *args, global_args=("-f", "tab"))
+        self.assertEqual(code, 0, err)
+        return sorted(line.split("\t")[0] for line in out.splitlines()[1:])
+
+    def wait_for_sessions(self, count):
+        self.assertTrue(wait_until(lambda: len(self.who_users()) == count),
+                        f"expected {count} sessions, have {self.who_users()}")
