@@ -20,8 +20,12 @@ constexpr int kReadTimeoutSeconds = 660;
 AdminConnection::AdminConnection(const std::string& socket_path, bool debug)
     : path_(socket_path), debug_(debug), input_(kMaxLine) {
   std::string error;
-  fd_ = connect_unix(socket_path, false, &error);
-  if (!fd_) throw CliError{kExitTempFail, "cannot reach anvild: " + error};
+  int error_number = 0;
+  fd_ = connect_unix(socket_path, false, &error, &error_number);
+  if (!fd_) {
+    int code = error_number == EACCES || error_number == EPERM ? kExitNoPerm : kExitTempFail;
+    throw CliError{code, "cannot reach anvild: " + error};
+  }
   timeval timeout{kReadTimeoutSeconds, 0};
   setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   send(LineWriter().add("VERSION").add("anvil-admin").add("1").add("0").finish());
@@ -34,7 +38,11 @@ AdminConnection::AdminConnection(const std::string& socket_path, bool debug)
 void AdminConnection::send(const std::string& line) {
   if (debug_) std::fprintf(stderr, "anvilctl: debug: > %s", line.c_str());
   if (!write_all(fd_.get(), line)) {
-    throw CliError{kExitTempFail, "writing to " + path_ + " failed: " + std::strerror(errno)};
+    std::string reason = std::strerror(errno);
+    // anvild may have said why before it closed (e.g. permission denied):
+    // read_fields() throws that error if it is there.
+    read_fields();
+    throw CliError{kExitTempFail, "writing to " + path_ + " failed: " + reason};
   }
 }
 

@@ -1,5 +1,6 @@
 // anvilctl: list (who) and disconnect (kick) the sessions anvild knows.
 #include <netdb.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -61,6 +62,9 @@ int run(const anvil::Invocation& inv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // anvild may close a refused connection while a request is still being
+  // written; that must be an error message, not death by SIGPIPE.
+  ::signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   anvil::Invocation inv;
   if (auto problem = anvil::parse_arguments(args, resolve_host, &inv)) {

@@ -27,7 +27,8 @@ std::optional<PeerCredentials> peer_credentials(int fd) {
   return PeerCredentials{cred.pid, cred.uid, cred.gid};
 }
 
-UniqueFd connect_unix(const std::string& path, bool nonblocking, std::string* error) {
+UniqueFd connect_unix(const std::string& path, bool nonblocking, std::string* error,
+                      int* error_number) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof addr.sun_path) {
@@ -43,6 +44,7 @@ UniqueFd connect_unix(const std::string& path, bool nonblocking, std::string* er
   }
   while (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     if (errno == EINTR) continue;
+    if (error_number) *error_number = errno;
     *error = "connect(" + path + ") failed: " + std::strerror(errno);
     return {};
   }

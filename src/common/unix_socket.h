@@ -38,9 +38,10 @@ struct PeerCredentials {
 // SO_PEERCRED of a connected UNIX socket.
 std::optional<PeerCredentials> peer_credentials(int fd);
 
-// Connects to a UNIX stream socket. On failure returns an empty fd and sets
-// *error to a sentence naming the path.
-UniqueFd connect_unix(const std::string& path, bool nonblocking, std::string* error);
+// Connects to a UNIX stream socket. On failure returns an empty fd, sets
+// *error to a sentence naming the path and, if given, *error_number to errno.
+UniqueFd connect_unix(const std::string& path, bool nonblocking, std::string* error,
+                      int* error_number = nullptr);
 
 // Writes all of data to a blocking fd; false on error (errno set).
 bool write_all(int fd, const std::string& data);

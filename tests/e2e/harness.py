@@ -26,6 +26,18 @@ def wait_until(condition, timeout=10.0, interval=0.02):
     return condition()
 
 
+def accepts(path):
+    """True if a UNIX socket at path accepts a connection."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
 class EchoClient:
     """One TCP connection to anvil-echod, from a chosen loopback address."""
 
@@ -84,6 +96,7 @@ class Stack(unittest.TestCase):
 
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="anvil-e2e-")
+        os.chmod(self.dir, 0o755)  # so that tests running as another uid reach the sockets
         self.processes = []
         self.clients = []
         self.anvild = None
@@ -131,9 +144,11 @@ class Stack(unittest.TestCase):
             [os.path.join(BIN, "anvild"), "--run-dir", self.dir, *self.anvild_options, *extra],
             stdout=log, stderr=log)
         log.close()
-        self.assertTrue(wait_until(lambda: os.path.exists(self.admin_socket)
-                                   and os.path.exists(self.service_socket)),
-                        "anvild did not create its sockets")
+        # A socket file may be left over from a killed anvild: ready means
+        # that both sockets accept connections.
+        self.assertTrue(wait_until(lambda: accepts(self.admin_socket)
+                                   and accepts(self.service_socket)),
+                        "anvild did not start listening")
         return self.anvild
 
     def anvild_log(self):
