@@ -26,6 +26,22 @@ def wait_until(condition, timeout=10.0, interval=0.02):
     return condition()
 
 
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def sanitizer_reports(directory):
+    """Sanitizer reports in the logs of anvild and the services of a test."""
+    reports = []
+    for name in sorted(os.listdir(directory)):
+        if not name.endswith(".log"):
+            continue
+        with open(os.path.join(directory, name), encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        if any(marker in text for marker in SANITIZER_MARKERS):
+            reports.append(f"{name}:\n{text[-4000:]}")
+    return reports
+
+
 def accepts(path):
     """True if a UNIX socket at path accepts a connection."""
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -121,7 +137,9 @@ class Stack(unittest.TestCase):
             for stream in (proc.stdout, proc.stderr):
                 if stream:
                     stream.close()
+        reports = sanitizer_reports(self.dir)
         shutil.rmtree(self.dir, ignore_errors=True)
+        self.assertEqual(reports, [], "a process printed a sanitizer report")
 
     # --- processes -------------------------------------------------------
 
