@@ -192,8 +192,17 @@ class Stack(unittest.TestCase):
     # --- anvilctl ---------------------------------------------------------
 
     def anvilctl(self, *args, socket_path=None, global_args=(), user=None):
-        """Runs anvilctl; returns (exit code, stdout, stderr)."""
-        command = [os.path.join(BIN, "anvilctl"), *global_args, args[0],
+        """Runs anvilctl, as another uid if user is given; returns (exit
+        code, stdout, stderr)."""
+        binary = os.path.join(BIN, "anvilctl")
+        if user is not None:
+            # The build tree may sit where another uid cannot reach it.
+            copy = os.path.join(self.dir, "anvilctl")
+            if not os.path.exists(copy):
+                shutil.copy(binary, copy)
+                os.chmod(copy, 0o755)
+            binary = copy
+        command = [binary, *global_args, args[0],
                    "-a", socket_path or self.admin_socket, *args[1:]]
         proc = subprocess.run(command, capture_output=True, text=True, timeout=60,
                               stdin=subprocess.DEVNULL, user=user)
