@@ -19,7 +19,9 @@ namespace anvil {
 class AsioClient {
  public:
   AsioClient(asio::any_io_executor executor, Client& client)
-      : client_(client), descriptor_(executor), timer_(executor),
+      : client_(client),
+        descriptor_(executor),
+        timer_(executor),
         alive_(std::make_shared<bool>(true)) {}
   ~AsioClient() {
     *alive_ = false;

@@ -51,8 +51,8 @@ class Client {
   // the service closes those connections it has and returns the ids it
   // really dropped. Those sessions are then unregistered by the Client;
   // calling unregister_session() for them afterwards is harmless.
-  using KickHandler =
-      std::function<std::vector<ConnectionId>(const std::vector<ConnectionId>&, const std::string&)>;
+  using KickHandler = std::function<std::vector<ConnectionId>(const std::vector<ConnectionId>&,
+                                                              const std::string&)>;
   // Receives errors anvild reports and connection problems, as sentences.
   using ErrorHandler = std::function<void(const std::string&)>;
 
@@ -66,7 +66,8 @@ class Client {
   ConnectionId register_session(const SessionInfo& info, std::string* error = nullptr);
   // Replaces what anvild knows about a session (e.g. the user at login).
   // False, with *error set, for an unknown id or invalid info.
-  bool update_session(const ConnectionId& id, const SessionInfo& info, std::string* error = nullptr);
+  bool update_session(const ConnectionId& id, const SessionInfo& info,
+                      std::string* error = nullptr);
   // Forgets a session; unknown ids are ignored.
   void unregister_session(const ConnectionId& id);
 

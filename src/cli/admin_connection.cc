@@ -30,7 +30,8 @@ AdminConnection::AdminConnection(const std::string& socket_path, bool debug)
   setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   send(LineWriter().add("VERSION").add("anvil-admin").add("1").add("0").finish());
   auto fields = read_fields();
-  if (fields.size() < 3 || fields[0] != "VERSION" || fields[1] != "anvil-admin" || fields[2] != "1") {
+  if (fields.size() < 3 || fields[0] != "VERSION" || fields[1] != "anvil-admin" ||
+      fields[2] != "1") {
     throw CliError{kExitSoftware, path_ + " does not speak anvil-admin version 1"};
   }
 }
@@ -93,8 +94,8 @@ std::vector<Session> AdminConnection::who(const SessionFilter& filter) {
   }
 }
 
-std::vector<KickResult> AdminConnection::kick(const SessionFilter& filter, const std::string& reason,
-                                              bool dry_run) {
+std::vector<KickResult> AdminConnection::kick(const SessionFilter& filter,
+                                              const std::string& reason, bool dry_run) {
   LineWriter line;
   line.add("KICK").add("reason=" + reason);
   if (dry_run) line.add("dry_run=1");

@@ -17,7 +17,8 @@ const char* const kUsageText =
 namespace {
 
 bool all_digits(const std::string& text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return !text.empty() &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 constexpr const char* kFormatters[] = {"table", "flow", "tab", "pager", "json"};
@@ -39,7 +40,9 @@ class ArgCursor {
   std::size_t index_ = 0;
 };
 
-std::optional<ArgumentError> error(std::string message) { return ArgumentError{std::move(message)}; }
+std::optional<ArgumentError> error(std::string message) {
+  return ArgumentError{std::move(message)};
+}
 
 std::optional<ArgumentError> add_target(const std::string& arg, Invocation* out) {
   if (!all_digits(arg) && looks_like_network(arg)) {

@@ -23,8 +23,8 @@ struct Invocation {
   Command command = Command::none;
   bool debug = false;
   bool verbose = false;
-  std::string formatter;  // empty: the command's default
-  std::string socket;     // admin socket path
+  std::string formatter;            // empty: the command's default
+  std::string socket;               // admin socket path
   bool one_per_connection = false;  // who -1
   bool dry_run = false;
   std::string reason = "Disconnected by administrator";

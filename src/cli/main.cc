@@ -27,11 +27,13 @@ std::string resolve_host(const std::string& host, std::vector<anvil::IpAddress>*
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* result = nullptr;
-  if (int rc = getaddrinfo(host.c_str(), nullptr, &hints, &result); rc != 0) return gai_strerror(rc);
+  if (int rc = getaddrinfo(host.c_str(), nullptr, &hints, &result); rc != 0)
+    return gai_strerror(rc);
   std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(result, freeaddrinfo);
   for (addrinfo* ai = result; ai; ai = ai->ai_next) {
     char text[NI_MAXHOST];
-    if (getnameinfo(ai->ai_addr, ai->ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST) != 0) {
+    if (getnameinfo(ai->ai_addr, ai->ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST) !=
+        0) {
       continue;
     }
     if (auto ip = anvil::IpAddress::parse(text)) out->push_back(*ip);
@@ -39,7 +41,9 @@ std::string resolve_host(const std::string& host, std::vector<anvil::IpAddress>*
   return out->empty() ? "no addresses" : "";
 }
 
-void print(const std::string& text, FILE* stream) { std::fputs(text.c_str(), stream); }
+void print(const std::string& text, FILE* stream) {
+  std::fputs(text.c_str(), stream);
+}
 
 int run(const anvil::Invocation& inv) {
   anvil::AdminConnection anvild(inv.socket, inv.debug);
@@ -53,7 +57,8 @@ int run(const anvil::Invocation& inv) {
     return anvil::kExitOk;
   }
   auto results = anvild.kick(inv.filter, inv.reason, inv.dry_run);
-  anvil::Report report = anvil::kick_report(results, inv.formatter, inv.verbose, inv.dry_run, width);
+  anvil::Report report =
+      anvil::kick_report(results, inv.formatter, inv.verbose, inv.dry_run, width);
   print(report.out, stdout);
   print(report.err, stderr);
   return report.exit_code;

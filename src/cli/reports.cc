@@ -9,7 +9,9 @@ namespace anvil {
 
 namespace {
 
-std::string ip_text(const std::optional<IpAddress>& ip) { return ip ? ip->to_string() : ""; }
+std::string ip_text(const std::optional<IpAddress>& ip) {
+  return ip ? ip->to_string() : "";
+}
 
 std::string alt_value(const Session& s, const std::string& field) {
   for (const AltName& alt : s.alt_names) {
@@ -18,17 +20,32 @@ std::string alt_value(const Session& s, const std::string& field) {
   return "";
 }
 
+// The columns every per-connection view starts with, and their cells.
+std::vector<Column> connection_columns() {
+  return {{"username", "username", false, true},
+          {"service", "service"},
+          {"pid", "pid"},
+          {"ip", "ip"},
+          {"dest_ip", "dest_ip"},
+          {"conn_id", "conn_id"}};
+}
+
+std::vector<Cell> connection_cells(const Session& s) {
+  return {Cell::of_text(s.user),
+          Cell::of_text(s.service),
+          Cell::of_number(s.pid),
+          Cell::of_text(ip_text(s.client_ip)),
+          Cell::of_text(ip_text(s.dest_ip)),
+          Cell::of_text(s.id.to_hex())};
+}
+
 Table kick_table(const std::vector<KickResult>& results) {
   Table table;
-  table.columns = {{"username", "username", false, true}, {"service", "service"},
-                   {"pid", "pid"},           {"ip", "ip"},
-                   {"dest_ip", "dest_ip"},   {"conn_id", "conn_id"},
-                   {"result", "result"}};
+  table.columns = connection_columns();
+  table.columns.push_back({"result", "result"});
   for (const KickResult& r : results) {
-    const Session& s = r.session;
-    table.rows.push_back({Cell::of_text(s.user), Cell::of_text(s.service), Cell::of_number(s.pid),
-                          Cell::of_text(ip_text(s.client_ip)), Cell::of_text(ip_text(s.dest_ip)),
-                          Cell::of_text(s.id.to_hex()), Cell::of_text(r.status)});
+    table.rows.push_back(connection_cells(r.session));
+    table.rows.back().push_back(Cell::of_text(r.status));
   }
   return table;
 }
@@ -63,28 +80,20 @@ Table who_grouped(const std::vector<Session>& sessions) {
     std::vector<std::string> pids, ips;
     for (std::int32_t pid : g.pids) pids.push_back(std::to_string(pid));
     for (const IpAddress& ip : g.ips) ips.push_back(ip.to_string());
-    table.rows.push_back({Cell::of_text(key.first), Cell::of_number(static_cast<long long>(g.count)),
-                          Cell::of_text(key.second), Cell::of_list(pids, true),
-                          Cell::of_list(ips, false)});
+    table.rows.push_back(
+        {Cell::of_text(key.first), Cell::of_number(static_cast<long long>(g.count)),
+         Cell::of_text(key.second), Cell::of_list(pids, true), Cell::of_list(ips, false)});
   }
   return table;
 }
 
 Table who_per_connection(const std::vector<Session>& sessions, const std::string& alt_field) {
   Table table;
-  table.columns = {{"username", "username", false, true}, {"service", "service"},
-                   {"pid", "pid"},           {"ip", "ip"},
-                   {"dest_ip", "dest_ip"},   {"conn_id", "conn_id"}};
+  table.columns = connection_columns();
   if (!alt_field.empty()) table.columns.push_back({alt_field, alt_field});
   for (const Session& s : sessions) {
-    std::vector<Cell> row = {Cell::of_text(s.user),
-                             Cell::of_text(s.service),
-                             Cell::of_number(s.pid),
-                             Cell::of_text(ip_text(s.client_ip)),
-                             Cell::of_text(ip_text(s.dest_ip)),
-                             Cell::of_text(s.id.to_hex())};
-    if (!alt_field.empty()) row.push_back(Cell::of_text(alt_value(s, alt_field)));
-    table.rows.push_back(std::move(row));
+    table.rows.push_back(connection_cells(s));
+    if (!alt_field.empty()) table.rows.back().push_back(Cell::of_text(alt_value(s, alt_field)));
   }
   return table;
 }
@@ -108,9 +117,10 @@ Report kick_report(const std::vector<KickResult>& results, const std::string& fo
   }
   for (const auto& [key, count] : problems) {
     const auto& [pid, service, status] = key;
-    std::string what = status == "timeout"    ? "did not answer within the kick timeout"
-                       : status == "vanished" ? "went away before answering (its connections are gone)"
-                                              : "did not drop them (already closed)";
+    std::string what = status == "timeout" ? "did not answer within the kick timeout"
+                       : status == "vanished"
+                           ? "went away before answering (its connections are gone)"
+                           : "did not drop them (already closed)";
     report.err += "warning: " + std::to_string(count) + " connection(s) of " + service + " pid " +
                   std::to_string(pid) + " not kicked: the process " + what + "\n";
   }
@@ -124,8 +134,8 @@ Report kick_report(const std::vector<KickResult>& results, const std::string& fo
     for (const KickResult& r : results) {
       const Session& s = r.session;
       report.out += r.status + ": " + (s.user.empty() ? "-" : s.user) + " " + s.service + " pid " +
-                    std::to_string(s.pid) + " ip " + (s.client_ip ? s.client_ip->to_string() : "-") +
-                    " id " + s.id.to_hex() + "\n";
+                    std::to_string(s.pid) + " ip " +
+                    (s.client_ip ? s.client_ip->to_string() : "-") + " id " + s.id.to_hex() + "\n";
     }
   }
   if (done == 0) {

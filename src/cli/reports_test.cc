@@ -20,9 +20,9 @@ Session session(std::string user, std::string service, int pid, std::string ip) 
 // pids in numeric order, IPv4 addresses before IPv6, each in address order.
 TEST(WhoGrouped, OneRowPerUserAndServiceWithDistinctPidsAndIps) {
   std::vector<Session> sessions = {
-      session("foo", "imap", 9112, "fd95:4eed:38ba::25"), session("foo", "imap", 8135, "192.0.2.53"),
-      session("foo", "imap", 9112, "192.0.2.53"), session("foo", "pop3", 77, "192.0.2.53"),
-      session("jane", "imap", 8192, "::1")};
+      session("foo", "imap", 9112, "fd95:4eed:38ba::25"),
+      session("foo", "imap", 8135, "192.0.2.53"), session("foo", "imap", 9112, "192.0.2.53"),
+      session("foo", "pop3", 77, "192.0.2.53"), session("jane", "imap", 8192, "::1")};
   std::string out = format_tab(who_grouped(sessions));
   EXPECT_EQ(out,
             "username\t#\tservice\t(pids)\t(ips)\n"
@@ -37,8 +37,10 @@ TEST(WhoPerConnection, ColumnsAndAltField) {
   s.alt_names = {{"user_email", "jane@example.com"}};
   Table t = who_per_connection({s}, "user_email");
   ASSERT_EQ(t.columns.size(), 7u);
-  EXPECT_EQ(format_tab(t), "username\tservice\tpid\tip\tdest_ip\tconn_id\tuser_email\n"
-                           "jane\timap\t8192\t::1\t10.0.0.5\t" + s.id.to_hex() + "\tjane@example.com\n");
+  EXPECT_EQ(format_tab(t),
+            "username\tservice\tpid\tip\tdest_ip\tconn_id\tuser_email\n"
+            "jane\timap\t8192\t::1\t10.0.0.5\t" +
+                s.id.to_hex() + "\tjane@example.com\n");
   EXPECT_EQ(who_per_connection({s}, "").columns.size(), 6u);
 }
 
@@ -61,7 +63,8 @@ TEST(KickReport, NothingMatchedIs68) {
 TEST(KickReport, VerboseAddsALinePerConnection) {
   Session s = session("jane", "imap", 5, "127.0.0.2");
   Report r = kick_report({{s, "kicked"}}, "", true, false, 80);
-  EXPECT_NE(r.out.find("kicked: jane imap pid 5 ip 127.0.0.2 id " + s.id.to_hex()), std::string::npos);
+  EXPECT_NE(r.out.find("kicked: jane imap pid 5 ip 127.0.0.2 id " + s.id.to_hex()),
+            std::string::npos);
 }
 
 TEST(KickReport, UnconfirmedKicksWarnAndAreATemporaryFailure) {

@@ -71,7 +71,8 @@ std::string format_table(const Table& table, int width) {
   std::vector<std::size_t> widths(n);
   for (std::size_t c = 0; c < n; c++) {
     widths[c] = display_width(table.columns[c].title);
-    for (const auto& row : table.rows) widths[c] = std::max(widths[c], display_width(table_text(row[c])));
+    for (const auto& row : table.rows)
+      widths[c] = std::max(widths[c], display_width(table_text(row[c])));
   }
   std::size_t total = n - 1;
   for (std::size_t w : widths) total += w;
@@ -90,8 +91,9 @@ std::string format_table(const Table& table, int width) {
       bool last = c + 1 == n;
       if (c) line += ' ';
       // The last column is not padded, so lines carry no trailing spaces.
-      line += last && !table.columns[c].right_align ? text
-                                                    : pad(text, widths[c], table.columns[c].right_align);
+      line += last && !table.columns[c].right_align
+                  ? text
+                  : pad(text, widths[c], table.columns[c].right_align);
     }
     out += line + "\n";
   };

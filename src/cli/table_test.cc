@@ -13,8 +13,8 @@ Table sample() {
                {"connections", "#", true, false},
                {"pids", "(pids)"},
                {"dest", "dest"}};
-  t.rows.push_back({Cell::of_text("jane"), Cell::of_number(3),
-                    Cell::of_list({"10", "11"}, true), Cell::of_text("")});
+  t.rows.push_back({Cell::of_text("jane"), Cell::of_number(3), Cell::of_list({"10", "11"}, true),
+                    Cell::of_text("")});
   t.rows.push_back({Cell::of_text("john@example.com"), Cell::of_number(12),
                     Cell::of_list({"7"}, true), Cell::of_text("10.0.0.5")});
   return t;

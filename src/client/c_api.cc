@@ -49,7 +49,9 @@ anvil_client* anvil_client_new(const char* socket_path, const char* service) {
   }
 }
 
-void anvil_client_free(anvil_client* client) { delete client; }
+void anvil_client_free(anvil_client* client) {
+  delete client;
+}
 
 int anvil_register(anvil_client* client, const char* user, const char* client_ip,
                    uint16_t client_port, uint16_t local_port, char id_out[ANVIL_ID_SIZE]) {
@@ -90,7 +92,9 @@ void anvil_set_kick_callback(anvil_client* client, anvil_kick_callback* callback
   client->context = context;
 }
 
-int anvil_client_fd(const anvil_client* client) { return client ? client->client->fd() : -1; }
+int anvil_client_fd(const anvil_client* client) {
+  return client ? client->client->fd() : -1;
+}
 int anvil_client_wants_write(const anvil_client* client) {
   return client && client->client->wants_write() ? 1 : 0;
 }

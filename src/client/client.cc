@@ -55,7 +55,8 @@ std::string session_line(const char* command, const ConnectionId& id, const Sess
 
 class Client::Impl {
  public:
-  explicit Impl(Options options) : options_(std::move(options)), backoff_(options_.initial_backoff) {
+  explicit Impl(Options options)
+      : options_(std::move(options)), backoff_(options_.initial_backoff) {
     if (options_.socket_path.empty()) options_.socket_path = ANVIL_DEFAULT_RUN_DIR "/anvil-service";
     next_attempt_ = Clock::now();
   }
@@ -221,19 +222,33 @@ void Client::unregister_session(const ConnectionId& id) {
   impl_->queue(LineWriter().add("DISCONNECT").add(id.to_hex()).finish());
 }
 
-void Client::set_kick_handler(KickHandler handler) { impl_->kick_handler_ = std::move(handler); }
-void Client::set_error_handler(ErrorHandler handler) { impl_->error_handler_ = std::move(handler); }
-void Client::set_wakeup(std::function<void()> wakeup) { impl_->wakeup_ = std::move(wakeup); }
+void Client::set_kick_handler(KickHandler handler) {
+  impl_->kick_handler_ = std::move(handler);
+}
+void Client::set_error_handler(ErrorHandler handler) {
+  impl_->error_handler_ = std::move(handler);
+}
+void Client::set_wakeup(std::function<void()> wakeup) {
+  impl_->wakeup_ = std::move(wakeup);
+}
 
-int Client::fd() const { return impl_->fd_.get(); }
-bool Client::wants_write() const { return impl_->fd_ && !impl_->output_.empty(); }
-bool Client::connected() const { return static_cast<bool>(impl_->fd_); }
-std::size_t Client::session_count() const { return impl_->sessions_.size(); }
+int Client::fd() const {
+  return impl_->fd_.get();
+}
+bool Client::wants_write() const {
+  return impl_->fd_ && !impl_->output_.empty();
+}
+bool Client::connected() const {
+  return static_cast<bool>(impl_->fd_);
+}
+std::size_t Client::session_count() const {
+  return impl_->sessions_.size();
+}
 
 int Client::timeout_ms() const {
   if (impl_->fd_) return -1;
-  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(impl_->next_attempt_ -
-                                                                    Clock::now());
+  auto wait =
+      std::chrono::duration_cast<std::chrono::milliseconds>(impl_->next_attempt_ - Clock::now());
   return wait.count() < 0 ? 0 : static_cast<int>(wait.count()) + 1;
 }
 

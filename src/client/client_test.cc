@@ -44,7 +44,8 @@ class Daemon {
       _exit(127);
     }
     auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (!std::filesystem::exists(admin_socket()) && std::chrono::steady_clock::now() < deadline) {
+    while (!std::filesystem::exists(admin_socket()) &&
+           std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(10ms);
     }
     ASSERT_TRUE(std::filesystem::exists(admin_socket())) << "anvild did not start";
@@ -91,11 +92,13 @@ TEST(Client, RegisterUpdateUnregisterShowInAnvild) {
   ASSERT_TRUE(pump_until(client, [&] { return daemon.who().size() == 2; }));
 
   ASSERT_TRUE(client.update_session(
-      a, {.user = "jane", .client_ip = "127.0.0.2", .alt_names = {{"user_email", "j@example.com"}}}));
+      a,
+      {.user = "jane", .client_ip = "127.0.0.2", .alt_names = {{"user_email", "j@example.com"}}}));
   ASSERT_TRUE(pump_until(client, [&] {
     for (const Session& s : daemon.who()) {
-      if (s.id == a) return s.user == "jane" && s.pid == getpid() && s.service == "imap" &&
-                            s.alt_names.size() == 1;
+      if (s.id == a)
+        return s.user == "jane" && s.pid == getpid() && s.service == "imap" &&
+               s.alt_names.size() == 1;
     }
     return false;
   }));
@@ -178,7 +181,8 @@ TEST(AsioClient, DrivesTheClientFromAnIoContext) {
   AsioClient driver(io.get_executor(), client);
   driver.start();
   client.register_session({.user = "asio-user", .client_ip = "::1"});
-  client.set_kick_handler([](const std::vector<ConnectionId>& ids, const std::string&) { return ids; });
+  client.set_kick_handler(
+      [](const std::vector<ConnectionId>& ids, const std::string&) { return ids; });
 
   auto kick = std::async(std::launch::async, [&] {
     auto deadline = std::chrono::steady_clock::now() + 10s;
@@ -191,7 +195,8 @@ TEST(AsioClient, DrivesTheClientFromAnIoContext) {
     return admin.kick(filter, "bye", false);
   });
   auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (kick.wait_for(0s) != std::future_status::ready && std::chrono::steady_clock::now() < deadline) {
+  while (kick.wait_for(0s) != std::future_status::ready &&
+         std::chrono::steady_clock::now() < deadline) {
     io.run_for(20ms);
   }
   auto results = kick.get();

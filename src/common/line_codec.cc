@@ -69,7 +69,9 @@ LineWriter& LineWriter::add(std::string_view raw_field) {
   return *this;
 }
 
-LineWriter& LineWriter::add(long long number) { return add(std::to_string(number)); }
+LineWriter& LineWriter::add(long long number) {
+  return add(std::to_string(number));
+}
 
 std::string LineWriter::finish() {
   line_ += '\n';

@@ -11,9 +11,15 @@ std::string program_name = "anvil";
 bool debug_enabled = false;
 }  // namespace
 
-void set_log_program(std::string_view name) { program_name = name; }
-void enable_debug_log(bool on) { debug_enabled = on; }
-bool debug_log_enabled() { return debug_enabled; }
+void set_log_program(std::string_view name) {
+  program_name = name;
+}
+void enable_debug_log(bool on) {
+  debug_enabled = on;
+}
+bool debug_log_enabled() {
+  return debug_enabled;
+}
 
 void write_log(LogLevel level, std::string_view message) {
   static constexpr const char* kNames[] = {"debug", "info", "warning", "error"};

@@ -17,7 +17,8 @@ void write_log(LogLevel level, std::string_view message);
 
 template <typename... Args>
 void log_debug(fmt::format_string<Args...> format, Args&&... args) {
-  if (debug_log_enabled()) write_log(LogLevel::debug, fmt::format(format, std::forward<Args>(args)...));
+  if (debug_log_enabled())
+    write_log(LogLevel::debug, fmt::format(format, std::forward<Args>(args)...));
 }
 template <typename... Args>
 void log_info(fmt::format_string<Args...> format, Args&&... args) {

@@ -60,8 +60,8 @@ std::string DaemonConfig::set(const std::string& key, const std::string& value) 
     std::size_t start = 0;
     while (start <= value.size()) {
       std::size_t comma = value.find(',', start);
-      std::string item = trim(value.substr(start, comma == std::string::npos ? std::string::npos
-                                                                               : comma - start));
+      std::string item =
+          trim(value.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
       if (!item.empty()) {
         long long uid = 0;
         if (!parse_integer(item, 0, 0xfffffffe, &uid)) return bad();

@@ -13,7 +13,7 @@ namespace anvil {
 
 struct DaemonConfig {
   std::string run_dir = ANVIL_DEFAULT_RUN_DIR;
-  std::string admin_socket = "anvil";            // relative paths live in run_dir
+  std::string admin_socket = "anvil";  // relative paths live in run_dir
   std::string service_socket = "anvil-service";
   mode_t admin_socket_mode = 0600;
   mode_t service_socket_mode = 0666;

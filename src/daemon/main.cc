@@ -15,7 +15,8 @@ constexpr const char* kUsage =
     "\n"
     "Runs the anvil connection registry in the foreground, logging to stderr.\n"
     "\n"
-    "  --run-dir DIR   directory of the sockets (default " ANVIL_DEFAULT_RUN_DIR ")\n"
+    "  --run-dir DIR   directory of the sockets (default " ANVIL_DEFAULT_RUN_DIR
+    ")\n"
     "                  DIR/anvil is the admin socket, DIR/anvil-service the\n"
     "                  socket services register on\n"
     "  -c FILE         read settings from FILE (key = value lines)\n"

@@ -53,8 +53,8 @@ std::string Server::start() {
   std::error_code fs_error;
   std::filesystem::create_directories(config_.run_dir, fs_error);
   if (fs_error) return "cannot create run directory " + config_.run_dir + ": " + fs_error.message();
-  if (auto error = listen(service_acceptor_, config_.service_socket_path(),
-                          config_.service_socket_mode);
+  if (auto error =
+          listen(service_acceptor_, config_.service_socket_path(), config_.service_socket_mode);
       !error.empty()) {
     return error;
   }
@@ -81,7 +81,9 @@ void Server::stop() {
   for (auto& [owner, channel] : services) channel->close();
 }
 
-void Server::remove_service(OwnerId owner) { services_.erase(owner); }
+void Server::remove_service(OwnerId owner) {
+  services_.erase(owner);
+}
 
 bool Server::admin_allowed(const PeerCredentials& cred) const {
   if (cred.uid == 0 || cred.uid == ::geteuid()) return true;
@@ -95,70 +97,68 @@ void Server::reject(UnixSocket socket, const std::string& line) {
   channel->send_and_close(line);
 }
 
-asio::awaitable<void> Server::accept_services() {
+asio::awaitable<std::optional<Server::Accepted>> Server::accept_one(
+    asio::local::stream_protocol::acceptor& acceptor, const std::string& path) {
   while (!stopped_) {
     asio::error_code ec;
-    UnixSocket socket = co_await service_acceptor_.async_accept(
-        asio::redirect_error(asio::use_awaitable, ec));
+    UnixSocket socket =
+        co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::operation_aborted) break;
     if (ec) {
-      log_error("accept on {} failed: {}", config_.service_socket_path(), ec.message());
+      log_error("accept on {} failed: {}", path, ec.message());
       asio::steady_timer pause(io_, std::chrono::milliseconds(100));  // e.g. out of fds
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
     auto cred = peer_credentials(socket.native_handle());
     if (!cred) {
-      log_warning("service connection without peer credentials refused");
+      log_warning("connection on {} without peer credentials refused", path);
       continue;
     }
+    co_return Accepted{std::move(socket), *cred};
+  }
+  co_return std::nullopt;
+}
+
+asio::awaitable<void> Server::accept_services() {
+  while (auto accepted = co_await accept_one(service_acceptor_, config_.service_socket_path())) {
+    auto& [socket, cred] = *accepted;
     if (services_.size() >= config_.max_service_clients) {
-      log_warning("service pid {} refused: max_service_clients={} reached", cred->pid,
+      log_warning("service pid {} refused: max_service_clients={} reached", cred.pid,
                   config_.max_service_clients);
-      reject(std::move(socket), LineWriter()
-                                    .add("ERROR")
-                                    .add("")
-                                    .add("")
-                                    .add("too many service connections")
-                                    .finish());
+      reject(
+          std::move(socket),
+          LineWriter().add("ERROR").add("").add("").add("too many service connections").finish());
       continue;
     }
     OwnerId owner = next_owner_++;
-    auto channel = std::make_shared<ServiceChannel>(*this, std::move(socket), *cred, owner);
+    auto channel = std::make_shared<ServiceChannel>(*this, std::move(socket), cred, owner);
     services_.emplace(owner, channel);
     asio::co_spawn(io_, channel->run(), asio::detached);
   }
 }
 
 asio::awaitable<void> Server::accept_admins() {
-  while (!stopped_) {
-    asio::error_code ec;
-    UnixSocket socket =
-        co_await admin_acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec == asio::error::operation_aborted) break;
-    if (ec) {
-      log_error("accept on {} failed: {}", config_.admin_socket_path(), ec.message());
-      asio::steady_timer pause(io_, std::chrono::milliseconds(100));
-      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      continue;
-    }
-    auto cred = peer_credentials(socket.native_handle());
-    if (!cred || !admin_allowed(*cred)) {
-      std::string who = cred ? "uid " + std::to_string(cred->uid) : "a peer without credentials";
+  while (auto accepted = co_await accept_one(admin_acceptor_, config_.admin_socket_path())) {
+    auto& [socket, cred] = *accepted;
+    if (!admin_allowed(cred)) {
+      std::string who = "uid " + std::to_string(cred.uid);
       log_warning("admin connection from {} refused: permission denied", who);
       reject(std::move(socket),
-             LineWriter().add("ERROR").add("permission denied: " + who + " may not use " +
-                                          config_.admin_socket_path()).finish());
+             LineWriter()
+                 .add("ERROR")
+                 .add("permission denied: " + who + " may not use " + config_.admin_socket_path())
+                 .finish());
       continue;
     }
     if (admin_count_ >= config_.max_admin_clients) {
-      log_warning("admin connection from uid {} refused: max_admin_clients={} reached", cred->uid,
+      log_warning("admin connection from uid {} refused: max_admin_clients={} reached", cred.uid,
                   config_.max_admin_clients);
       reject(std::move(socket), LineWriter().add("ERROR").add("too many admin clients").finish());
       continue;
     }
     admin_count_++;
-    auto channel = std::make_shared<AdminChannel>(*this, std::move(socket), *cred);
+    auto channel = std::make_shared<AdminChannel>(*this, std::move(socket), cred);
     asio::co_spawn(io_, channel->run(), asio::detached);
   }
 }

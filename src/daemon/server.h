@@ -5,13 +5,14 @@
 
 #include <asio.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "common/unix_socket.h"
-#include "daemon/line_channel.h"
 #include "daemon/config.h"
+#include "daemon/line_channel.h"
 #include "registry/session_table.h"
 
 namespace anvil {
@@ -69,7 +70,14 @@ class Server {
 
  private:
   std::string listen(asio::local::stream_protocol::acceptor& acceptor, const std::string& path,
-                      mode_t mode);
+                     mode_t mode);
+  struct Accepted {
+    UnixSocket socket;
+    PeerCredentials peer;
+  };
+  // The next connection with its peer's credentials; nullopt once stopped.
+  asio::awaitable<std::optional<Accepted>> accept_one(
+      asio::local::stream_protocol::acceptor& acceptor, const std::string& path);
   asio::awaitable<void> accept_services();
   asio::awaitable<void> accept_admins();
   bool admin_allowed(const PeerCredentials& cred) const;

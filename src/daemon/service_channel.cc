@@ -87,8 +87,7 @@ void ServiceChannel::handle(const std::vector<std::string>& fields) {
       log_debug("service {} pid {} uid {} registered its channel", service_, peer_.pid, peer_.uid);
       return;
     }
-    case State::ready:
-      break;
+    case State::ready: break;
   }
   if (command == "CONNECT") {
     handle_connect(fields, false);
@@ -126,7 +125,8 @@ void ServiceChannel::handle_connect(const std::vector<std::string>& fields, bool
   session.owner = owner_;
   session.pid = peer_.pid;
   session.service = service_;
-  session.start_time = update ? existing->start_time : static_cast<std::int64_t>(std::time(nullptr));
+  session.start_time =
+      update ? existing->start_time : static_cast<std::int64_t>(std::time(nullptr));
   for (std::size_t i = 2; i < fields.size(); i++) {
     std::string problem = apply_session_field(session, fields[i], FieldScope::info);
     if (!problem.empty()) return error(command, fields[1], problem);
@@ -165,8 +165,8 @@ void ServiceChannel::handle_kicked(const std::vector<std::string>& fields) {
   }
   auto it = pending_.find(static_cast<std::uint64_t>(request));
   if (it == pending_.end()) {
-    log_info("service {} pid {} answered kick request {} after it timed out; {} dropped",
-             service_, peer_.pid, request, dropped.size());
+    log_info("service {} pid {} answered kick request {} after it timed out; {} dropped", service_,
+             peer_.pid, request, dropped.size());
     return;
   }
   PendingKick pending = std::move(it->second);

@@ -96,7 +96,8 @@ anvil::UniqueFd listen_tcp(const std::string& spec, std::string* bound, std::str
   getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len);
   std::uint16_t actual_port = 0;
   std::string text = address_text(addr, &actual_port);
-  *bound = (addr.ss_family == AF_INET6 ? "[" + text + "]" : text) + ":" + std::to_string(actual_port);
+  *bound =
+      (addr.ss_family == AF_INET6 ? "[" + text + "]" : text) + ":" + std::to_string(actual_port);
   return fd;
 }
 
@@ -135,7 +136,8 @@ std::string parse_login(const std::string& args, anvil::SessionInfo* info) {
 
 class EchoServer {
  public:
-  EchoServer(anvil::UniqueFd listener, anvil::Client& anvil) : listener_(std::move(listener)), anvil_(anvil) {
+  EchoServer(anvil::UniqueFd listener, anvil::Client& anvil)
+      : listener_(std::move(listener)), anvil_(anvil) {
     anvil_.set_kick_handler([this](const std::vector<anvil::ConnectionId>& ids,
                                    const std::string& reason) { return kick(ids, reason); });
     anvil_.set_error_handler([](const std::string& message) { anvil::log_warning("{}", message); });
@@ -147,7 +149,8 @@ class EchoServer {
       fds.push_back({listener_.get(), POLLIN, 0});
       int anvil_fd = anvil_.fd();
       if (anvil_fd >= 0) {
-        fds.push_back({anvil_fd, static_cast<short>(POLLIN | (anvil_.wants_write() ? POLLOUT : 0)), 0});
+        fds.push_back(
+            {anvil_fd, static_cast<short>(POLLIN | (anvil_.wants_write() ? POLLOUT : 0)), 0});
       }
       std::vector<int> order;
       for (auto& [fd, conn] : connections_) {
@@ -285,7 +288,8 @@ constexpr const char* kUsage =
     "\n"
     "A TCP line service that registers its clients with anvild.\n"
     "  --listen HOST:PORT  address to serve ([::1]:7000 for IPv6; port 0 picks one)\n"
-    "  --anvil SOCKET      anvild's service socket (default " ANVIL_DEFAULT_RUN_DIR "/anvil-service)\n"
+    "  --anvil SOCKET      anvild's service socket (default " ANVIL_DEFAULT_RUN_DIR
+    "/anvil-service)\n"
     "  --service NAME      service name shown by anvilctl who (default echo)\n"
     "Prints \"listening on HOST:PORT\" on stdout once it accepts connections.\n";
 
@@ -304,7 +308,8 @@ int main(int argc, char** argv) {
       std::string value = argv[++i];
       (arg == "--listen" ? listen_spec : arg == "--anvil" ? anvil_socket : service) = value;
     } else {
-      std::fprintf(stderr, "anvil-echod: unknown or incomplete argument: %s\n%s", arg.c_str(), kUsage);
+      std::fprintf(stderr, "anvil-echod: unknown or incomplete argument: %s\n%s", arg.c_str(),
+                   kUsage);
       return 64;
     }
   }

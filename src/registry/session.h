@@ -25,9 +25,9 @@ struct AltName {
 struct Session {
   ConnectionId id;
   OwnerId owner = 0;
-  std::int32_t pid = 0;   // of the owning process, from SO_PEERCRED
-  std::string service;    // e.g. "imap"
-  std::string user;       // empty until login
+  std::int32_t pid = 0;  // of the owning process, from SO_PEERCRED
+  std::string service;   // e.g. "imap"
+  std::string user;      // empty until login
   std::optional<IpAddress> client_ip;
   std::uint16_t client_port = 0;
   std::uint16_t local_port = 0;

@@ -14,9 +14,9 @@
 namespace anvil {
 
 struct SessionFilter {
-  std::vector<UserMask> users;  // against the user name, or the alt field below
-  std::string alt_field;        // when set, `users` match this field's values
-  std::vector<Cidr> networks;   // client address
+  std::vector<UserMask> users;          // against the user name, or the alt field below
+  std::string alt_field;                // when set, `users` match this field's values
+  std::vector<Cidr> networks;           // client address
   std::vector<IpAddress> destinations;  // proxy destination address
   std::vector<std::string> services;    // exact, ASCII case-insensitive
   std::vector<std::int32_t> pids;

@@ -16,7 +16,9 @@ Session jane() {
   return s;
 }
 
-TEST(SessionFilter, EmptyMatchesEverything) { EXPECT_TRUE(SessionFilter{}.matches(jane())); }
+TEST(SessionFilter, EmptyMatchesEverything) {
+  EXPECT_TRUE(SessionFilter{}.matches(jane()));
+}
 
 TEST(SessionFilter, GroupsAreAndedAlternativesOred) {
   SessionFilter f;

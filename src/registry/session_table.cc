@@ -120,8 +120,8 @@ std::vector<const Session*> SessionTable::candidates(const SessionFilter& filter
         }
         continue;
       }
-      for (auto it = by_alt_.lower_bound({field, ""}); it != by_alt_.end() && it->first.first == field;
-           ++it) {
+      for (auto it = by_alt_.lower_bound({field, ""});
+           it != by_alt_.end() && it->first.first == field; ++it) {
         if (mask.matches(it->first.second)) append(out, it->second);
       }
     }

@@ -27,10 +27,16 @@ std::set<std::string> users_of(const std::vector<const Session*>& sessions) {
 class SessionTableTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (auto [user, ip] : std::vector<std::pair<std::string, std::string>>{
-             {"jane", "::1"}, {"jano", "::2"}, {"james", "2001:db8:543:2::1"},
-             {"bar", "127.0.0.5"}, {"baz", "127.0.0.6"}, {"barn", "127.0.0.7"},
-             {"foo", "fd95:4eed:38ba::25"}, {"foo", "192.0.2.53"}, {"foo", "192.0.2.111"}}) {
+    for (auto [user, ip] :
+         std::vector<std::pair<std::string, std::string>>{{"jane", "::1"},
+                                                          {"jano", "::2"},
+                                                          {"james", "2001:db8:543:2::1"},
+                                                          {"bar", "127.0.0.5"},
+                                                          {"baz", "127.0.0.6"},
+                                                          {"barn", "127.0.0.7"},
+                                                          {"foo", "fd95:4eed:38ba::25"},
+                                                          {"foo", "192.0.2.53"},
+                                                          {"foo", "192.0.2.111"}}) {
       ASSERT_TRUE(table.add(make(user, ip)));
     }
   }

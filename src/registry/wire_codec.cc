@@ -71,7 +71,8 @@ void add_session_fields(LineWriter& line, const Session& s) {
 
 std::string apply_session_field(Session& s, std::string_view field, FieldScope scope) {
   std::string_view key, value;
-  if (!split_key_value(field, &key, &value)) return "field without key=value: " + std::string(field);
+  if (!split_key_value(field, &key, &value))
+    return "field without key=value: " + std::string(field);
   if (key == "user") {
     s.user = value;
   } else if (key == "ip") {
@@ -79,7 +80,7 @@ std::string apply_session_field(Session& s, std::string_view field, FieldScope s
   } else if (key == "dest_ip") {
     return parse_optional_ip(key, value, &s.dest_ip);
   } else if (key == "port" || key == "local_port" || key == "dest_port") {
-    std::uint16_t* port = key == "port" ? &s.client_port
+    std::uint16_t* port = key == "port"         ? &s.client_port
                           : key == "local_port" ? &s.local_port
                                                 : &s.dest_port;
     if (!parse_port(value, port)) return "invalid " + std::string(key) + ": " + std::string(value);
@@ -122,7 +123,8 @@ void add_filter_fields(LineWriter& line, const SessionFilter& f) {
 
 std::string apply_filter_field(SessionFilter& f, std::string_view field) {
   std::string_view key, value;
-  if (!split_key_value(field, &key, &value)) return "filter field without key=value: " + std::string(field);
+  if (!split_key_value(field, &key, &value))
+    return "filter field without key=value: " + std::string(field);
   auto invalid = [&] { return "invalid filter " + std::string(key) + ": " + std::string(value); };
   if (key == "user") {
     f.users.emplace_back(std::string(value));
