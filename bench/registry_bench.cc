@@ -19,7 +19,9 @@ namespace {
 std::size_t g_sessions = 1'000'000;
 constexpr anvil::OwnerId kOwners = 1000;
 
-std::size_t heap_in_use() { return mallinfo2().uordblks; }
+std::size_t heap_in_use() {
+  return mallinfo2().uordblks;
+}
 
 // user%06d with ~3 sessions per user, from 10.x.y.z, spread over 1000
 // processes, a third of them proxied, a tenth with an alternative name.
@@ -61,10 +63,12 @@ struct Fixture {
       table->add(std::move(s));
     }
     build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    bytes_per_session = static_cast<double>(heap_in_use() - before) / static_cast<double>(g_sessions);
-    std::printf("registry: %zu sessions, %.0f bytes per session, %.2f s to add them (%.0f adds/s)\n",
-                g_sessions, bytes_per_session, build_seconds,
-                static_cast<double>(g_sessions) / build_seconds);
+    bytes_per_session =
+        static_cast<double>(heap_in_use() - before) / static_cast<double>(g_sessions);
+    std::printf(
+        "registry: %zu sessions, %.0f bytes per session, %.2f s to add them (%.0f adds/s)\n",
+        g_sessions, bytes_per_session, build_seconds,
+        static_cast<double>(g_sessions) / build_seconds);
   }
 };
 
@@ -76,7 +80,7 @@ Fixture& fixture() {
 void run_select(benchmark::State& state, const anvil::SessionFilter& filter) {
   Fixture& f = fixture();
   std::size_t found = 0;
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): benchmark loop
     auto result = f.table->select(filter);
     found = result.size();
     benchmark::DoNotOptimize(result.data());
@@ -127,7 +131,7 @@ void BM_Destination(benchmark::State& state) {
 void BM_AddAndRemove(benchmark::State& state) {
   Fixture& f = fixture();
   std::size_t i = g_sessions;
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): benchmark loop
     anvil::Session s = make_session(i++);
     anvil::ConnectionId id = s.id;
     f.table->add(std::move(s));

@@ -77,7 +77,7 @@ class Client::Impl {
     if (error_handler_) error_handler_(message);
   }
 
-  void queue(std::string line) {
+  void queue(const std::string& line) {
     if (!fd_) return;  // replayed on reconnect
     bool was_idle = output_.empty();
     output_ += line;

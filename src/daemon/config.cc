@@ -71,7 +71,7 @@ std::string DaemonConfig::set(const std::string& key, const std::string& value) 
       start = comma + 1;
     }
   } else if (key == "max_line_length") {
-    if (!parse_size(value, 256, 16 * 1024 * 1024, &max_line_length)) return bad();
+    if (!parse_size(value, 256, 16LL * 1024 * 1024, &max_line_length)) return bad();
   } else if (key == "max_sessions_per_process") {
     if (!parse_size(value, 1, 100'000'000, &max_sessions_per_process)) return bad();
   } else if (key == "max_service_clients") {

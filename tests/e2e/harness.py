@@ -105,6 +105,50 @@ class EchoClient:
             pass
 
 
+class RawLineSocket:
+    """A raw UNIX-socket peer of anvild that speaks lines by hand."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(10)
+        self.sock.connect(path)
+        self.buffer = b""
+
+    def send(self, data):
+        self.sock.sendall(data.encode() if isinstance(data, str) else data)
+
+    def send_flood(self, data):
+        """Sends data that anvild is expected to cut off part-way."""
+        try:
+            self.send(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def line(self):
+        """The next line, or None at EOF."""
+        while b"\n" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return line.decode()
+
+    def closed(self):
+        """True once anvild has closed the connection (after any lines)."""
+        try:
+            while True:
+                if self.line() is None:
+                    return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        self.sock.close()
+
+
 class Stack(unittest.TestCase):
     """A TestCase with anvild running in a fresh directory per test."""
 

@@ -1,12 +1,17 @@
 """anvilctl who and kick against real processes: formatters, exit codes,
 and every kind of filter."""
 
+import fcntl
 import json
 import os
+import pty
 import signal
+import struct
+import subprocess
+import termios
 import unittest
 
-from harness import Stack, wait_until
+from harness import BIN, RawLineSocket, Stack, wait_until
 
 
 class WhoAndKick(Stack):
@@ -196,6 +201,58 @@ class WhoAndKick(Stack):
         os.kill(self.pop3.pid, signal.SIGKILL)
         self.assertTrue(wait_until(lambda: "12345" not in self.who_users()))
         self.assertEqual(self.who_users(), ["jane", "jane", "john.longer.name@example.com", "sixer"])
+
+
+class TerminalWidth(Stack):
+    """The table takes the terminal's width; 80 columns when not a terminal."""
+
+    def header_under_terminal(self, columns):
+        leader, follower = pty.openpty()
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+        proc = subprocess.run([os.path.join(BIN, "anvilctl"), "who", "-a", self.admin_socket],
+                              stdout=follower, stderr=subprocess.PIPE, timeout=30)
+        os.close(follower)
+        output = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+        os.close(leader)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        return output.decode().splitlines()[0]
+
+    def test_width_follows_the_terminal(self):
+        echod = self.start_echod("imap")
+        self.connect(echod, "127.0.0.2", "jane")
+        self.wait_for_sessions(1)
+        # Widths: username 8, # 1, service 7, (pids), (ips) 11 ("(127.0.0.2)"),
+        # and 4 separating spaces; the user column gets half of what is left.
+        used = 8 + 1 + 7 + max(6, len(f"({echod.pid})")) + 11 + 4
+
+        def hash_column(columns):
+            return 8 + (columns - used) // 2 + 1
+
+        code, out, _ = self.anvilctl("who")
+        self.assertEqual(out.splitlines()[0].index("#"), hash_column(80))
+        self.assertEqual(self.header_under_terminal(120).index("#"), hash_column(120))
+        self.assertEqual(self.header_under_terminal(50).index("#"), hash_column(50))
+
+
+class MappedAddresses(Stack):
+
+    def test_ipv4_mapped_ipv6_is_ipv4(self):
+        peer = RawLineSocket(self.service_socket)
+        self.clients.append(peer)
+        peer.send(f"VERSION\tanvil-service\t1\t0\nHELLO\traw\t{os.getpid()}\n"
+                  f"CONNECT\t{'c' * 32}\tuser=mapped\tip=::ffff:127.0.0.7\n")
+        self.assertTrue(wait_until(lambda: self.who_users("127.0.0.0/24") == ["mapped"]))
+        code, out, err = self.anvilctl("who", "-1", global_args=("-f", "json"))
+        self.assertEqual(json.loads(out)[0]["ip"], "127.0.0.7")
+        self.assertEqual(self.who_users("::/0"), [])
 
 
 if __name__ == "__main__":

@@ -3,59 +3,14 @@ connection is closed where it must be, and no other client loses anything."""
 
 import os
 import signal
-import socket
 import subprocess
 import time
 import unittest
 
-from harness import BIN, Stack, wait_until
+from harness import BIN, RawLineSocket, Stack, wait_until
 
 ID_A = "a" * 32
 ID_B = "b" * 32
-
-
-class RawLineSocket:
-    """A raw UNIX-socket peer of anvild that speaks lines by hand."""
-
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(10)
-        self.sock.connect(path)
-        self.buffer = b""
-
-    def send(self, data):
-        self.sock.sendall(data.encode() if isinstance(data, str) else data)
-
-    def send_flood(self, data):
-        """Sends data that anvild is expected to cut off part-way."""
-        try:
-            self.send(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    def line(self):
-        """The next line, or None at EOF."""
-        while b"\n" not in self.buffer:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                return None
-            self.buffer += chunk
-        line, self.buffer = self.buffer.split(b"\n", 1)
-        return line.decode()
-
-    def closed(self):
-        """True once anvild has closed the connection (after any lines)."""
-        try:
-            while True:
-                if self.line() is None:
-                    return True
-        except (ConnectionResetError, BrokenPipeError):
-            return True
-        except socket.timeout:
-            return False
-
-    def close(self):
-        self.sock.close()
 
 
 class BadServiceInput(Stack):
