@@ -54,7 +54,9 @@ std::vector<std::string> AdminConnection::read_fields() {
       auto fields = split_fields(*line);
       if (!fields.empty() && fields[0] == "ERROR") {
         std::string message = fields.size() > 1 ? fields[1] : "unspecified error";
-        int code = message.starts_with("permission denied") ? kExitNoPerm : kExitSoftware;
+        int code = message.starts_with("permission denied") ? kExitNoPerm
+                   : message.starts_with("too many")        ? kExitTempFail  // busy: retry later
+                                                            : kExitSoftware;
         throw CliError{code, "anvild: " + message};
       }
       return fields;

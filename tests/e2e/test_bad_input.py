@@ -70,6 +70,10 @@ class BadServiceInput(Stack):
         self.assertIn("unknown connection id", other.line())
         other.send(f"UPDATE\t{ID_A}\tuser=thief\n")
         self.assertIn("unknown connection id", other.line())
+        # Nor can it claim to have dropped it.
+        other.send(f"KICKED\t1\t{ID_A}\n")
+        other.send("FROBNICATE\n")  # a marker: its error comes after KICKED was handled
+        self.assertIn("unknown command: FROBNICATE", other.line())
         self.assertEqual(self.who_users("first", "thief"), ["first"])
         self.assert_bystander_intact()
 
@@ -115,6 +119,47 @@ class BadServiceInput(Stack):
         self.assertIn("expected VERSION", peer.line())
         self.assertTrue(peer.closed())
         self.assert_bystander_intact()
+
+
+class Limits(Stack):
+
+    anvild_options = ["-o", "max_sessions_per_process=2", "-o", "max_service_clients=2",
+                      "-o", "max_admin_clients=1"]
+
+    def hello(self):
+        peer = RawLineSocket(self.service_socket)
+        self.clients.append(peer)
+        peer.send(f"VERSION\tanvil-service\t1\t0\nHELLO\traw\t{os.getpid()}\n")
+        self.assertEqual(peer.line(), "VERSION\tanvil-service\t1\t0")
+        return peer
+
+    def test_sessions_per_process(self):
+        peer = self.hello()
+        for i, user in enumerate(("one", "two", "three")):
+            peer.send(f"CONNECT\t{str(i + 1) * 32}\tuser={user}\n")
+        self.assertIn("too many sessions for one process (max_sessions_per_process=2)", peer.line())
+        self.assertEqual(self.who_users(), ["one", "two"])
+
+    def test_service_clients(self):
+        first, second = self.hello(), self.hello()
+        third = RawLineSocket(self.service_socket)
+        self.clients.append(third)
+        self.assertIn("too many service connections", third.line())
+        self.assertTrue(third.closed())
+        first.send(f"CONNECT\t{ID_A}\tuser=still-served\n")
+        self.assertTrue(wait_until(lambda: self.who_users() == ["still-served"]))
+        self.assertIsNotNone(second)
+
+    def test_admin_clients(self):
+        holder = RawLineSocket(self.admin_socket)
+        self.clients.append(holder)
+        holder.send("VERSION\tanvil-admin\t1\t0\n")
+        self.assertEqual(holder.line(), "VERSION\tanvil-admin\t1\t0")
+        code, out, err = self.anvilctl("who")
+        self.assertEqual(code, 75, err)
+        self.assertIn("too many admin clients", err)
+        holder.close()
+        self.assertTrue(wait_until(lambda: self.anvilctl("who")[0] == 0))
 
 
 class BadAdminInput(Stack):
