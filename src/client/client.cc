@@ -66,7 +66,6 @@ class Client::Impl {
   UniqueFd fd_;
   LineBuffer input_{kMaxLineLength};
   std::string output_;
-  bool greeted_ = false;
   std::chrono::milliseconds backoff_;
   Clock::time_point next_attempt_;
   KickHandler kick_handler_;
@@ -90,7 +89,6 @@ class Client::Impl {
     fd_.reset();
     output_.clear();
     input_ = LineBuffer(kMaxLineLength);
-    greeted_ = false;
     next_attempt_ = Clock::now() + backoff_;
     backoff_ = std::min(backoff_ * 2, options_.max_backoff);
   }
@@ -121,7 +119,6 @@ class Client::Impl {
         disconnect("anvild speaks an incompatible protocol: " + line);
         return;
       }
-      greeted_ = true;
       backoff_ = options_.initial_backoff;
     } else if (fields[0] == "ERROR") {
       std::string message = fields.size() >= 4 ? fields[3] : line;

@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <map>
 
 #include "common/log.h"
 #include "daemon/admin_channel.h"
@@ -165,17 +164,18 @@ asio::awaitable<void> Server::accept_admins() {
 
 asio::awaitable<std::vector<KickOutcome>> Server::kick(SessionFilter filter, std::string reason,
                                                        bool dry_run) {
+  std::vector<const Session*> selected = sessions_.select(filter);
   std::vector<KickOutcome> outcomes;
-  std::map<OwnerId, std::vector<ConnectionId>> by_owner;
-  for (const Session* session : sessions_.select(filter)) {
+  for (const Session* session : selected) {
     outcomes.push_back({*session, dry_run ? KickStatus::would_kick : KickStatus::timeout});
-    by_owner[session->owner].push_back(session->id);
   }
   if (dry_run || outcomes.empty()) co_return outcomes;
 
   auto op = std::make_shared<KickOperation>(io_.get_executor());
   std::vector<std::shared_ptr<ServiceChannel>> asked;
-  for (const auto& [owner, ids] : by_owner) {
+  for (const auto& [owner, owned] : group_by_owner(selected)) {
+    std::vector<ConnectionId> ids;
+    for (const Session* session : owned) ids.push_back(session->id);
     auto it = services_.find(owner);
     if (it == services_.end()) {
       for (const ConnectionId& id : ids) op->status[id] = KickStatus::vanished;
