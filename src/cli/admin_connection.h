@@ -30,7 +30,7 @@ struct CliError {
 
 struct KickResult {
   Session session;
-  std::string status;  // kicked, not-dropped, timeout, vanished, would-kick
+  std::string status;  // kicked, not-dropped, timeout, vanished, would-kick, shared
 };
 
 class AdminConnection {
@@ -39,8 +39,8 @@ class AdminConnection {
   AdminConnection(const std::string& socket_path, bool debug);
 
   std::vector<Session> who(const SessionFilter& filter);
-  std::vector<KickResult> kick(const SessionFilter& filter, const std::string& reason,
-                               bool dry_run);
+  std::vector<KickResult> kick(const SessionFilter& filter, const std::string& reason, bool dry_run,
+                               bool force = false);
 
  private:
   void send(const std::string& line);

@@ -9,7 +9,7 @@ const char* const kUsageText =
     "                [-f passdb_field] [--service NAME] [--id CONN_ID]\n"
     "                [user_mask ...] [ip[/bits] ...]\n"
     "       anvilctl [-Dv] [-o setting=value] [-f formatter] kick [-a socket]\n"
-    "                [-f passdb_field] [-h dest_host] [--dry-run] [--reason TEXT]\n"
+    "                [-f passdb_field] [-h dest_host] [--dry-run] [--force] [--reason TEXT]\n"
     "                [--service NAME] [--id CONN_ID] [user_mask ...] [ip[/bits] ...]\n"
     "formatters: table, flow, tab, pager, json\n"
     "settings (-o): run_dir=DIR, admin_socket=PATH\n";
@@ -181,6 +181,8 @@ std::optional<ArgumentError> parse_arguments(const std::vector<std::string>& arg
       }
     } else if (kick && name == "--dry-run" && !has_inline) {
       out->dry_run = true;
+    } else if (kick && name == "--force" && !has_inline) {
+      out->force = true;
     } else {
       return error("unknown option for " + std::string(kick ? "kick" : "who") + ": " + arg);
     }

@@ -2,7 +2,7 @@
 //   anvilctl [-Dv] [-o setting=value] [-f formatter] who [-1] [-a socket]
 //            [-f passdb_field] [--service NAME] [--id CONN_ID] [user_mask ...] [ip[/bits] ...]
 //   anvilctl [-Dv] [-o setting=value] [-f formatter] kick [-a socket]
-//            [-f passdb_field] [-h dest_host] [--dry-run] [--reason TEXT]
+//            [-f passdb_field] [-h dest_host] [--dry-run] [--force] [--reason TEXT]
 //            [--service NAME] [--id CONN_ID] [user_mask ...] [ip[/bits] ...]
 // Parsing is pure: no I/O, except resolving -h host names through the
 // resolver passed in.
@@ -27,6 +27,7 @@ struct Invocation {
   std::string socket;               // admin socket path
   bool one_per_connection = false;  // who -1
   bool dry_run = false;
+  bool force = false;  // kick: signal Dovecot 2.3 processes that also serve others
   std::string reason = "Disconnected by administrator";
   SessionFilter filter;
 };

@@ -56,7 +56,7 @@ int run(const anvil::Invocation& inv) {
     print(anvil::format(inv.formatter.empty() ? "table" : inv.formatter, table, width), stdout);
     return anvil::kExitOk;
   }
-  auto results = anvild.kick(inv.filter, inv.reason, inv.dry_run);
+  auto results = anvild.kick(inv.filter, inv.reason, inv.dry_run, inv.force);
   anvil::Report report =
       anvil::kick_report(results, inv.formatter, inv.verbose, inv.dry_run, width);
   print(report.out, stdout);

@@ -117,10 +117,12 @@ Report kick_report(const std::vector<KickResult>& results, const std::string& fo
   }
   for (const auto& [key, count] : problems) {
     const auto& [pid, service, status] = key;
-    std::string what = status == "timeout" ? "did not answer within the kick timeout"
-                       : status == "vanished"
-                           ? "went away before answering (its connections are gone)"
-                           : "did not drop them (already closed)";
+    std::string what =
+        status == "timeout"    ? "did not answer within the kick timeout"
+        : status == "vanished" ? "went away before answering (its connections are gone)"
+        : status == "shared"   ? "also serves connections that do not match, and only a signal "
+                                 "ends it (use --force to end it all the same)"
+                               : "did not drop them (already closed)";
     report.err += "warning: " + std::to_string(count) + " connection(s) of " + service + " pid " +
                   std::to_string(pid) + " not kicked: the process " + what + "\n";
   }

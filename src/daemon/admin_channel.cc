@@ -1,6 +1,7 @@
 #include "daemon/admin_channel.h"
 
 #include "common/log.h"
+#include "daemon/dovecot23_dialect.h"
 #include "registry/wire_codec.h"
 
 namespace anvil {
@@ -20,7 +21,7 @@ asio::awaitable<void> AdminChannel::run() {
   while (!closing()) {
     auto line = co_await read_line();
     if (!line) break;
-    co_await handle(split_fields(*line));
+    co_await handle(*line);
   }
   if (overflowed()) {
     log_warning("admin client uid {} pid {}: line longer than {} bytes; closing", peer_.uid,
@@ -37,7 +38,28 @@ void AdminChannel::error(const std::string& message) {
   send(LineWriter().add("ERROR").add(message).finish());
 }
 
-asio::awaitable<void> AdminChannel::handle(const std::vector<std::string>& fields) {
+void AdminChannel::handle_dovecot23(const std::string& line) {
+  Dovecot23Reply reply;
+  if (line.size() > kDovecot23MaxLine) {
+    reply.fatal = "Anvil client connection sent too much data";
+  } else {
+    reply = handle_dovecot23_line(server_, split_fields(line));
+  }
+  if (!reply.fatal.empty()) {
+    log_warning("Dovecot anvil client uid {} pid {}: {}; closing", peer_.uid, peer_.pid,
+                reply.fatal);
+    close();  // Dovecot's protocol has no error reply
+    return;
+  }
+  if (!reply.text.empty()) send(std::move(reply.text));
+}
+
+asio::awaitable<void> AdminChannel::handle(const std::string& line) {
+  if (dovecot23_) {
+    handle_dovecot23(line);
+    co_return;
+  }
+  std::vector<std::string> fields = split_fields(line);
   if (fields.empty()) co_return;
   const std::string& command = fields[0];
   if (!greeted_) {
@@ -88,13 +110,15 @@ void AdminChannel::who(const std::vector<std::string>& fields) {
 asio::awaitable<void> AdminChannel::kick(const std::vector<std::string>& fields) {
   SessionFilter filter;
   std::string reason = "Disconnected by administrator";
-  bool dry_run = false;
+  bool dry_run = false, force = false;
   for (std::size_t i = 1; i < fields.size(); i++) {
     const std::string& field = fields[i];
     if (field.starts_with("reason=")) {
       reason = field.substr(7, kMaxReasonLength);
     } else if (field == "dry_run=1" || field == "dry_run=0") {
       dry_run = field == "dry_run=1";
+    } else if (field == "force=1" || field == "force=0") {
+      force = field == "force=1";
     } else if (std::string problem = apply_filter_field(filter, field); !problem.empty()) {
       error("KICK: " + problem);
       co_return;
@@ -104,7 +128,7 @@ asio::awaitable<void> AdminChannel::kick(const std::vector<std::string>& fields)
     error("KICK: refusing to kick without a filter");
     co_return;
   }
-  auto outcomes = co_await server_.kick(filter, reason, dry_run);
+  auto outcomes = co_await server_.kick(filter, reason, dry_run, force);
   std::size_t kicked = 0;
   for (const KickOutcome& outcome : outcomes) {
     if (outcome.status == KickStatus::kicked) kicked++;

@@ -13,7 +13,8 @@ class AdminChannel : public LineChannel {
   asio::awaitable<void> run();
 
  private:
-  asio::awaitable<void> handle(const std::vector<std::string>& fields);
+  asio::awaitable<void> handle(const std::string& line);
+  void handle_dovecot23(const std::string& line);
   void who(const std::vector<std::string>& fields);
   asio::awaitable<void> kick(const std::vector<std::string>& fields);
   void error(const std::string& message);
@@ -21,6 +22,7 @@ class AdminChannel : public LineChannel {
   Server& server_;
   PeerCredentials peer_;
   bool greeted_ = false;
+  bool dovecot23_ = false;  // the client speaks Dovecot 2.3's protocol
 };
 
 }  // namespace anvil

@@ -1,5 +1,6 @@
 #include "daemon/server.h"
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,12 +23,21 @@ const char* kick_status_name(KickStatus status) {
     case KickStatus::timeout: return "timeout";
     case KickStatus::vanished: return "vanished";
     case KickStatus::would_kick: return "would-kick";
+    case KickStatus::shared: return "shared";
   }
   return "unknown";
 }
 
 Server::Server(asio::io_context& io, DaemonConfig config)
-    : io_(io), config_(std::move(config)), service_acceptor_(io), admin_acceptor_(io) {}
+    : io_(io),
+      config_(std::move(config)),
+      dovecot_(io,
+               [this](OwnerId owner, pid_t pid) {
+                 std::size_t removed = sessions_.remove_owner(owner);
+                 if (removed > 0) log_info("pid {} exited; {} sessions removed", pid, removed);
+               }),
+      service_acceptor_(io),
+      admin_acceptor_(io) {}
 
 std::string Server::listen(asio::local::stream_protocol::acceptor& acceptor,
                            const std::string& path, mode_t mode) {
@@ -78,6 +88,7 @@ void Server::stop() {
   ::unlink(config_.admin_socket_path().c_str());
   auto services = services_;  // close() may reach remove_service()
   for (auto& [owner, channel] : services) channel->close();
+  dovecot_.close_all();
 }
 
 void Server::remove_service(OwnerId owner) {
@@ -163,7 +174,7 @@ asio::awaitable<void> Server::accept_admins() {
 }
 
 asio::awaitable<std::vector<KickOutcome>> Server::kick(SessionFilter filter, std::string reason,
-                                                       bool dry_run) {
+                                                       bool dry_run, bool force) {
   std::vector<const Session*> selected = sessions_.select(filter);
   std::vector<KickOutcome> outcomes;
   for (const Session* session : selected) {
@@ -176,6 +187,10 @@ asio::awaitable<std::vector<KickOutcome>> Server::kick(SessionFilter filter, std
   for (const auto& [owner, owned] : group_by_owner(selected)) {
     std::vector<ConnectionId> ids;
     for (const Session* session : owned) ids.push_back(session->id);
+    if (dovecot_.owns(owner)) {
+      signal_dovecot_process(owner, ids, force, *op);
+      continue;
+    }
     auto it = services_.find(owner);
     if (it == services_.end()) {
       for (const ConnectionId& id : ids) op->status[id] = KickStatus::vanished;
@@ -195,6 +210,19 @@ asio::awaitable<std::vector<KickOutcome>> Server::kick(SessionFilter filter, std
     if (it != op->status.end()) outcome.status = it->second;
   }
   co_return outcomes;
+}
+
+void Server::signal_dovecot_process(OwnerId owner, const std::vector<ConnectionId>& ids, bool force,
+                                    KickOperation& op) {
+  // Only the whole process can be ended; its sessions go when it exits.
+  KickStatus status = KickStatus::kicked;
+  if (!force && ids.size() < sessions_.owner_size(owner)) {
+    status = KickStatus::shared;
+  } else if (std::string error = dovecot_.signal(owner, SIGTERM); !error.empty()) {
+    log_warning("kick: {}", error);
+    status = KickStatus::not_dropped;
+  }
+  for (const ConnectionId& id : ids) op.status[id] = status;
 }
 
 int run_daemon(const DaemonConfig& config) {

@@ -12,7 +12,9 @@
 
 #include "common/unix_socket.h"
 #include "daemon/config.h"
+#include "daemon/dovecot_processes.h"
 #include "daemon/line_channel.h"
+#include "registry/penalty_table.h"
 #include "registry/session_table.h"
 
 namespace anvil {
@@ -26,6 +28,8 @@ enum class KickStatus {
   timeout,      // the process did not answer within kick_timeout
   vanished,     // the process closed its channel before answering
   would_kick,   // dry run
+  shared,       // a Dovecot 2.3 process that also holds connections that do not
+                // match: only a signal can end it, so it needs force
 };
 const char* kick_status_name(KickStatus status);
 
@@ -59,14 +63,19 @@ class Server {
 
   const DaemonConfig& config() const { return config_; }
   SessionTable& sessions() { return sessions_; }
+  PenaltyTable& penalties() { return penalties_; }
+  DovecotProcesses& dovecot_processes() { return dovecot_; }
+  OwnerId new_owner() { return next_owner_++; }
 
   void remove_service(OwnerId owner);
   void remove_admin() { admin_count_--; }
 
   // Asks the owning processes to drop every session the filter selects,
-  // and waits for their answers (at most kick_timeout).
+  // and waits for their answers (at most kick_timeout). Processes that
+  // registered through Dovecot 2.3's protocol get SIGTERM instead, and
+  // only when all their sessions are selected, unless force is set.
   asio::awaitable<std::vector<KickOutcome>> kick(SessionFilter filter, std::string reason,
-                                                 bool dry_run);
+                                                 bool dry_run, bool force);
 
  private:
   std::string listen(asio::local::stream_protocol::acceptor& acceptor, const std::string& path,
@@ -82,10 +91,14 @@ class Server {
   asio::awaitable<void> accept_admins();
   bool admin_allowed(const PeerCredentials& cred) const;
   void reject(UnixSocket socket, const std::string& line);
+  void signal_dovecot_process(OwnerId owner, const std::vector<ConnectionId>& ids, bool force,
+                              KickOperation& op);
 
   asio::io_context& io_;
   DaemonConfig config_;
   SessionTable sessions_;
+  PenaltyTable penalties_;
+  DovecotProcesses dovecot_;
   asio::local::stream_protocol::acceptor service_acceptor_;
   asio::local::stream_protocol::acceptor admin_acceptor_;
   std::unordered_map<OwnerId, std::shared_ptr<ServiceChannel>> services_;

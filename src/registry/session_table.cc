@@ -95,6 +95,12 @@ std::size_t SessionTable::owner_size(OwnerId owner) const {
   return it == by_owner_.end() ? 0 : it->second.size();
 }
 
+std::vector<const Session*> SessionTable::owned_by(OwnerId owner) const {
+  auto it = by_owner_.find(owner);
+  if (it == by_owner_.end()) return {};
+  return {it->second.begin(), it->second.end()};
+}
+
 std::vector<const Session*> SessionTable::candidates(const SessionFilter& filter) const {
   std::vector<const Session*> out;
   if (!filter.ids.empty()) {

@@ -41,6 +41,8 @@ class SessionTable {
   const Session* find(const ConnectionId& id) const;
   std::size_t size() const { return sessions_.size(); }
   std::size_t owner_size(OwnerId owner) const;
+  // The sessions of one channel or process, in no particular order.
+  std::vector<const Session*> owned_by(OwnerId owner) const;
 
   // Every matching session, sorted by user name, service, pid, start time
   // and id. Candidates come from the most selective index the filter allows.

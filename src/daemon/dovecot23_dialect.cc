@@ -1,0 +1,168 @@
+#include "daemon/dovecot23_dialect.h"
+
+#include <ctime>
+#include <map>
+
+#include "common/log.h"
+#include "daemon/server.h"
+#include "registry/dovecot_ident.h"
+#include "registry/wire_codec.h"
+
+namespace anvil {
+
+namespace {
+
+std::int64_t now() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+Dovecot23Reply fatal(std::string message) {
+  return {"", std::move(message)};
+}
+
+bool same_ident(const Session& s, const DovecotIdent& ident) {
+  return s.service == ident.service && s.client_ip == ident.ip && s.user == ident.user;
+}
+
+// "<command>: Not enough parameters" unless fields has at least count.
+bool enough(const std::vector<std::string>& fields, std::size_t count, Dovecot23Reply* reply) {
+  if (fields.size() >= count) return true;
+  *reply = fatal(fields[0] + ": Not enough parameters");
+  return false;
+}
+
+Dovecot23Reply connect(Server& server, const std::vector<std::string>& fields, bool disconnect) {
+  Dovecot23Reply reply;
+  if (!enough(fields, 3, &reply)) return reply;
+  long long pid = 0;
+  if (!parse_integer(fields[1], 1, INT32_MAX, &pid)) return fatal(fields[0] + ": Invalid pid");
+  auto ident = parse_dovecot_ident(fields[2]);
+  if (!ident) return fatal(fields[0] + ": Invalid ident: " + fields[2]);
+  SessionTable& table = server.sessions();
+
+  if (disconnect) {
+    auto owner = server.dovecot_processes().owner_of(static_cast<pid_t>(pid));
+    if (owner) {
+      for (const Session* s : table.owned_by(*owner)) {
+        if (same_ident(*s, *ident)) {
+          table.remove(s->id);
+          return reply;
+        }
+      }
+    }
+    log_warning("disconnection for unknown pid {} + ident {}", pid, fields[2]);
+    return reply;
+  }
+
+  std::string error;
+  auto owner = server.dovecot_processes().attach(
+      static_cast<pid_t>(pid), [&] { return server.new_owner(); }, &error);
+  if (!owner) {
+    log_warning("CONNECT for pid {} ignored: {}", pid, error);
+    return reply;
+  }
+  if (table.owner_size(*owner) >= server.config().max_sessions_per_process) {
+    log_warning("CONNECT for pid {} ignored: max_sessions_per_process={} reached", pid,
+                server.config().max_sessions_per_process);
+    return reply;
+  }
+  Session session;
+  session.id = ConnectionId::random();
+  session.owner = *owner;
+  session.pid = static_cast<std::int32_t>(pid);
+  session.service = ident->service;
+  session.user = ident->user;
+  session.client_ip = ident->ip;
+  session.start_time = now();
+  table.add(std::move(session));
+  return reply;
+}
+
+// Sessions with exactly this ident, from every process and channel: the
+// count Dovecot's login processes compare to mail_max_userip_connections.
+Dovecot23Reply lookup(Server& server, const std::vector<std::string>& fields) {
+  Dovecot23Reply reply;
+  if (!enough(fields, 2, &reply)) return reply;
+  std::size_t count = 0;
+  if (auto ident = parse_dovecot_ident(fields[1])) {
+    SessionFilter filter;
+    filter.users.emplace_back(ident->user);  // narrows by index; the test below is exact
+    for (const Session* s : server.sessions().select(filter)) count += same_ident(*s, *ident);
+  }
+  reply.text = std::to_string(count) + "\n";
+  return reply;
+}
+
+// One line per (ident, pid) with its number of connections, then an empty
+// line. Native sessions are included; sessions before login are not (2.3
+// has no such thing).
+Dovecot23Reply connect_dump(Server& server) {
+  std::map<std::pair<std::string, std::int32_t>, std::size_t> counts;
+  for (const Session* s : server.sessions().select(SessionFilter{})) {
+    if (s->user.empty()) continue;
+    counts[{format_dovecot_ident(s->service, s->client_ip, s->user), s->pid}]++;
+  }
+  Dovecot23Reply reply;
+  for (const auto& [key, count] : counts) {
+    reply.text +=
+        LineWriter().add(key.first).add(key.second).add(static_cast<long long>(count)).finish();
+  }
+  reply.text += "\n";
+  return reply;
+}
+
+Dovecot23Reply penalty(Server& server, const std::vector<std::string>& fields) {
+  Dovecot23Reply reply;
+  PenaltyTable& table = server.penalties();
+  const std::string& command = fields[0];
+  if (command == "PENALTY-GET") {
+    if (!enough(fields, 2, &reply)) return reply;
+    auto [value, last] = table.get(fields[1], now());
+    reply.text = std::to_string(value) + " " + std::to_string(last) + "\n";
+  } else if (command == "PENALTY-INC") {
+    if (!enough(fields, 4, &reply)) return reply;
+    long long checksum = 0, value = 0;
+    if (!parse_integer(fields[2], 0, UINT32_MAX, &checksum) ||
+        !parse_integer(fields[3], 0, 65535, &value) || (value == 0 && checksum != 0)) {
+      return fatal("PENALTY-INC: Invalid parameters");
+    }
+    table.inc(fields[1], static_cast<std::uint32_t>(checksum), static_cast<unsigned>(value), now());
+  } else if (command == "PENALTY-SET-EXPIRE-SECS") {
+    if (!enough(fields, 2, &reply)) return reply;
+    long long seconds = 0;
+    if (!parse_integer(fields[1], 0, UINT32_MAX, &seconds)) {
+      return fatal("PENALTY-SET-EXPIRE-SECS: Invalid parameters");
+    }
+    table.set_expire_secs(seconds);
+  } else {  // PENALTY-DUMP
+    for (const PenaltyTable::Entry& e : table.dump(now())) {
+      reply.text += LineWriter()
+                        .add(e.ident)
+                        .add(static_cast<long long>(e.penalty))
+                        .add(e.last_penalty)
+                        .add(e.last_update)
+                        .finish();
+    }
+    reply.text += "\n";
+  }
+  return reply;
+}
+
+}  // namespace
+
+Dovecot23Reply handle_dovecot23_line(Server& server, const std::vector<std::string>& fields) {
+  if (fields.empty()) return {};
+  const std::string& command = fields[0];
+  if (command == "CONNECT") return connect(server, fields, false);
+  if (command == "DISCONNECT") return connect(server, fields, true);
+  if (command == "LOOKUP") return lookup(server, fields);
+  if (command == "CONNECT-DUMP") return connect_dump(server);
+  if (command == "KILL") return fatal("KILL sent by a non-master connection");
+  if (command == "PENALTY-GET" || command == "PENALTY-INC" ||
+      command == "PENALTY-SET-EXPIRE-SECS" || command == "PENALTY-DUMP") {
+    return penalty(server, fields);
+  }
+  return fatal("Unknown command: " + command);
+}
+
+}  // namespace anvil

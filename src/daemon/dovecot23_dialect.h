@@ -1,0 +1,25 @@
+// Dovecot 2.3's anvil protocol ("anvil" 1.x), as anvild serves it on its
+// admin socket so that Dovecot's own tools work against anvild:
+// CONNECT, DISCONNECT, CONNECT-DUMP, LOOKUP, KILL and PENALTY-*.
+// Sessions registered this way belong to their process (watched through a
+// pidfd), not to the connection that sent them. See docs/dovecot.md.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace anvil {
+
+class Server;
+
+// Longest line a Dovecot 2.3 client may send, as Dovecot's anvil enforces.
+inline constexpr std::size_t kDovecot23MaxLine = 1024;
+
+struct Dovecot23Reply {
+  std::string text;   // to send back (may be empty)
+  std::string fatal;  // when set: log it and close the connection
+};
+
+Dovecot23Reply handle_dovecot23_line(Server& server, const std::vector<std::string>& fields);
+
+}  // namespace anvil

@@ -1,0 +1,80 @@
+#include "daemon/dovecot_processes.h"
+
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace anvil {
+
+DovecotProcesses::DovecotProcesses(asio::io_context& io, ExitHandler on_exit)
+    : io_(io), on_exit_(std::move(on_exit)) {}
+
+DovecotProcesses::~DovecotProcesses() {
+  close_all();
+}
+
+std::optional<OwnerId> DovecotProcesses::attach(pid_t pid,
+                                                const std::function<OwnerId()>& new_owner,
+                                                std::string* error) {
+  if (auto it = by_pid_.find(pid); it != by_pid_.end()) return it->second->owner;
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) {
+    *error = "cannot watch pid " + std::to_string(pid) + ": " + std::strerror(errno);
+    return std::nullopt;
+  }
+  auto watched = std::make_shared<Watched>(Watched{new_owner(), pid, {io_, fd}});
+  by_pid_.emplace(pid, watched);
+  pids_.emplace(watched->owner, pid);
+  watch(watched);
+  return watched->owner;
+}
+
+void DovecotProcesses::watch(const std::shared_ptr<Watched>& watched) {
+  // A pidfd becomes readable when its process exits.
+  watched->pidfd.async_wait(asio::posix::descriptor_base::wait_read,
+                            [this, watched](const asio::error_code& ec) {
+                              if (ec == asio::error::operation_aborted) return;
+                              exited(watched->pid);
+                            });
+}
+
+void DovecotProcesses::exited(pid_t pid) {
+  auto it = by_pid_.find(pid);
+  if (it == by_pid_.end()) return;
+  std::shared_ptr<Watched> watched = it->second;
+  by_pid_.erase(it);
+  pids_.erase(watched->owner);
+  asio::error_code ignored;
+  watched->pidfd.close(ignored);
+  on_exit_(watched->owner, pid);
+}
+
+std::optional<OwnerId> DovecotProcesses::owner_of(pid_t pid) const {
+  auto it = by_pid_.find(pid);
+  if (it == by_pid_.end()) return std::nullopt;
+  return it->second->owner;
+}
+
+std::string DovecotProcesses::signal(OwnerId owner, int signal_number) {
+  auto pid = pids_.find(owner);
+  if (pid == pids_.end()) return "process is gone";
+  int fd = by_pid_.at(pid->second)->pidfd.native_handle();
+  if (::syscall(SYS_pidfd_send_signal, fd, signal_number, nullptr, 0) != 0) {
+    return "signalling pid " + std::to_string(pid->second) + " failed: " + std::strerror(errno);
+  }
+  return "";
+}
+
+void DovecotProcesses::close_all() {
+  for (auto& [pid, watched] : by_pid_) {
+    asio::error_code ignored;
+    watched->pidfd.close(ignored);
+  }
+  by_pid_.clear();
+  pids_.clear();
+}
+
+}  // namespace anvil

@@ -1,0 +1,56 @@
+// Processes that registered sessions through Dovecot 2.3's protocol. They
+// have no channel of their own, so anvild watches each through a pidfd:
+// when the process exits, the exit handler runs (and its sessions go). A
+// pidfd also makes signalling safe: it names the process, never a pid the
+// kernel may since have given to another.
+#pragma once
+
+#include <sys/types.h>
+
+#include <asio.hpp>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "registry/session.h"
+
+namespace anvil {
+
+class DovecotProcesses {
+ public:
+  using ExitHandler = std::function<void(OwnerId owner, pid_t pid)>;
+
+  DovecotProcesses(asio::io_context& io, ExitHandler on_exit);
+  ~DovecotProcesses();
+  DovecotProcesses(const DovecotProcesses&) = delete;
+  DovecotProcesses& operator=(const DovecotProcesses&) = delete;
+
+  // The owner id for pid, watching the process from now on; new_owner
+  // supplies an id the first time. nullopt, with *error set, when the
+  // process cannot be watched (it does not exist).
+  std::optional<OwnerId> attach(pid_t pid, const std::function<OwnerId()>& new_owner,
+                                std::string* error);
+  std::optional<OwnerId> owner_of(pid_t pid) const;
+  bool owns(OwnerId owner) const { return pids_.contains(owner); }
+  // Sends a signal through the process's pidfd; "" or an error sentence.
+  std::string signal(OwnerId owner, int signal_number);
+  void close_all();
+
+ private:
+  struct Watched {
+    OwnerId owner;
+    pid_t pid;
+    asio::posix::stream_descriptor pidfd;
+  };
+  void watch(const std::shared_ptr<Watched>& watched);
+  void exited(pid_t pid);
+
+  asio::io_context& io_;
+  ExitHandler on_exit_;
+  std::unordered_map<pid_t, std::shared_ptr<Watched>> by_pid_;
+  std::unordered_map<OwnerId, pid_t> pids_;
+};
+
+}  // namespace anvil
