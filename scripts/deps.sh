@@ -8,6 +8,9 @@ packages=(
   libasio-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libbenchmark-dev
   python3
+  # Dovecot 2.3, for the compatibility tests; they run it from a scratch
+  # directory, never as a system service.
+  dovecot-core dovecot-imapd dovecot-pop3d
 )
 
 missing=()
@@ -23,6 +26,20 @@ if [ "$(id -u)" -ne 0 ]; then
   command -v sudo >/dev/null || { echo "deps.sh: need root to install: ${missing[*]}" >&2; exit 1; }
   as_root=(sudo)
 fi
+
+# Installing dovecot-core would start a system Dovecot on every interface.
+# A policy-rc.d that says no prevents that; one that is already there is
+# left as it is.
+policy=/usr/sbin/policy-rc.d
+made_policy=
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | "${as_root[@]}" tee "$policy" >/dev/null
+  "${as_root[@]}" chmod 755 "$policy"
+  made_policy=1
+fi
+cleanup() { if [ -n "$made_policy" ]; then "${as_root[@]}" rm -f "$policy"; fi; }
+trap cleanup EXIT
+
 echo "deps.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -qq

@@ -67,13 +67,10 @@ asio::awaitable<void> AdminChannel::handle(const std::string& line) {
         fields[2] == "1") {
       greeted_ = true;
       send(LineWriter().add("VERSION").add("anvil-admin").add("1").add("0").finish());
-    } else if (fields.size() >= 3 && command == "VERSION" && fields[1] == "anvil") {
+    } else if (fields.size() >= 3 && command == "VERSION" && fields[1] == "anvil" &&
+               fields[2] == "1") {
       // Dovecot 2.3's dialect; it expects no reply to its VERSION line.
-      log_warning(
-          "admin client uid {} pid {} speaks Dovecot's anvil protocol, which this "
-          "anvild does not serve yet; closing",
-          peer_.uid, peer_.pid);
-      close();
+      greeted_ = dovecot23_ = true;
     } else {
       log_warning("admin client uid {} pid {}: expected a VERSION line; closing", peer_.uid,
                   peer_.pid);
