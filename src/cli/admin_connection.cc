@@ -17,19 +17,32 @@ constexpr std::size_t kMaxLine = 1 << 20;
 constexpr int kReadTimeoutSeconds = 660;
 }  // namespace
 
-AdminConnection::AdminConnection(const std::string& socket_path, bool debug)
-    : path_(socket_path), debug_(debug), input_(kMaxLine) {
+UniqueFd connect_admin_socket(const std::string& socket_path) {
   std::string error;
   int error_number = 0;
-  fd_ = connect_unix(socket_path, false, &error, &error_number);
-  if (!fd_) {
+  UniqueFd fd = connect_unix(socket_path, false, &error, &error_number);
+  if (!fd) {
     int code = error_number == EACCES || error_number == EPERM ? kExitNoPerm : kExitTempFail;
     throw CliError{code, "cannot reach anvild: " + error};
   }
   timeval timeout{kReadTimeoutSeconds, 0};
-  setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  return fd;
+}
+
+AdminConnection::AdminConnection(const std::string& socket_path, bool debug)
+    : AdminConnection(connect_admin_socket(socket_path), socket_path, debug) {}
+
+AdminConnection::AdminConnection(UniqueFd fd, const std::string& socket_path, bool debug)
+    : path_(socket_path), debug_(debug), fd_(std::move(fd)), input_(kMaxLine) {
   send(LineWriter().add("VERSION").add("anvil-admin").add("1").add("0").finish());
-  auto fields = read_fields();
+  std::vector<std::string> fields;
+  try {
+    fields = read_fields();
+  } catch (const CliError&) {
+    if (input_.buffered() == 0 && closed_) throw NotAnvild{};
+    throw;
+  }
   if (fields.size() < 3 || fields[0] != "VERSION" || fields[1] != "anvil-admin" ||
       fields[2] != "1") {
     throw CliError{kExitSoftware, path_ + " does not speak anvil-admin version 1"};
@@ -68,7 +81,10 @@ std::vector<std::string> AdminConnection::read_fields() {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       throw CliError{kExitTempFail, "anvild did not answer in time on " + path_};
     }
-    if (n <= 0) throw CliError{kExitTempFail, "anvild closed the connection on " + path_};
+    if (n <= 0) {
+      closed_ = true;
+      throw CliError{kExitTempFail, "anvild closed the connection on " + path_};
+    }
     input_.append(buf, static_cast<std::size_t>(n));
   }
 }

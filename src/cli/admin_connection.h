@@ -31,12 +31,24 @@ struct CliError {
 struct KickResult {
   Session session;
   std::string status;  // kicked, not-dropped, timeout, vanished, would-kick, shared
+  // For "shared": the users of the process's other connections, when known.
+  std::vector<std::string> others = {};
 };
+
+// Connects to an admin socket; throws CliError (75, or 77 when the socket
+// may not be opened).
+UniqueFd connect_admin_socket(const std::string& socket_path);
+
+// Thrown when the peer closed the connection without answering the VERSION
+// line: it is not anvild (Dovecot's own anvil does that).
+struct NotAnvild {};
 
 class AdminConnection {
  public:
-  // Connects and exchanges VERSION lines. Throws CliError.
+  // Connects and exchanges VERSION lines. Throws CliError or NotAnvild.
   AdminConnection(const std::string& socket_path, bool debug);
+  // The same over a connected socket.
+  AdminConnection(UniqueFd fd, const std::string& socket_path, bool debug);
 
   std::vector<Session> who(const SessionFilter& filter);
   std::vector<KickResult> kick(const SessionFilter& filter, const std::string& reason, bool dry_run,
@@ -51,6 +63,7 @@ class AdminConnection {
   bool debug_;
   UniqueFd fd_;
   LineBuffer input_;
+  bool closed_ = false;  // the peer closed the connection
 };
 
 }  // namespace anvil

@@ -4,13 +4,17 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "cli/admin_connection.h"
 #include "cli/arguments.h"
+#include "cli/dovecot_anvil.h"
 #include "cli/reports.h"
 
 namespace {
@@ -45,23 +49,77 @@ void print(const std::string& text, FILE* stream) {
   std::fputs(text.c_str(), stream);
 }
 
-int run(const anvil::Invocation& inv) {
-  anvil::AdminConnection anvild(inv.socket, inv.debug);
-  int width = terminal_width();
-  if (inv.command == anvil::Command::who) {
-    auto sessions = anvild.who(inv.filter);
-    anvil::Table table = inv.one_per_connection
-                             ? anvil::who_per_connection(sessions, inv.filter.alt_field)
-                             : anvil::who_grouped(sessions);
-    print(anvil::format(inv.formatter.empty() ? "table" : inv.formatter, table, width), stdout);
-    return anvil::kExitOk;
-  }
-  auto results = anvild.kick(inv.filter, inv.reason, inv.dry_run, inv.force);
+enum class Dialect { anvild, dovecot23, unknown };
+
+// The process that created a UNIX socket's listener is its SO_PEERCRED
+// peer: anvild itself, or Dovecot's master for Dovecot's own anvil. That
+// tells the dialect without sending Dovecot a line it would log as an error.
+Dialect socket_dialect(int fd, pid_t* listener_pid) {
+  auto cred = anvil::peer_credentials(fd);
+  if (!cred || cred->pid <= 0) return Dialect::unknown;
+  *listener_pid = cred->pid;
+  std::ifstream comm("/proc/" + std::to_string(cred->pid) + "/comm");
+  std::string name;
+  std::getline(comm, name);
+  if (name == "anvild") return Dialect::anvild;
+  if (name == "dovecot" || name == "anvil") return Dialect::dovecot23;
+  return Dialect::unknown;
+}
+
+int print_who(const anvil::Invocation& inv, const std::vector<anvil::Session>& sessions) {
+  anvil::Table table = inv.one_per_connection
+                           ? anvil::who_per_connection(sessions, inv.filter.alt_field)
+                           : anvil::who_grouped(sessions);
+  print(anvil::format(inv.formatter.empty() ? "table" : inv.formatter, table, terminal_width()),
+        stdout);
+  return anvil::kExitOk;
+}
+
+int print_kick(const anvil::Invocation& inv, const std::vector<anvil::KickResult>& results) {
   anvil::Report report =
-      anvil::kick_report(results, inv.formatter, inv.verbose, inv.dry_run, width);
+      anvil::kick_report(results, inv.formatter, inv.verbose, inv.dry_run, terminal_width());
   print(report.out, stdout);
   print(report.err, stderr);
   return report.exit_code;
+}
+
+int run_dovecot(anvil::DovecotAnvil& dovecot, const anvil::Invocation& inv) {
+  if (!inv.filter.ids.empty()) {
+    throw anvil::CliError{anvil::kExitUsage, "Dovecot 2.3's anvil has no connection ids (--id)"};
+  }
+  if (!inv.filter.destinations.empty() || !inv.filter.alt_field.empty()) {
+    std::fputs(
+        "anvilctl: warning: Dovecot 2.3's anvil knows no proxy destinations or "
+        "alternative names; nothing matches -h or -f\n",
+        stderr);
+  }
+  if (inv.command == anvil::Command::kick) {
+    return print_kick(inv, dovecot.kick(inv.filter, inv.dry_run, inv.force));
+  }
+  std::vector<anvil::Session> sessions;
+  for (anvil::Session& s : dovecot.sessions()) {
+    if (inv.filter.matches(s)) sessions.push_back(std::move(s));
+  }
+  std::stable_sort(sessions.begin(), sessions.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.user, a.service, a.pid) < std::tie(b.user, b.service, b.pid);
+  });
+  return print_who(inv, sessions);
+}
+
+int run(const anvil::Invocation& inv) {
+  anvil::UniqueFd fd = anvil::connect_admin_socket(inv.socket);
+  pid_t listener_pid = 0;
+  if (socket_dialect(fd.get(), &listener_pid) != Dialect::dovecot23) {
+    try {
+      anvil::AdminConnection anvild(std::move(fd), inv.socket, inv.debug);
+      if (inv.command == anvil::Command::who) return print_who(inv, anvild.who(inv.filter));
+      return print_kick(inv, anvild.kick(inv.filter, inv.reason, inv.dry_run, inv.force));
+    } catch (const anvil::NotAnvild&) {
+      fd = anvil::connect_admin_socket(inv.socket);  // try Dovecot's dialect
+    }
+  }
+  anvil::DovecotAnvil dovecot(std::move(fd), inv.socket, listener_pid, inv.debug);
+  return run_dovecot(dovecot, inv);
 }
 
 }  // namespace

@@ -36,7 +36,7 @@ std::vector<Cell> connection_cells(const Session& s) {
           Cell::of_number(s.pid),
           Cell::of_text(ip_text(s.client_ip)),
           Cell::of_text(ip_text(s.dest_ip)),
-          Cell::of_text(s.id.to_hex())};
+          Cell::of_text(s.id.is_zero() ? "" : s.id.to_hex())};  // Dovecot's have none
 }
 
 Table kick_table(const std::vector<KickResult>& results) {
@@ -104,7 +104,11 @@ Report kick_report(const std::vector<KickResult>& results, const std::string& fo
   std::set<std::string> users;
   std::size_t done = 0, unconfirmed = 0;
   // Per process: what did not go as asked, for the warnings.
-  std::map<std::tuple<std::int32_t, std::string, std::string>, std::size_t> problems;
+  struct Problem {
+    std::size_t count = 0;
+    std::set<std::string> others;
+  };
+  std::map<std::tuple<std::int32_t, std::string, std::string>, Problem> problems;
   for (const KickResult& r : results) {
     bool hit = r.status == (dry_run ? "would-kick" : "kicked");
     if (hit) {
@@ -113,9 +117,11 @@ Report kick_report(const std::vector<KickResult>& results, const std::string& fo
       continue;
     }
     if (r.status == "timeout" || r.status == "vanished") unconfirmed++;
-    problems[{r.session.pid, r.session.service, r.status}]++;
+    Problem& problem = problems[{r.session.pid, r.session.service, r.status}];
+    problem.count++;
+    problem.others.insert(r.others.begin(), r.others.end());
   }
-  for (const auto& [key, count] : problems) {
+  for (const auto& [key, problem] : problems) {
     const auto& [pid, service, status] = key;
     std::string what =
         status == "timeout"    ? "did not answer within the kick timeout"
@@ -123,8 +129,14 @@ Report kick_report(const std::vector<KickResult>& results, const std::string& fo
         : status == "shared"   ? "also serves connections that do not match, and only a signal "
                                  "ends it (use --force to end it all the same)"
                                : "did not drop them (already closed)";
-    report.err += "warning: " + std::to_string(count) + " connection(s) of " + service + " pid " +
-                  std::to_string(pid) + " not kicked: the process " + what + "\n";
+    report.err += "warning: " + std::to_string(problem.count) + " connection(s) of " + service +
+                  " pid " + std::to_string(pid) + " not kicked: the process " + what + "\n";
+    if (!problem.others.empty()) {
+      std::string names;
+      for (const std::string& user : problem.others) names += (names.empty() ? "" : " ") + user;
+      report.err +=
+          "  other connections would also be kicked from the following users: " + names + "\n";
+    }
   }
 
   report.exit_code = done > 0 ? kExitOk : unconfirmed > 0 ? kExitTempFail : kExitNotFound;

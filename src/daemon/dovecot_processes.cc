@@ -1,11 +1,6 @@
 #include "daemon/dovecot_processes.h"
 
-#include <signal.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
+#include "common/pidfd.h"
 
 namespace anvil {
 
@@ -20,12 +15,9 @@ std::optional<OwnerId> DovecotProcesses::attach(pid_t pid,
                                                 const std::function<OwnerId()>& new_owner,
                                                 std::string* error) {
   if (auto it = by_pid_.find(pid); it != by_pid_.end()) return it->second->owner;
-  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0) {
-    *error = "cannot watch pid " + std::to_string(pid) + ": " + std::strerror(errno);
-    return std::nullopt;
-  }
-  auto watched = std::make_shared<Watched>(Watched{new_owner(), pid, {io_, fd}});
+  UniqueFd fd = open_pidfd(pid, error);
+  if (!fd) return std::nullopt;
+  auto watched = std::make_shared<Watched>(Watched{new_owner(), pid, {io_, fd.release()}});
   by_pid_.emplace(pid, watched);
   pids_.emplace(watched->owner, pid);
   watch(watched);
@@ -61,11 +53,7 @@ std::optional<OwnerId> DovecotProcesses::owner_of(pid_t pid) const {
 std::string DovecotProcesses::signal(OwnerId owner, int signal_number) {
   auto pid = pids_.find(owner);
   if (pid == pids_.end()) return "process is gone";
-  int fd = by_pid_.at(pid->second)->pidfd.native_handle();
-  if (::syscall(SYS_pidfd_send_signal, fd, signal_number, nullptr, 0) != 0) {
-    return "signalling pid " + std::to_string(pid->second) + " failed: " + std::strerror(errno);
-  }
-  return "";
+  return signal_pidfd(by_pid_.at(pid->second)->pidfd.native_handle(), pid->second, signal_number);
 }
 
 void DovecotProcesses::close_all() {

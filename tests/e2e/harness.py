@@ -2,7 +2,9 @@
 anvil-echod services, TCP clients bound to loopback source addresses, and
 anvilctl. Everything stays on loopback and every wait is bounded."""
 
+import imaplib
 import os
+import poplib
 import shutil
 import signal
 import socket
@@ -261,3 +263,113 @@ class Stack(unittest.TestCase):
     def wait_for_sessions(self, count):
         self.assertTrue(wait_until(lambda: len(self.who_users()) == count),
                         f"expected {count} sessions, have {self.who_users()}")
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
+class DovecotServer:
+    """Debian's Dovecot 2.3, run by a test from its own directory: loopback
+    only, free ports, passwd-file users (password "secret"), maildirs owned
+    by nobody. extra_config is appended to the configuration."""
+
+    USERS = ("jane", "bob", "james", "foo")
+
+    def __init__(self, stack, extra_config=""):
+        self.dir = os.path.join(stack.dir, "dovecot")
+        os.makedirs(os.path.join(self.dir, "mail"))
+        shutil.chown(os.path.join(self.dir, "mail"), "nobody", "nogroup")
+        self.imap_port, self.pop3_port = free_port(), free_port()
+        self.conf = os.path.join(self.dir, "dovecot.conf")
+        with open(os.path.join(self.dir, "passwd"), "w") as f:
+            f.writelines(f"{user}:{{PLAIN}}secret\n" for user in self.USERS)
+        with open(self.conf, "w") as f:
+            f.write(f"""base_dir = {self.dir}/run
+state_dir = {self.dir}/state
+instance_name = anvil-test-{os.getpid()}
+log_path = {stack.dir}/dovecot.log
+listen = 127.0.0.1
+protocols = imap pop3
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {self.dir}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={self.dir}/mail/%u
+}}
+mail_location = maildir:~/Maildir
+service imap-login {{
+  inet_listener imap {{
+    port = {self.imap_port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    port = {self.pop3_port}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+{extra_config}
+""")
+        self.master = stack.spawn(["dovecot", "-F", "-c", self.conf],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ready = wait_until(lambda: accepts(self.anvil_socket) and port_open(self.imap_port)
+                           and port_open(self.pop3_port), timeout=20)
+        stack.assertTrue(ready, "Dovecot did not start; see dovecot.log")
+
+    @property
+    def anvil_socket(self):
+        return os.path.join(self.dir, "run", "anvil")
+
+    def doveadm(self, *args):
+        proc = subprocess.run(["doveadm", "-c", self.conf, *args], capture_output=True,
+                              text=True, timeout=60, stdin=subprocess.DEVNULL)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    def imap(self, user):
+        client = imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=10)
+        client.login(user, "secret")
+        return client
+
+    def pop3(self, user):
+        client = poplib.POP3("127.0.0.1", self.pop3_port, timeout=10)
+        client.user(user)
+        client.pass_("secret")
+        return client
+
+
+def port_open(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def imap_alive(client):
+    try:
+        return client.noop()[0] == "OK"
+    except (imaplib.IMAP4.abort, imaplib.IMAP4.error, OSError):
+        return False
+
+
+def pop3_alive(client):
+    try:
+        return client.noop().startswith(b"+OK")
+    except (poplib.error_proto, OSError):
+        return False

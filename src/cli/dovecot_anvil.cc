@@ -1,0 +1,147 @@
+#include "cli/dovecot_anvil.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "common/pidfd.h"
+#include "registry/dovecot_ident.h"
+#include "registry/wire_codec.h"
+
+namespace anvil {
+
+DovecotAnvil::DovecotAnvil(UniqueFd fd, std::string path, pid_t master_pid, bool debug)
+    : fd_(std::move(fd)),
+      path_(std::move(path)),
+      master_pid_(master_pid),
+      debug_(debug),
+      input_(1 << 20) {
+  if (debug_)
+    std::fprintf(stderr, "anvilctl: debug: %s speaks Dovecot 2.3's protocol\n", path_.c_str());
+  if (!write_all(fd_.get(), "VERSION\tanvil\t1\t0\n")) {
+    throw CliError{kExitTempFail, "writing to " + path_ + " failed: " + std::strerror(errno)};
+  }
+}
+
+std::vector<std::string> DovecotAnvil::read_line() {
+  while (true) {
+    if (auto line = input_.next_line()) {
+      if (debug_) std::fprintf(stderr, "anvilctl: debug: < %s\n", line->c_str());
+      // An empty line ends a dump: return one empty field for it.
+      return line->empty() ? std::vector<std::string>{""} : split_fields(*line);
+    }
+    if (input_.overflowed())
+      throw CliError{kExitSoftware, "Dovecot's anvil sent an over-long line"};
+    char buf[65536];
+    ssize_t n = ::read(fd_.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw CliError{kExitTempFail, "Dovecot's anvil closed the connection on " + path_};
+    input_.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+std::vector<Session> DovecotAnvil::sessions() {
+  if (!write_all(fd_.get(), "CONNECT-DUMP\n")) {
+    throw CliError{kExitTempFail, "writing to " + path_ + " failed: " + std::strerror(errno)};
+  }
+  std::vector<Session> out;
+  while (true) {
+    auto fields = read_line();
+    if (fields.size() == 1 && fields[0].empty()) return out;
+    long long pid = 0, count = 0;
+    auto ident = fields.size() >= 3 ? parse_dovecot_ident(fields[0]) : std::nullopt;
+    if (!ident || !parse_integer(fields[1], 1, INT32_MAX, &pid) ||
+        !parse_integer(fields[2], 1, 1'000'000, &count)) {
+      std::fprintf(stderr, "anvilctl: warning: skipping a line Dovecot's anvil sent: %s\n",
+                   fields.empty() ? "" : fields[0].c_str());
+      continue;
+    }
+    Session session;
+    session.service = ident->service;
+    session.user = ident->user;
+    session.client_ip = ident->ip;
+    session.pid = static_cast<std::int32_t>(pid);
+    for (long long i = 0; i < count; i++) out.push_back(session);  // one per connection
+  }
+}
+
+bool DovecotAnvil::is_child_of_master(pid_t pid) const {
+  if (master_pid_ <= 0) return true;  // nothing to check against
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  // "pid (comm) state ppid ...": comm may hold spaces, so parse after ')'.
+  std::size_t paren = text.rfind(')');
+  if (paren == std::string::npos) return false;
+  int ppid = 0;
+  char state = 0;
+  if (std::sscanf(text.c_str() + paren + 1, " %c %d", &state, &ppid) != 2) return false;
+  return ppid == master_pid_;
+}
+
+std::vector<KickResult> DovecotAnvil::kick(const SessionFilter& filter, bool dry_run, bool force) {
+  struct Process {
+    std::vector<Session> hit;
+    std::set<std::string> others;  // users of its connections that do not match
+    std::vector<Session> all;
+  };
+  std::map<pid_t, Process> processes;
+  for (Session& s : sessions()) {
+    Process& p = processes[s.pid];
+    if (filter.matches(s)) {
+      p.hit.push_back(s);
+    } else {
+      p.others.insert(s.user);
+    }
+    p.all.push_back(std::move(s));
+  }
+
+  std::vector<KickResult> results;
+  auto report = [&](const std::vector<Session>& sessions, const std::string& status,
+                    const std::set<std::string>& others) {
+    for (const Session& s : sessions) {
+      results.push_back({s, status, std::vector<std::string>(others.begin(), others.end())});
+    }
+  };
+  std::map<pid_t, UniqueFd> targets;
+  for (auto& [pid, p] : processes) {
+    if (p.hit.empty()) continue;
+    if (!p.others.empty() && !force) {
+      report(p.hit, "shared", p.others);
+    } else if (dry_run) {
+      report(p.all, "would-kick", {});
+    } else {
+      std::string error;
+      UniqueFd pidfd = open_pidfd(pid, &error);
+      if (pidfd) {
+        targets.emplace(pid, std::move(pidfd));
+      } else {
+        report(p.hit, "vanished", {});
+      }
+    }
+  }
+  if (targets.empty()) return results;
+
+  // The pidfds pin the processes. A process still registered after they
+  // were opened, and a child of Dovecot's master, is the one registered.
+  std::set<pid_t> still_registered;
+  for (const Session& s : sessions()) still_registered.insert(s.pid);
+  for (auto& [pid, pidfd] : targets) {
+    const Process& p = processes[pid];
+    if (!still_registered.contains(pid) || !is_child_of_master(pid)) {
+      report(p.hit, "vanished", {});
+      continue;
+    }
+    std::string error = signal_pidfd(pidfd.get(), pid, SIGTERM);
+    if (!error.empty()) std::fprintf(stderr, "anvilctl: %s\n", error.c_str());
+    report(p.all, error.empty() ? "kicked" : "not-dropped", {});
+  }
+  return results;
+}
+
+}  // namespace anvil
