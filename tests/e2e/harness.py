@@ -279,7 +279,7 @@ class DovecotServer:
     only, free ports, passwd-file users (password "secret"), maildirs owned
     by nobody. extra_config is appended to the configuration."""
 
-    USERS = ("jane", "bob", "james", "foo")
+    USERS = ("jane", "jano", "bob", "james", "foo")
 
     def __init__(self, stack, extra_config=""):
         self.dir = os.path.join(stack.dir, "dovecot")
@@ -341,16 +341,40 @@ service pop3-login {{
                               text=True, timeout=60, stdin=subprocess.DEVNULL)
         return proc.returncode, proc.stdout, proc.stderr
 
-    def imap(self, user):
-        client = imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=10)
+    def imap(self, user, source="127.0.0.1"):
+        client = SourcedIMAP4(source, "127.0.0.1", self.imap_port, timeout=10)
         client.login(user, "secret")
         return client
 
-    def pop3(self, user):
-        client = poplib.POP3("127.0.0.1", self.pop3_port, timeout=10)
+    def pop3(self, user, source="127.0.0.1"):
+        client = SourcedPOP3(source, "127.0.0.1", self.pop3_port, timeout=10)
         client.user(user)
         client.pass_("secret")
         return client
+
+
+class SourcedIMAP4(imaplib.IMAP4):
+    """imaplib's client, connecting from a chosen loopback address."""
+
+    def __init__(self, source, host, port, timeout):
+        self.source = source
+        super().__init__(host, port, timeout=timeout)
+
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout,
+                                        source_address=(self.source, 0))
+
+
+class SourcedPOP3(poplib.POP3):
+    """poplib's client, connecting from a chosen loopback address."""
+
+    def __init__(self, source, host, port, timeout):
+        self.source = source
+        super().__init__(host, port, timeout=timeout)
+
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout,
+                                        source_address=(self.source, 0))
 
 
 def port_open(port):
