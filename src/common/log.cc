@@ -9,7 +9,12 @@ namespace anvil {
 namespace {
 std::string program_name = "anvil";
 bool debug_enabled = false;
+bool dovecot_format = false;
 }  // namespace
+
+void set_dovecot_log_format(bool on) {
+  dovecot_format = on;
+}
 
 void set_log_program(std::string_view name) {
   program_name = name;
@@ -23,7 +28,14 @@ bool debug_log_enabled() {
 
 void write_log(LogLevel level, std::string_view message) {
   static constexpr const char* kNames[] = {"debug", "info", "warning", "error"};
-  std::string line = program_name + ": " + kNames[static_cast<int>(level)] + ": ";
+  std::string line;
+  if (dovecot_format) {
+    // Dovecot's log types: 0 debug, 1 info, 2 warning, 3 error; sent as type + 1.
+    line = std::string("\x01") + static_cast<char>(static_cast<int>(level) + 1) +
+           std::to_string(::getpid()) + " ";
+  } else {
+    line = program_name + ": " + kNames[static_cast<int>(level)] + ": ";
+  }
   // A log line is one line, whatever a peer put into the message.
   for (char c : message) line += (c == '\n' || c == '\r') ? ' ' : c;
   line += '\n';

@@ -11,6 +11,9 @@ namespace anvil {
 enum class LogLevel { debug, info, warning, error };
 
 void set_log_program(std::string_view name);
+// Dovecot's internal format ("\x01" + level + pid + " " + text) for a
+// process whose stderr is a pipe to Dovecot's log process.
+void set_dovecot_log_format(bool on);
 void enable_debug_log(bool on);
 bool debug_log_enabled();
 void write_log(LogLevel level, std::string_view message);

@@ -23,6 +23,7 @@ struct DaemonConfig {
   std::size_t max_service_clients = 4096;
   std::size_t max_admin_clients = 64;
   std::chrono::milliseconds kick_timeout{5000};
+  bool dovecot_service = false;  // run as Dovecot 2.3's anvil service (--dovecot-service)
 
   std::string admin_socket_path() const { return resolve(admin_socket); }
   std::string service_socket_path() const { return resolve(service_socket); }

@@ -150,14 +150,23 @@ Dovecot23Reply penalty(Server& server, const std::vector<std::string>& fields) {
 
 }  // namespace
 
-Dovecot23Reply handle_dovecot23_line(Server& server, const std::vector<std::string>& fields) {
+Dovecot23Reply handle_dovecot23_line(Server& server, const std::vector<std::string>& fields,
+                                     bool from_master) {
   if (fields.empty()) return {};
   const std::string& command = fields[0];
   if (command == "CONNECT") return connect(server, fields, false);
   if (command == "DISCONNECT") return connect(server, fields, true);
   if (command == "LOOKUP") return lookup(server, fields);
   if (command == "CONNECT-DUMP") return connect_dump(server);
-  if (command == "KILL") return fatal("KILL sent by a non-master connection");
+  if (command == "KILL") {
+    if (!from_master) return fatal("KILL sent by a non-master connection");
+    Dovecot23Reply reply;
+    long long pid = 0;
+    if (!enough(fields, 2, &reply)) return reply;
+    if (!parse_integer(fields[1], 1, INT32_MAX, &pid)) return fatal("KILL: Invalid pid");
+    server.dovecot_processes().forget(static_cast<pid_t>(pid));
+    return reply;
+  }
   if (command == "PENALTY-GET" || command == "PENALTY-INC" ||
       command == "PENALTY-SET-EXPIRE-SECS" || command == "PENALTY-DUMP") {
     return penalty(server, fields);

@@ -20,6 +20,9 @@ struct Dovecot23Reply {
   std::string fatal;  // when set: log it and close the connection
 };
 
-Dovecot23Reply handle_dovecot23_line(Server& server, const std::vector<std::string>& fields);
+// from_master: the line came from Dovecot's master (the only sender that
+// may KILL).
+Dovecot23Reply handle_dovecot23_line(Server& server, const std::vector<std::string>& fields,
+                                     bool from_master = false);
 
 }  // namespace anvil

@@ -33,6 +33,8 @@ class DovecotProcesses {
   std::optional<OwnerId> attach(pid_t pid, const std::function<OwnerId()>& new_owner,
                                 std::string* error);
   std::optional<OwnerId> owner_of(pid_t pid) const;
+  // The process is gone (Dovecot's master says so): runs the exit handler.
+  void forget(pid_t pid) { exited(pid); }
   bool owns(OwnerId owner) const { return pids_.contains(owner); }
   // Sends a signal through the process's pidfd; "" or an error sentence.
   std::string signal(OwnerId owner, int signal_number);

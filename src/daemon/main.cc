@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -22,6 +23,10 @@ constexpr const char* kUsage =
     "  -c FILE         read settings from FILE (key = value lines)\n"
     "  -o key=value    override one setting (after -c; may repeat)\n"
     "  -D              debug logging\n"
+    "  --dovecot-service\n"
+    "                  run as Dovecot 2.3's anvil service, started by Dovecot's\n"
+    "                  master (service anvil { executable = ... }); see\n"
+    "                  docs/dovecot.md\n"
     "  --help          this text\n"
     "  --version       print the version\n"
     "\n"
@@ -41,6 +46,7 @@ int main(int argc, char** argv) {
   anvil::set_log_program("anvild");
   std::string config_file, run_dir;
   std::vector<std::string> overrides;
+  bool dovecot_service = false;
   for (int i = 1; i < argc; i++) {
     std::string arg = argv[i];
     auto value = [&](const char* name) -> const char* {
@@ -54,6 +60,8 @@ int main(int argc, char** argv) {
     } else if (arg == "--version") {
       std::printf("anvild %s\n", ANVIL_VERSION);
       return 0;
+    } else if (arg == "--dovecot-service") {
+      dovecot_service = true;
     } else if (arg == "-D") {
       anvil::enable_debug_log(true);
     } else if (arg == "-c") {
@@ -89,6 +97,10 @@ int main(int argc, char** argv) {
     }
   }
   if (!run_dir.empty()) config.run_dir = run_dir;
+  config.dovecot_service = dovecot_service;
+  // Under Dovecot's master, stderr is a pipe to Dovecot's log process, which
+  // reads its own line format: choose it before the first line is logged.
+  if (dovecot_service && std::getenv("LOG_SERVICE")) anvil::set_dovecot_log_format(true);
 
   ::signal(SIGPIPE, SIG_IGN);
   return anvil::run_daemon(config);

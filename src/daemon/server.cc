@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "daemon/admin_channel.h"
 #include "daemon/daemon.h"
+#include "daemon/dovecot_service.h"
 #include "daemon/service_channel.h"
 
 namespace anvil {
@@ -72,7 +73,8 @@ std::string Server::start() {
     return error;
   }
   asio::co_spawn(io_, accept_services(), asio::detached);
-  asio::co_spawn(io_, accept_admins(), asio::detached);
+  asio::co_spawn(io_, accept_admins(admin_acceptor_, config_.admin_socket_path(), true),
+                 asio::detached);
   log_info("listening on {} (admin) and {} (services)", config_.admin_socket_path(),
            config_.service_socket_path());
   return "";
@@ -84,6 +86,7 @@ void Server::stop() {
   asio::error_code ignored;
   service_acceptor_.close(ignored);
   admin_acceptor_.close(ignored);
+  for (auto& acceptor : dovecot_acceptors_) acceptor->close(ignored);
   ::unlink(config_.service_socket_path().c_str());
   ::unlink(config_.admin_socket_path().c_str());
   auto services = services_;  // close() may reach remove_service()
@@ -148,10 +151,21 @@ asio::awaitable<void> Server::accept_services() {
   }
 }
 
-asio::awaitable<void> Server::accept_admins() {
-  while (auto accepted = co_await accept_one(admin_acceptor_, config_.admin_socket_path())) {
+std::string Server::adopt_admin_listener(int fd, const std::string& name) {
+  auto acceptor = std::make_unique<asio::local::stream_protocol::acceptor>(io_);
+  asio::error_code ec;
+  acceptor->assign(asio::local::stream_protocol(), fd, ec);
+  if (ec) return "cannot serve inherited socket " + name + ": " + ec.message();
+  asio::co_spawn(io_, accept_admins(*acceptor, name, false), asio::detached);
+  dovecot_acceptors_.push_back(std::move(acceptor));
+  return "";
+}
+
+asio::awaitable<void> Server::accept_admins(asio::local::stream_protocol::acceptor& acceptor,
+                                            std::string path, bool check_uid) {
+  while (auto accepted = co_await accept_one(acceptor, path)) {
     auto& [socket, cred] = *accepted;
-    if (!admin_allowed(cred)) {
+    if (check_uid && !admin_allowed(cred)) {
       std::string who = "uid " + std::to_string(cred.uid);
       log_warning("admin connection from {} refused: permission denied", who);
       reject(std::move(socket),
@@ -232,7 +246,16 @@ int run_daemon(const DaemonConfig& config) {
     log_error("{}", error);
     return 1;
   }
-  asio::signal_set signals(io, SIGINT, SIGTERM);
+  std::unique_ptr<DovecotService> dovecot;
+  if (config.dovecot_service) {
+    dovecot = std::make_unique<DovecotService>(io, server);
+    if (std::string error = dovecot->start(); !error.empty()) {
+      log_error("{}", error);
+      return 1;
+    }
+  }
+  // Dovecot's master ends its children with SIGQUIT at shutdown.
+  asio::signal_set signals(io, SIGINT, SIGTERM, SIGQUIT);
   signals.async_wait([&](const asio::error_code& ec, int signal) {
     if (ec) return;
     log_info("signal {} received; shutting down", signal);

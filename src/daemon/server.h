@@ -67,6 +67,10 @@ class Server {
   DovecotProcesses& dovecot_processes() { return dovecot_; }
   OwnerId new_owner() { return next_owner_++; }
 
+  // Serves an inherited listening socket (Dovecot's `anvil` and
+  // `anvil-auth-penalty`) like the admin socket. Returns "" or an error.
+  std::string adopt_admin_listener(int fd, const std::string& name);
+
   void remove_service(OwnerId owner);
   void remove_admin() { admin_count_--; }
 
@@ -88,7 +92,10 @@ class Server {
   asio::awaitable<std::optional<Accepted>> accept_one(
       asio::local::stream_protocol::acceptor& acceptor, const std::string& path);
   asio::awaitable<void> accept_services();
-  asio::awaitable<void> accept_admins();
+  // check_uid: apply the admin allow-list (not on Dovecot's sockets, whose
+  // file permissions Dovecot's master sets).
+  asio::awaitable<void> accept_admins(asio::local::stream_protocol::acceptor& acceptor,
+                                      std::string path, bool check_uid);
   bool admin_allowed(const PeerCredentials& cred) const;
   void reject(UnixSocket socket, const std::string& line);
   void signal_dovecot_process(OwnerId owner, const std::vector<ConnectionId>& ids, bool force,
@@ -101,6 +108,7 @@ class Server {
   DovecotProcesses dovecot_;
   asio::local::stream_protocol::acceptor service_acceptor_;
   asio::local::stream_protocol::acceptor admin_acceptor_;
+  std::vector<std::unique_ptr<asio::local::stream_protocol::acceptor>> dovecot_acceptors_;
   std::unordered_map<OwnerId, std::shared_ptr<ServiceChannel>> services_;
   std::size_t admin_count_ = 0;
   OwnerId next_owner_ = 1;

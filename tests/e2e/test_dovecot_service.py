@@ -1,0 +1,111 @@
+"""anvild as Dovecot 2.3's own anvil service: Dovecot's master starts it,
+real IMAP and POP3 processes register with it, anvilctl lists and kicks
+them, mail_max_userip_connections holds, and it ends with the master."""
+
+import imaplib
+import os
+import signal
+import subprocess
+import unittest
+
+from harness import BIN, DovecotServer, Stack, imap_alive, pop3_alive, wait_until
+
+
+class AnvildAsDovecotAnvil(Stack):
+
+    def setUp(self):
+        super().setUp()
+        self.run_dir = os.path.join(self.dir, "service-anvild")
+        self.dovecot = DovecotServer(self, f"""mail_max_userip_connections = 2
+service anvil {{
+  executable = {BIN}/anvild --dovecot-service --run-dir {self.run_dir}
+}}
+""")
+        self.assertTrue(wait_until(lambda: os.path.exists(os.path.join(self.run_dir, "anvil"))))
+        self.live = []
+
+    def tearDown(self):
+        for client in self.live:
+            try:
+                client.shutdown() if hasattr(client, "shutdown") else client.close()
+            except OSError:
+                pass
+        super().tearDown()
+
+    def ctl(self, *args, global_args=()):
+        return self.anvilctl(*args, socket_path=os.path.join(self.run_dir, "anvil"),
+                             global_args=global_args)
+
+    def login(self, protocol, user, source="127.0.0.1"):
+        client = (self.dovecot.imap if protocol == "imap" else self.dovecot.pop3)(user, source)
+        self.live.append(client)
+        return client
+
+    def rows(self):
+        code, out, err = self.ctl("who", "-1", global_args=("-f", "tab"))
+        self.assertEqual(code, 0, err)
+        return sorted(tuple(line.split("\t")[:4]) for line in out.splitlines()[1:])
+
+    def dovecot_log(self):
+        with open(os.path.join(self.dir, "dovecot.log"), errors="replace") as f:
+            return f.read()
+
+    def test_real_sessions_are_listed_and_kicked(self):
+        jane = self.login("imap", "jane", "127.0.0.2")
+        bob = self.login("imap", "bob", "127.0.0.3")
+        jane_pop3 = self.login("pop3", "jane", "127.0.0.2")
+        self.assertTrue(wait_until(lambda: len(self.rows()) == 3))
+        self.assertEqual(sorted((r[0], r[1], r[3]) for r in self.rows()),
+                         [("bob", "imap", "127.0.0.3"), ("jane", "imap", "127.0.0.2"),
+                          ("jane", "pop3", "127.0.0.2")])
+        # doveadm, on Dovecot's own anvil socket (served by anvild), agrees.
+        code, out, err = self.dovecot.doveadm("who", "-1")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(sorted(tuple(line.split()) for line in out.splitlines()[1:]), self.rows())
+
+        code, out, err = self.ctl("kick", "jane")
+        self.assertEqual((code, out), (0, "kicked connections from the following users:\njane\n"), err)
+        with self.assertRaises(imaplib.IMAP4.abort) as bye:
+            jane.noop()
+        self.assertIn("Server shutting down", str(bye.exception))
+        self.assertTrue(wait_until(lambda: not pop3_alive(jane_pop3)))
+        self.assertTrue(imap_alive(bob))
+        self.assertTrue(wait_until(lambda: [r[0] for r in self.rows()] == ["bob"]))
+
+    def test_mail_max_userip_connections_holds(self):
+        self.login("imap", "jane", "127.0.0.2")
+        self.login("imap", "jane", "127.0.0.2")
+        with self.assertRaises(imaplib.IMAP4.error) as refused:
+            self.login("imap", "jane", "127.0.0.2")
+        self.assertIn("Maximum number of connections from user+IP exceeded", str(refused.exception))
+        self.login("imap", "jane", "127.0.0.4")  # another address is fine
+
+    def test_a_killed_process_leaves_no_session(self):
+        self.login("imap", "jane", "127.0.0.2")
+        self.assertTrue(wait_until(lambda: len(self.rows()) == 1))
+        os.kill(int(self.rows()[0][2]), signal.SIGKILL)
+        self.assertTrue(wait_until(lambda: self.rows() == []))
+
+    def test_logs_in_dovecots_format_and_ends_with_master(self):
+        self.login("imap", "bob")
+        self.assertTrue(wait_until(lambda: len(self.rows()) == 1))
+        # Dovecot's log process writes anvild's startup lines only once a
+        # later line arrives (docs/dovecot.md); a kick logs one.
+        self.assertEqual(self.ctl("kick", "nobody")[0], 68)
+        self.assertTrue(wait_until(lambda: "anvil: Info: serving as Dovecot's anvil"
+                                   in self.dovecot_log(), timeout=15), self.dovecot_log())
+        log = self.dovecot_log()
+        self.assertNotIn("anvil: Error", log)
+        self.assertNotIn("Initial status notification not received", log)
+        anvild = subprocess.run(["pgrep", "-f", f"anvild --dovecot-service --run-dir {self.run_dir}"],
+                                capture_output=True, text=True).stdout.split()
+        self.assertEqual(len(anvild), 1)
+        self.dovecot.master.terminate()
+        self.dovecot.master.wait(20)
+        self.assertTrue(wait_until(lambda: not os.path.exists(f"/proc/{anvild[0]}"), timeout=15),
+                        "anvild outlived Dovecot's master")
+        self.assertIn("Dovecot's master is gone", self.dovecot_log())
+
+
+if __name__ == "__main__":
+    unittest.main()
