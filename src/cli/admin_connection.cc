@@ -61,32 +61,27 @@ void AdminConnection::send(const std::string& line) {
 }
 
 std::vector<std::string> AdminConnection::read_fields() {
-  while (true) {
-    if (auto line = input_.next_line()) {
-      if (debug_) std::fprintf(stderr, "anvilctl: debug: < %s\n", line->c_str());
-      auto fields = split_fields(*line);
-      if (!fields.empty() && fields[0] == "ERROR") {
-        std::string message = fields.size() > 1 ? fields[1] : "unspecified error";
-        int code = message.starts_with("permission denied") ? kExitNoPerm
-                   : message.starts_with("too many")        ? kExitTempFail  // busy: retry later
-                                                            : kExitSoftware;
-        throw CliError{code, "anvild: " + message};
-      }
-      return fields;
-    }
-    if (input_.overflowed()) throw CliError{kExitSoftware, "anvild sent an over-long line"};
-    char buf[65536];
-    ssize_t n = ::read(fd_.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+  std::string line;
+  switch (read_line(fd_.get(), input_, &line)) {
+    case ReadResult::line: break;
+    case ReadResult::too_long: throw CliError{kExitSoftware, "anvild sent an over-long line"};
+    case ReadResult::timed_out:
       throw CliError{kExitTempFail, "anvild did not answer in time on " + path_};
-    }
-    if (n <= 0) {
+    case ReadResult::closed:
+    case ReadResult::failed:
       closed_ = true;
       throw CliError{kExitTempFail, "anvild closed the connection on " + path_};
-    }
-    input_.append(buf, static_cast<std::size_t>(n));
   }
+  if (debug_) std::fprintf(stderr, "anvilctl: debug: < %s\n", line.c_str());
+  auto fields = split_fields(line);
+  if (!fields.empty() && fields[0] == "ERROR") {
+    std::string message = fields.size() > 1 ? fields[1] : "unspecified error";
+    int code = message.starts_with("permission denied") ? kExitNoPerm
+               : message.starts_with("too many")        ? kExitTempFail  // busy: retry later
+                                                        : kExitSoftware;
+    throw CliError{code, "anvild: " + message};
+  }
+  return fields;
 }
 
 Session AdminConnection::parse_session(const std::vector<std::string>& fields, std::size_t first) {

@@ -29,21 +29,21 @@ DovecotAnvil::DovecotAnvil(UniqueFd fd, std::string path, pid_t master_pid, bool
   }
 }
 
-std::vector<std::string> DovecotAnvil::read_line() {
-  while (true) {
-    if (auto line = input_.next_line()) {
-      if (debug_) std::fprintf(stderr, "anvilctl: debug: < %s\n", line->c_str());
-      // An empty line ends a dump: return one empty field for it.
-      return line->empty() ? std::vector<std::string>{""} : split_fields(*line);
-    }
-    if (input_.overflowed())
+std::vector<std::string> DovecotAnvil::read_fields() {
+  std::string line;
+  switch (anvil::read_line(fd_.get(), input_, &line)) {
+    case ReadResult::line: break;
+    case ReadResult::too_long:
       throw CliError{kExitSoftware, "Dovecot's anvil sent an over-long line"};
-    char buf[65536];
-    ssize_t n = ::read(fd_.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw CliError{kExitTempFail, "Dovecot's anvil closed the connection on " + path_};
-    input_.append(buf, static_cast<std::size_t>(n));
+    case ReadResult::timed_out:
+      throw CliError{kExitTempFail, "Dovecot's anvil did not answer in time on " + path_};
+    case ReadResult::closed:
+    case ReadResult::failed:
+      throw CliError{kExitTempFail, "Dovecot's anvil closed the connection on " + path_};
   }
+  if (debug_) std::fprintf(stderr, "anvilctl: debug: < %s\n", line.c_str());
+  // An empty line ends a dump: return one empty field for it.
+  return line.empty() ? std::vector<std::string>{""} : split_fields(line);
 }
 
 std::vector<Session> DovecotAnvil::sessions() {
@@ -52,7 +52,7 @@ std::vector<Session> DovecotAnvil::sessions() {
   }
   std::vector<Session> out;
   while (true) {
-    auto fields = read_line();
+    auto fields = read_fields();
     if (fields.size() == 1 && fields[0].empty()) return out;
     long long pid = 0, count = 0;
     auto ident = fields.size() >= 3 ? parse_dovecot_ident(fields[0]) : std::nullopt;

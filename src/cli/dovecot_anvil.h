@@ -26,7 +26,7 @@ class DovecotAnvil {
   std::vector<KickResult> kick(const SessionFilter& filter, bool dry_run, bool force);
 
  private:
-  std::vector<std::string> read_line();
+  std::vector<std::string> read_fields();
   bool is_child_of_master(pid_t pid) const;
 
   UniqueFd fd_;

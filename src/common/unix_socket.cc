@@ -8,6 +8,8 @@
 
 #include <cstring>
 
+#include "common/line_codec.h"
+
 namespace anvil {
 
 UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
@@ -49,6 +51,23 @@ UniqueFd connect_unix(const std::string& path, bool nonblocking, std::string* er
     return {};
   }
   return fd;
+}
+
+ReadResult read_line(int fd, LineBuffer& buffer, std::string* line) {
+  while (true) {
+    if (auto next = buffer.next_line()) {
+      *line = std::move(*next);
+      return ReadResult::line;
+    }
+    if (buffer.overflowed()) return ReadResult::too_long;
+    char chunk[65536];
+    ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return ReadResult::timed_out;
+    if (n == 0) return ReadResult::closed;
+    if (n < 0) return ReadResult::failed;
+    buffer.append(chunk, static_cast<std::size_t>(n));
+  }
 }
 
 bool write_all(int fd, const std::string& data) {

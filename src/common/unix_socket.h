@@ -46,4 +46,10 @@ UniqueFd connect_unix(const std::string& path, bool nonblocking, std::string* er
 // Writes all of data to a blocking fd; false on error (errno set).
 bool write_all(int fd, const std::string& data);
 
+class LineBuffer;
+enum class ReadResult { line, closed, timed_out, too_long, failed };
+// Reads a blocking fd into buffer until it holds a complete line, and hands
+// that out. timed_out: the fd's SO_RCVTIMEO passed.
+ReadResult read_line(int fd, LineBuffer& buffer, std::string* line);
+
 }  // namespace anvil

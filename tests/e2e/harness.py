@@ -353,8 +353,9 @@ service pop3-login {{
         return client
 
 
-class SourcedIMAP4(imaplib.IMAP4):
-    """imaplib's client, connecting from a chosen loopback address."""
+class FromSource:
+    """Makes imaplib's and poplib's clients connect from a chosen loopback
+    address (both open their socket in _create_socket)."""
 
     def __init__(self, source, host, port, timeout):
         self.source = source
@@ -365,16 +366,12 @@ class SourcedIMAP4(imaplib.IMAP4):
                                         source_address=(self.source, 0))
 
 
-class SourcedPOP3(poplib.POP3):
-    """poplib's client, connecting from a chosen loopback address."""
+class SourcedIMAP4(FromSource, imaplib.IMAP4):
+    pass
 
-    def __init__(self, source, host, port, timeout):
-        self.source = source
-        super().__init__(host, port, timeout=timeout)
 
-    def _create_socket(self, timeout):
-        return socket.create_connection((self.host, self.port), timeout,
-                                        source_address=(self.source, 0))
+class SourcedPOP3(FromSource, poplib.POP3):
+    pass
 
 
 def port_open(port):
