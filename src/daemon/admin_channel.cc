@@ -10,10 +10,11 @@ namespace {
 constexpr std::size_t kMaxReasonLength = 1024;
 }
 
-AdminChannel::AdminChannel(Server& server, UnixSocket socket, PeerCredentials peer)
+AdminChannel::AdminChannel(Server& server, UnixSocket socket, PeerCredentials peer, bool counted)
     : LineChannel(std::move(socket), server.config().max_line_length),
       server_(server),
-      peer_(peer) {}
+      peer_(peer),
+      counted_(counted) {}
 
 asio::awaitable<void> AdminChannel::run() {
   auto self = shared_from_this();
@@ -30,7 +31,7 @@ asio::awaitable<void> AdminChannel::run() {
   } else if (!closing()) {
     close();
   }
-  server_.remove_admin();
+  if (counted_) server_.remove_admin();
 }
 
 void AdminChannel::error(const std::string& message) {

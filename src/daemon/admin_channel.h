@@ -9,7 +9,8 @@ namespace anvil {
 
 class AdminChannel : public LineChannel {
  public:
-  AdminChannel(Server& server, UnixSocket socket, PeerCredentials peer);
+  // counted: the connection counts towards max_admin_clients.
+  AdminChannel(Server& server, UnixSocket socket, PeerCredentials peer, bool counted);
   asio::awaitable<void> run();
 
  private:
@@ -21,6 +22,7 @@ class AdminChannel : public LineChannel {
 
   Server& server_;
   PeerCredentials peer_;
+  bool counted_;
   bool greeted_ = false;
   bool dovecot23_ = false;  // the client speaks Dovecot 2.3's protocol
 };

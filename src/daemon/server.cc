@@ -162,10 +162,10 @@ std::string Server::adopt_admin_listener(int fd, const std::string& name) {
 }
 
 asio::awaitable<void> Server::accept_admins(asio::local::stream_protocol::acceptor& acceptor,
-                                            std::string path, bool check_uid) {
+                                            std::string path, bool own_socket) {
   while (auto accepted = co_await accept_one(acceptor, path)) {
     auto& [socket, cred] = *accepted;
-    if (check_uid && !admin_allowed(cred)) {
+    if (own_socket && !admin_allowed(cred)) {
       std::string who = "uid " + std::to_string(cred.uid);
       log_warning("admin connection from {} refused: permission denied", who);
       reject(std::move(socket),
@@ -175,14 +175,16 @@ asio::awaitable<void> Server::accept_admins(asio::local::stream_protocol::accept
                  .finish());
       continue;
     }
-    if (admin_count_ >= config_.max_admin_clients) {
+    // Dovecot's master sizes the clients of its own sockets (every login
+    // process keeps one connection); the cap is for anvild's admin socket.
+    if (own_socket && admin_count_ >= config_.max_admin_clients) {
       log_warning("admin connection from uid {} refused: max_admin_clients={} reached", cred.uid,
                   config_.max_admin_clients);
       reject(std::move(socket), LineWriter().add("ERROR").add("too many admin clients").finish());
       continue;
     }
-    admin_count_++;
-    auto channel = std::make_shared<AdminChannel>(*this, std::move(socket), cred);
+    if (own_socket) admin_count_++;
+    auto channel = std::make_shared<AdminChannel>(*this, std::move(socket), cred, own_socket);
     asio::co_spawn(io_, channel->run(), asio::detached);
   }
 }

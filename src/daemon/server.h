@@ -92,10 +92,11 @@ class Server {
   asio::awaitable<std::optional<Accepted>> accept_one(
       asio::local::stream_protocol::acceptor& acceptor, const std::string& path);
   asio::awaitable<void> accept_services();
-  // check_uid: apply the admin allow-list (not on Dovecot's sockets, whose
-  // file permissions Dovecot's master sets).
+  // own_socket: anvild's admin socket, where the uid allow-list and
+  // max_admin_clients apply; not Dovecot's sockets, whose file modes and
+  // client limit Dovecot's master sets.
   asio::awaitable<void> accept_admins(asio::local::stream_protocol::acceptor& acceptor,
-                                      std::string path, bool check_uid);
+                                      std::string path, bool own_socket);
   bool admin_allowed(const PeerCredentials& cred) const;
   void reject(UnixSocket socket, const std::string& line);
   void signal_dovecot_process(OwnerId owner, const std::vector<ConnectionId>& ids, bool force,

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import unittest
 
-from harness import BIN, DovecotServer, Stack, imap_alive, pop3_alive, wait_until
+from harness import BIN, DovecotServer, RawLineSocket, Stack, imap_alive, pop3_alive, wait_until
 
 
 class AnvildAsDovecotAnvil(Stack):
@@ -18,7 +18,7 @@ class AnvildAsDovecotAnvil(Stack):
         self.run_dir = os.path.join(self.dir, "service-anvild")
         self.dovecot = DovecotServer(self, f"""mail_max_userip_connections = 2
 service anvil {{
-  executable = {BIN}/anvild --dovecot-service --run-dir {self.run_dir}
+  executable = {BIN}/anvild --dovecot-service --run-dir {self.run_dir} -o max_admin_clients=1
 }}
 """)
         self.assertTrue(wait_until(lambda: os.path.exists(os.path.join(self.run_dir, "anvil"))))
@@ -79,6 +79,22 @@ service anvil {{
             self.login("imap", "jane", "127.0.0.2")
         self.assertIn("Maximum number of connections from user+IP exceeded", str(refused.exception))
         self.login("imap", "jane", "127.0.0.4")  # another address is fine
+
+    def test_dovecots_socket_is_not_capped_by_max_admin_clients(self):
+        # Every Dovecot login process keeps a connection to this socket.
+        peers = [RawLineSocket(self.dovecot.anvil_socket) for _ in range(5)]
+        self.clients.extend(peers)
+        for peer in peers:
+            peer.send("VERSION\tanvil\t1\t0\nLOOKUP\timap/127.0.0.1/jane\n")
+            self.assertEqual(peer.line(), "0")
+        # anvild's own admin socket keeps its cap (max_admin_clients=1 here).
+        holder = RawLineSocket(os.path.join(self.run_dir, "anvil"))
+        self.clients.append(holder)
+        holder.send("VERSION\tanvil-admin\t1\t0\n")
+        self.assertEqual(holder.line(), "VERSION\tanvil-admin\t1\t0")
+        code, out, err = self.ctl("who")
+        self.assertEqual(code, 75, err)
+        self.assertIn("too many admin clients", err)
 
     def test_a_killed_process_leaves_no_session(self):
         self.login("imap", "jane", "127.0.0.2")
