@@ -95,6 +95,7 @@ void AdminChannel::who(const std::vector<std::string>& fields) {
     std::string problem = apply_filter_field(filter, fields[i]);
     if (!problem.empty()) return error("WHO: " + problem);
   }
+  server_.sync_registrations();
   auto sessions = server_.sessions().select(filter);
   for (const Session* session : sessions) {
     LineWriter line;

@@ -83,6 +83,7 @@ Dovecot23Reply connect(Server& server, const std::vector<std::string>& fields, b
 Dovecot23Reply lookup(Server& server, const std::vector<std::string>& fields) {
   Dovecot23Reply reply;
   if (!enough(fields, 2, &reply)) return reply;
+  server.sync_registrations();
   std::size_t count = 0;
   if (auto ident = parse_dovecot_ident(fields[1])) {
     SessionFilter filter;
@@ -97,6 +98,7 @@ Dovecot23Reply lookup(Server& server, const std::vector<std::string>& fields) {
 // line. Native sessions are included; sessions before login are not (2.3
 // has no such thing).
 Dovecot23Reply connect_dump(Server& server) {
+  server.sync_registrations();
   std::map<std::pair<std::string, std::int32_t>, std::size_t> counts;
   for (const Session* s : server.sessions().select(SessionFilter{})) {
     if (s->user.empty()) continue;

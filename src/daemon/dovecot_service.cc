@@ -22,7 +22,6 @@ constexpr int kLogFdPassFd = 4;
 constexpr int kStatusFd = 5;
 constexpr int kMasterDeadFd = 6;
 constexpr int kMasterPipeFd = 7;
-constexpr int kSharedPipeFd = 8;
 
 long long env_number(const char* name, long long fallback) {
   const char* text = std::getenv(name);
@@ -61,8 +60,12 @@ std::string DovecotService::start() {
       return error;
     }
   }
-  asio::co_spawn(io_, read_pipe(kMasterPipeFd, true), asio::detached);
-  asio::co_spawn(io_, read_pipe(kSharedPipeFd, false), asio::detached);
+  for (Pipe* pipe : {&master_pipe_, &shared_pipe_}) {
+    pipe->waiting_for_version = restarted_;
+    ::fcntl(pipe->fd, F_SETFL, ::fcntl(pipe->fd, F_GETFL) | O_NONBLOCK);
+    asio::co_spawn(io_, watch_pipe(*pipe), asio::detached);
+  }
+  server_.set_registration_sync([this] { drain_pipes(); });
   asio::co_spawn(io_, receive_log_fds(), asio::detached);
   asio::co_spawn(io_, watch_master(), asio::detached);
   log_info("serving as Dovecot's anvil (pid {}, generation {}{})", status.pid, status.uid,
@@ -70,56 +73,65 @@ std::string DovecotService::start() {
   return "";
 }
 
-void DovecotService::handle_pipe_line(const std::string& line, bool from_master,
-                                      bool* waiting_for_version) {
+void DovecotService::handle_pipe_line(const std::string& line, Pipe& pipe) {
   std::vector<std::string> fields = split_fields(line);
   if (fields.empty()) return;
   if (fields[0] == "VERSION") {
     if (fields.size() < 3 || fields[1] != "anvil" || fields[2] != "1") {
       log_error("Anvil client not compatible with this server: {}", line);
     }
-    *waiting_for_version = false;
+    pipe.waiting_for_version = false;
     return;
   }
   // After a restart, lines written for the previous anvil may still be in
   // the pipe; they end at master's VERSION line.
-  if (*waiting_for_version) return;
-  Dovecot23Reply reply = handle_dovecot23_line(server_, fields, from_master);
+  if (pipe.waiting_for_version) return;
+  Dovecot23Reply reply = handle_dovecot23_line(server_, fields, pipe.from_master);
   // A pipe cannot be answered, and closing it would lose every later
   // registration: errors are logged and reading goes on.
   if (!reply.fatal.empty()) log_error("Anvil client input error: {}", reply.fatal);
   if (!reply.text.empty()) log_error("{} on a FIFO, can't send reply", fields[0]);
 }
 
-asio::awaitable<void> DovecotService::read_pipe(int fd, bool from_master) {
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-  asio::posix::stream_descriptor pipe(io_, fd);
-  LineBuffer buffer(kDovecot23MaxLine);
-  bool waiting_for_version = restarted_;
-  bool discarding = false;  // skipping the rest of an over-long line
+bool DovecotService::drain(Pipe& pipe) {
   char chunk[4096];
   while (true) {
-    asio::error_code ec;
-    std::size_t n = co_await pipe.async_read_some(asio::buffer(chunk),
-                                                  asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) break;  // every writer is gone
-    std::string_view data(chunk, n);
-    if (discarding) {
+    ssize_t n = ::read(pipe.fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
+    if (n == 0) return false;
+    std::string_view data(chunk, static_cast<std::size_t>(n));
+    if (pipe.discarding) {
       std::size_t lf = data.find('\n');
       if (lf == std::string_view::npos) continue;
       data.remove_prefix(lf + 1);
-      discarding = false;
+      pipe.discarding = false;
     }
-    buffer.append(data.data(), data.size());
-    while (auto line = buffer.next_line())
-      handle_pipe_line(*line, from_master, &waiting_for_version);
-    if (buffer.overflowed()) {
-      log_error("BUG: Anvil client connection sent too much data (fd {}); skipping that line", fd);
-      buffer = LineBuffer(kDovecot23MaxLine);
-      discarding = true;
+    pipe.buffer.append(data.data(), data.size());
+    while (auto line = pipe.buffer.next_line()) handle_pipe_line(*line, pipe);
+    if (pipe.buffer.overflowed()) {
+      log_error("BUG: Anvil client connection sent too much data (fd {}); skipping that line",
+                pipe.fd);
+      pipe.buffer = LineBuffer(kDovecot23MaxLine);
+      pipe.discarding = true;
     }
   }
-  log_info("pipe fd {} closed", fd);
+}
+
+void DovecotService::drain_pipes() {
+  drain(master_pipe_);
+  drain(shared_pipe_);
+}
+
+asio::awaitable<void> DovecotService::watch_pipe(Pipe& pipe) {
+  asio::posix::stream_descriptor descriptor(io_, pipe.fd);
+  while (true) {
+    asio::error_code ec;
+    co_await descriptor.async_wait(asio::posix::descriptor_base::wait_read,
+                                   asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || !drain(pipe)) break;  // every writer is gone
+  }
+  log_info("pipe fd {} closed", pipe.fd);
 }
 
 asio::awaitable<void> DovecotService::receive_log_fds() {

@@ -13,6 +13,9 @@
 #include <asio.hpp>
 #include <string>
 
+#include "common/line_codec.h"
+#include "daemon/dovecot23_dialect.h"
+
 namespace anvil {
 
 class Server;
@@ -27,15 +30,33 @@ class DovecotService {
   // serving. Returns "" or an error.
   std::string start();
 
+  // Processes every line already written to the pipes. Run before a LOOKUP
+  // or a dump is answered, so that a CONNECT a process wrote before the
+  // question was asked is counted.
+  void drain_pipes();
+
  private:
-  asio::awaitable<void> read_pipe(int fd, bool from_master);
+  // One of master's pipes. Only read() in drain() takes bytes out of it, so
+  // lines are handled in the order they were written.
+  struct Pipe {
+    int fd;
+    bool from_master;
+    LineBuffer buffer{kDovecot23MaxLine};
+    bool waiting_for_version = false;  // after a restart: skip stale lines
+    bool discarding = false;           // skipping the rest of an over-long line
+  };
+
+  asio::awaitable<void> watch_pipe(Pipe& pipe);
+  bool drain(Pipe& pipe);  // false once every writer is gone
   asio::awaitable<void> receive_log_fds();
   asio::awaitable<void> watch_master();
-  void handle_pipe_line(const std::string& line, bool from_master, bool* waiting_for_version);
+  void handle_pipe_line(const std::string& line, Pipe& pipe);
 
   asio::io_context& io_;
   Server& server_;
   bool restarted_ = false;
+  Pipe master_pipe_{7, true};
+  Pipe shared_pipe_{8, false};
 };
 
 }  // namespace anvil

@@ -191,6 +191,7 @@ asio::awaitable<void> Server::accept_admins(asio::local::stream_protocol::accept
 
 asio::awaitable<std::vector<KickOutcome>> Server::kick(SessionFilter filter, std::string reason,
                                                        bool dry_run, bool force) {
+  sync_registrations();
   std::vector<const Session*> selected = sessions_.select(filter);
   std::vector<KickOutcome> outcomes;
   for (const Session* session : selected) {

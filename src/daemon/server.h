@@ -4,6 +4,7 @@
 #pragma once
 
 #include <asio.hpp>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,6 +67,12 @@ class Server {
   PenaltyTable& penalties() { return penalties_; }
   DovecotProcesses& dovecot_processes() { return dovecot_; }
   OwnerId new_owner() { return next_owner_++; }
+  // Brings in registrations that are written but not yet read (Dovecot's
+  // pipes); called before answering a question about them.
+  void set_registration_sync(std::function<void()> sync) { registration_sync_ = std::move(sync); }
+  void sync_registrations() {
+    if (registration_sync_) registration_sync_();
+  }
 
   // Serves an inherited listening socket (Dovecot's `anvil` and
   // `anvil-auth-penalty`) like the admin socket. Returns "" or an error.
@@ -114,6 +121,7 @@ class Server {
   std::size_t admin_count_ = 0;
   OwnerId next_owner_ = 1;
   bool stopped_ = false;
+  std::function<void()> registration_sync_;
 };
 
 }  // namespace anvil

@@ -16,9 +16,12 @@ class AnvildAsDovecotAnvil(Stack):
     def setUp(self):
         super().setUp()
         self.run_dir = os.path.join(self.dir, "service-anvild")
+        # vsz_limit = 0: a sanitizer build reserves terabytes of address
+        # space, more than master's default limit for the service allows.
         self.dovecot = DovecotServer(self, f"""mail_max_userip_connections = 2
 service anvil {{
   executable = {BIN}/anvild --dovecot-service --run-dir {self.run_dir} -o max_admin_clients=1
+  vsz_limit = 0
 }}
 """)
         self.assertTrue(wait_until(lambda: os.path.exists(os.path.join(self.run_dir, "anvil"))))
