@@ -162,9 +162,12 @@ class Stack(unittest.TestCase):
         self.processes = []
         self.clients = []
         self.anvild = None
+        # A cleanup runs even when setUp fails (tearDown would not), so no
+        # process outlives its test.
+        self.addCleanup(self.stop_everything)
         self.start_anvild()
 
-    def tearDown(self):
+    def stop_everything(self):
         for client in self.clients:
             client.close()
         for proc in self.processes:
