@@ -1,19 +1,11 @@
 #include "daemon/config.h"
 
-#include <fstream>
-
+#include "common/settings_file.h"
 #include "registry/wire_codec.h"
 
 namespace anvil {
 
 namespace {
-
-std::string trim(const std::string& text) {
-  std::size_t begin = text.find_first_not_of(" \t\r");
-  if (begin == std::string::npos) return "";
-  std::size_t end = text.find_last_not_of(" \t\r");
-  return text.substr(begin, end - begin + 1);
-}
 
 bool parse_size(const std::string& value, long long min, long long max, std::size_t* out) {
   long long v = 0;
@@ -61,7 +53,7 @@ std::string DaemonConfig::set(const std::string& key, const std::string& value) 
     while (start <= value.size()) {
       std::size_t comma = value.find(',', start);
       std::string item =
-          trim(value.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+          trim_blanks(value.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
       if (!item.empty()) {
         long long uid = 0;
         if (!parse_integer(item, 0, 0xfffffffe, &uid)) return bad();
@@ -89,29 +81,15 @@ std::string DaemonConfig::set(const std::string& key, const std::string& value) 
 }
 
 std::string DaemonConfig::apply_override(const std::string& assignment) {
-  std::size_t eq = assignment.find('=');
-  if (eq == std::string::npos) return "expected key=value, got '" + assignment + "'";
-  return set(trim(assignment.substr(0, eq)), trim(assignment.substr(eq + 1)));
+  return apply_setting_override(assignment, setter());
 }
 
 std::string DaemonConfig::load_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return "cannot read config file " + path;
-  std::string line;
-  int number = 0;
-  while (std::getline(in, line)) {
-    number++;
-    std::size_t hash = line.find('#');
-    if (hash != std::string::npos) line.erase(hash);
-    line = trim(line);
-    if (line.empty()) continue;
-    std::size_t eq = line.find('=');
-    std::string error = eq == std::string::npos
-                            ? "expected key = value"
-                            : set(trim(line.substr(0, eq)), trim(line.substr(eq + 1)));
-    if (!error.empty()) return path + ":" + std::to_string(number) + ": " + error;
-  }
-  return "";
+  return load_settings_file(path, setter());
+}
+
+SettingSetter DaemonConfig::setter() {
+  return [this](const std::string& key, const std::string& value) { return set(key, value); };
 }
 
 }  // namespace anvil

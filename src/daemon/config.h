@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "common/settings_file.h"
+
 namespace anvil {
 
 struct DaemonConfig {
@@ -37,6 +39,7 @@ struct DaemonConfig {
   std::string apply_override(const std::string& assignment);
 
  private:
+  SettingSetter setter();
   std::string resolve(const std::string& path) const;
 };
 
