@@ -397,3 +397,50 @@ def pop3_alive(client):
         return client.noop().startswith(b"+OK")
     except (poplib.error_proto, OSError):
         return False
+
+
+# --- anvil-proxy ---------------------------------------------------------
+
+def make_tls_pair(directory):
+    """A self-signed certificate for 127.0.0.1 and localhost, made with the
+    openssl command; returns (cert path, key path)."""
+    cert = os.path.join(directory, "cert.pem")
+    key = os.path.join(directory, "key.pem")
+    if not os.path.exists(cert):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                        "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                       check=True, capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    return cert, key
+
+
+def start_proxy(stack, settings):
+    """Runs anvil-proxy with `settings` (a dict) in a config file; every
+    listen address not given is off. Returns the process, with .ports
+    mapping "imap", "imaps", "pop3", "pop3s" to the bound ports."""
+    values = {"imap_listen": "", "imaps_listen": "", "pop3_listen": "", "pop3s_listen": "",
+              "anvil_socket": stack.service_socket}
+    values.update(settings)
+    index = len(stack.processes)
+    conf = os.path.join(stack.dir, f"proxy-{index}.conf")
+    with open(conf, "w") as f:
+        f.writelines(f"{key} = {value}\n" for key, value in values.items())
+    log = open(os.path.join(stack.dir, f"proxy-{index}.log"), "ab")
+    proc = stack.spawn([os.path.join(BIN, "anvil-proxy"), "-c", conf],
+                       stdout=subprocess.PIPE, stderr=log, text=True)
+    log.close()
+    proc.log_path = os.path.join(stack.dir, f"proxy-{index}.log")
+    expected = sum(1 for key in ("imap_listen", "imaps_listen", "pop3_listen", "pop3s_listen")
+                   if values[key])
+    proc.ports = {}
+    while len(proc.ports) < expected:
+        line = proc.stdout.readline()
+        stack.assertTrue(line, "anvil-proxy exited: " + proxy_log(proc))
+        _, name, address = line.split()
+        proc.ports[name] = int(address.rsplit(":", 1)[1])
+    return proc
+
+
+def proxy_log(proc):
+    with open(proc.log_path, encoding="utf-8", errors="replace") as f:
+        return f.read()

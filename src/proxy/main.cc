@@ -1,0 +1,129 @@
+// anvil-proxy: an IMAP and POP3 login proxy that registers every client
+// connection with anvild, so `anvilctl who` and `kick` work for any mail
+// server behind it.
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+#include "proxy/proxy.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: anvil-proxy [-c FILE] [-o key=value]... [-D]\n"
+    "\n"
+    "Runs the IMAP/POP3 login proxy in the foreground, logging to stderr. It\n"
+    "prints \"listening <protocol> <address>\" on stdout for every listener.\n"
+    "\n"
+    "  -c FILE        read settings from FILE (key = value lines)\n"
+    "  -o key=value   override one setting (after -c; may repeat)\n"
+    "  -D             debug logging\n"
+    "  --help         this text\n"
+    "  --version      print the version\n"
+    "\n"
+    "Settings: imap_listen, imaps_listen, pop3_listen, pop3s_listen,\n"
+    "backend_imap, backend_pop3, backend_tls, backend_tls_verify,\n"
+    "backend_tls_ca, user_map, anvil_socket, tls_cert, tls_key,\n"
+    "require_tls_for_login, secure_networks, login_timeout, backend_timeout,\n"
+    "max_command_size, max_login_attempts, max_bad_commands, max_sessions.\n"
+    "See anvil-proxy(8). Signals: TERM/INT say goodbye to every client and\n"
+    "exit; HUP re-reads the user map.\n";
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "anvil-proxy: %s\n%s", message.c_str(), kUsage);
+  return 64;
+}
+
+// Every session holds two descriptors once logged in. Raise the limit to
+// what max_sessions needs: the hard limit too when privileged, else the
+// soft limit as far as the hard limit allows.
+void raise_fd_limit(std::size_t max_sessions) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  rlim_t wanted = static_cast<rlim_t>(max_sessions) * 2 + 256;
+  if (limit.rlim_cur < wanted) {
+    rlimit both{wanted, std::max(wanted, limit.rlim_max)};
+    if (limit.rlim_max != RLIM_INFINITY && setrlimit(RLIMIT_NOFILE, &both) == 0) {
+      limit = both;
+    } else {
+      limit.rlim_cur = std::min(wanted, limit.rlim_max);
+      setrlimit(RLIMIT_NOFILE, &limit);
+      getrlimit(RLIMIT_NOFILE, &limit);
+    }
+  }
+  if (limit.rlim_cur < wanted) {
+    anvil::log_warning("open file limit {} allows about {} sessions, fewer than max_sessions {}",
+                       limit.rlim_cur, (limit.rlim_cur - 256) / 2, max_sessions);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  anvil::set_log_program("anvil-proxy");
+  std::string config_file;
+  std::vector<std::string> overrides;
+  for (int i = 1; i < argc; i++) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (arg == "--version") {
+      std::printf("anvil-proxy %s\n", ANVIL_VERSION);
+      return 0;
+    } else if (arg == "-D") {
+      anvil::enable_debug_log(true);
+    } else if (arg == "-c" || arg == "-o") {
+      if (i + 1 >= argc) return usage_error(arg + (arg == "-c" ? " needs a file" : " needs key=value"));
+      (arg == "-c" ? config_file : overrides.emplace_back()) = argv[++i];
+    } else {
+      return usage_error("unknown argument: " + arg);
+    }
+  }
+
+  anvil::ProxyConfig config;
+  if (!config_file.empty()) {
+    if (std::string error = config.load_file(config_file); !error.empty()) {
+      anvil::log_error("{}", error);
+      return 78;  // EX_CONFIG
+    }
+  }
+  for (const std::string& assignment : overrides) {
+    if (std::string error = config.apply_override(assignment); !error.empty()) {
+      anvil::log_error("-o {}: {}", assignment, error);
+      return 78;
+    }
+  }
+  if (std::string error = config.validate(); !error.empty()) {
+    anvil::log_error("{}", error);
+    return 78;
+  }
+
+  ::signal(SIGPIPE, SIG_IGN);
+  raise_fd_limit(config.max_sessions);
+  asio::io_context io(1);
+  anvil::Proxy proxy(io, config);
+  if (std::string error = proxy.start(); !error.empty()) {
+    anvil::log_error("{}", error);
+    return 71;  // EX_OSERR: a port taken, a certificate missing, ...
+  }
+  asio::signal_set stop(io, SIGTERM, SIGINT);
+  stop.async_wait([&](const asio::error_code& ec, int) {
+    if (!ec) proxy.shut_down();
+  });
+  asio::signal_set reload(io, SIGHUP);
+  std::function<void(const asio::error_code&, int)> on_reload = [&](const asio::error_code& ec,
+                                                                    int) {
+    if (ec) return;
+    proxy.reload_user_map();
+    reload.async_wait(on_reload);
+  };
+  reload.async_wait(on_reload);
+  io.run();
+  anvil::log_info("stopped");
+  return 0;
+}

@@ -1,0 +1,58 @@
+// anvil-proxy's settings: `key = value` lines from a file (-c), then
+// `-o key=value` overrides. docs/anvil-proxy.8.md describes every key.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "common/ip_address.h"
+#include "common/settings_file.h"
+#include "proxy/user_map.h"
+
+namespace anvil {
+
+enum class BackendTls { none, starttls, tls };
+
+struct ProxyConfig {
+  // Where clients connect; each a list of host:port (empty: not served).
+  std::vector<HostPort> imap_listen{{"127.0.0.1", 143}};
+  std::vector<HostPort> imaps_listen;
+  std::vector<HostPort> pop3_listen{{"127.0.0.1", 110}};
+  std::vector<HostPort> pop3s_listen;
+
+  HostPort backend_imap{"127.0.0.1", 10143};
+  HostPort backend_pop3{"127.0.0.1", 10110};
+  BackendTls backend_tls = BackendTls::none;
+  bool backend_tls_verify = true;
+  std::string backend_tls_ca;  // CA file; empty: the system's store
+  std::string user_map;        // file; empty: everyone goes to the default backend
+
+  std::string anvil_socket = ANVIL_DEFAULT_RUN_DIR "/anvil-service";
+  std::string tls_cert;  // PEM; with tls_key, enables STARTTLS/STLS and imaps/pop3s
+  std::string tls_key;
+  bool require_tls_for_login = true;
+  // Clients from these networks count as secure without TLS.
+  std::vector<Cidr> secure_networks{*Cidr::parse("127.0.0.0/8"), *Cidr::parse("::1/128")};
+
+  std::chrono::milliseconds login_timeout{60'000};
+  std::chrono::milliseconds backend_timeout{30'000};
+  std::size_t max_command_size = 8192;  // a pre-login command, literals included
+  int max_login_attempts = 3;
+  int max_bad_commands = 10;
+  std::size_t max_sessions = 50'000;
+
+  bool tls_configured() const { return !tls_cert.empty(); }
+
+  std::string set(const std::string& key, const std::string& value);
+  std::string load_file(const std::string& path);
+  std::string apply_override(const std::string& assignment);
+  // Checks what single keys cannot: pairs that belong together.
+  std::string validate() const;
+
+ private:
+  SettingSetter setter();
+};
+
+}  // namespace anvil

@@ -1,0 +1,364 @@
+#include "proxy/session.h"
+
+#include "common/ip_address.h"
+#include "common/log.h"
+#include "proxy/backend_login.h"
+#include "proxy/proxy.h"
+
+namespace anvil {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Action = FrontEndStep::Action;
+
+// How long a kicked or timed-out client may take to accept its goodbye.
+constexpr std::chrono::seconds kGoodbyeGrace{5};
+constexpr std::size_t kTlsRelayChunk = 16384;
+
+auto with(asio::error_code& ec) { return asio::redirect_error(asio::use_awaitable, ec); }
+
+const char* protocol_name(MailProtocol protocol) {
+  return protocol == MailProtocol::imap ? "imap" : "pop3";
+}
+
+// IPv4-mapped IPv6 addresses folded to IPv4, as anvild and anvilctl show them.
+std::string address_text(const asio::ip::address& address) {
+  auto parsed = IpAddress::parse(address.to_string());
+  return parsed ? parsed->to_string() : address.to_string();
+}
+
+}  // namespace
+
+Session::Session(Proxy& proxy, MailProtocol protocol, bool implicit_tls,
+                 asio::ip::tcp::socket socket)
+    : proxy_(proxy),
+      protocol_(protocol),
+      implicit_tls_(implicit_tls),
+      client_(std::move(socket)),
+      deadline_(client_.socket().get_executor()) {}
+
+Session::~Session() {
+  if (!id_.is_zero()) proxy_.remove(id_);
+}
+
+void Session::start() {
+  asio::error_code ec;
+  auto remote = client_.socket().remote_endpoint(ec);
+  auto local = client_.socket().local_endpoint(ec);
+  if (ec) {
+    client_.close();  // the client left before we looked
+    return;
+  }
+  info_.client_ip = address_text(remote.address());
+  info_.client_port = remote.port();
+  info_.local_port = local.port();
+  peer_ = info_.client_ip + ":" + std::to_string(info_.client_port);
+  std::string error;
+  id_ = proxy_.registry(protocol_).register_session(info_, &error);
+  if (id_.is_zero()) {
+    log_warning("{}: cannot register {}: {}", protocol_name(protocol_), peer_, error);
+  } else {
+    proxy_.add(id_, shared_from_this());
+  }
+  login_deadline_ = Clock::now() + proxy_.config().login_timeout;
+  set_deadline(login_deadline_);
+  asio::co_spawn(deadline_.get_executor(), run(shared_from_this()), asio::detached);
+}
+
+bool Session::kick(const std::string& reason) {
+  if (ending_ != Ending::none || !client_.is_open()) return false;
+  ending_ = Ending::kicked;
+  kick_reason_ = reason.empty() ? "Disconnected by administrator" : reason;
+  log_info("{}: kicked user={} from {}: {}", protocol_name(protocol_), info_.user, peer_,
+           kick_reason_);
+  stop_for_goodbye();
+  return true;
+}
+
+void Session::shut_down() {
+  if (ending_ != Ending::none || !client_.is_open()) return;
+  ending_ = Ending::shut_down;
+  stop_for_goodbye();
+}
+
+// Interrupts whatever the session waits for, so that the one coroutine that
+// writes to the client (run() before login, the backend-to-client pump
+// after) ends with the goodbye.
+void Session::stop_for_goodbye() {
+  if (backend_) backend_->close();
+  if (!relaying_) client_.cancel();
+  set_deadline(Clock::now() + kGoodbyeGrace);
+}
+
+void Session::set_deadline(Clock::time_point when) {
+  deadline_.expires_at(when);  // wakes a running watchdog, which waits again
+  if (!watchdog_running_) {
+    watchdog_running_ = true;
+    asio::co_spawn(deadline_.get_executor(), watchdog(shared_from_this()), asio::detached);
+  }
+}
+
+asio::awaitable<void> Session::watchdog(std::shared_ptr<Session> /*self*/) {
+  while (client_.is_open() && !(relaying_ && ending_ == Ending::none)) {
+    asio::error_code ec;
+    co_await deadline_.async_wait(with(ec));
+    if (!client_.is_open() || (relaying_ && ending_ == Ending::none)) break;
+    if (deadline_.expiry() > Clock::now()) continue;  // moved while we slept
+    if (ending_ != Ending::none) {
+      close_all();  // the goodbye took too long
+    } else if (in_backend_login_ && Clock::now() < login_deadline_) {
+      backend_timed_out_ = true;
+      backend_->close();
+      deadline_.expires_at(login_deadline_);
+    } else {
+      ending_ = Ending::timed_out;
+      stop_for_goodbye();
+    }
+  }
+  watchdog_running_ = false;
+}
+
+void Session::close_all() {
+  if (backend_) backend_->close();
+  client_.close();
+  deadline_.cancel();
+}
+
+asio::awaitable<bool> Session::send_to_client(std::string_view text) {
+  if (text.empty()) co_return true;
+  asio::error_code ec;
+  co_await client_.write(text, ec);
+  co_return !ec && ending_ == Ending::none;
+}
+
+asio::awaitable<std::string> Session::read_from_client(asio::error_code& ec) {
+  if (client_.tls()) {
+    std::string data(4096, '\0');
+    std::size_t n = co_await client_.read_some(data, ec);
+    data.resize(n);
+    co_return data;
+  }
+  // Plain: no buffer of our own while the client is silent.
+  for (;;) {
+    co_await client_.wait_readable(ec);
+    if (ec) co_return "";
+    std::span<char> shared = proxy_.relay_buffer();
+    std::size_t n = client_.read_now(shared.first(8192), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+    if (ec) co_return "";
+    co_return std::string(shared.data(), n);
+  }
+}
+
+asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {  // self: alive while running
+  const ProxyConfig& config = proxy_.config();
+  FrontEndOptions options;
+  options.tls_offered = !implicit_tls_ && proxy_.server_tls() != nullptr;
+  options.secure = implicit_tls_;
+  if (auto ip = IpAddress::parse(info_.client_ip)) {
+    for (const Cidr& network : config.secure_networks) options.secure |= network.contains(*ip);
+  }
+  options.require_tls = config.require_tls_for_login;
+  options.max_command_size = config.max_command_size;
+  options.max_login_attempts = config.max_login_attempts;
+  options.max_bad_commands = config.max_bad_commands;
+  front_end_ = make_front_end(protocol_, options);
+
+  bool open = true;
+  if (implicit_tls_) {
+    asio::error_code ec;
+    co_await client_.handshake_as_server(*proxy_.server_tls(), ec);
+    if (ec) {
+      log_debug("{}: TLS handshake with {} failed: {}", protocol_name(protocol_), peer_,
+                ec.message());
+      open = false;
+      ending_ = ending_ == Ending::none ? Ending::silent : ending_;
+    }
+  }
+  if (open) open = co_await send_to_client(front_end_->greeting());
+  while (open) {
+    FrontEndStep step = front_end_->next();
+    switch (step.action) {
+      case Action::need_input: {
+        asio::error_code ec;
+        std::string data = co_await read_from_client(ec);
+        if (ec || ending_ != Ending::none) {
+          open = false;
+        } else {
+          front_end_->feed(data);
+        }
+        break;
+      }
+      case Action::reply:
+        open = co_await send_to_client(step.reply);
+        break;
+      case Action::close:
+        co_await send_to_client(step.reply);
+        open = false;
+        break;
+      case Action::start_tls: {
+        open = co_await send_to_client(step.reply);
+        if (!open) break;
+        asio::error_code ec;
+        co_await client_.handshake_as_server(*proxy_.server_tls(), ec);
+        if (ec) {
+          log_debug("{}: STARTTLS with {} failed: {}", protocol_name(protocol_), peer_,
+                    ec.message());
+          ending_ = ending_ == Ending::none ? Ending::silent : ending_;
+          open = false;
+        } else {
+          front_end_->tls_started();
+        }
+        break;
+      }
+      case Action::login: {
+        open = co_await send_to_client(step.reply);
+        if (!open) break;
+        std::string reply;
+        bool logged_in = co_await log_in(step.credentials, &reply);
+        if (ending_ != Ending::none) {
+          open = false;
+        } else if (logged_in) {
+          if (co_await send_to_client(reply)) {
+            start_relay(self);
+            co_return;
+          }
+          open = false;
+        } else {
+          FrontEndStep failed = front_end_->login_failed(reply);
+          open = co_await send_to_client(failed.reply) && failed.action != Action::close;
+        }
+        break;
+      }
+    }
+  }
+  if (ending_ != Ending::none && ending_ != Ending::silent) co_await say_goodbye();
+  close_all();
+}
+
+asio::awaitable<bool> Session::log_in(const Credentials& credentials, std::string* reply) {
+  const ProxyConfig& config = proxy_.config();
+  const std::string& user = credentials.authzid.empty() ? credentials.user : credentials.authzid;
+  const HostPort& default_backend =
+      protocol_ == MailProtocol::imap ? config.backend_imap : config.backend_pop3;
+  Route route = proxy_.user_map().route(user, protocol_, default_backend);
+  std::string destination = format_host_port(route.backend);
+
+  in_backend_login_ = true;
+  backend_timed_out_ = false;
+  deadline_.expires_at(std::min(login_deadline_, Clock::now() + config.backend_timeout));
+  auto executor = deadline_.get_executor();
+  backend_ = std::make_unique<ProxyStream>(asio::ip::tcp::socket(executor));
+  asio::error_code ec;
+  asio::ip::tcp::resolver resolver(executor);
+  auto endpoints = co_await resolver.async_resolve(
+      route.backend.host, std::to_string(route.backend.port), with(ec));
+  if (!ec && ending_ == Ending::none && !backend_timed_out_) {
+    co_await asio::async_connect(backend_->socket(), endpoints, with(ec));
+  }
+  BackendLogin result;
+  if (ec) {
+    result.problem = "cannot connect: " + ec.message();
+  } else if (ending_ == Ending::none && !backend_timed_out_) {
+    BackendTlsSettings tls{config.backend_tls, proxy_.backend_tls(), route.backend.host,
+                           config.backend_tls_verify};
+    result = co_await log_in_to_backend(*backend_, protocol_, credentials, tls);
+  }
+  in_backend_login_ = false;
+  deadline_.expires_at(login_deadline_);
+  if (ending_ != Ending::none) co_return false;
+  if (backend_timed_out_) result = {BackendLogin::Outcome::unavailable, "", "", "timed out"};
+
+  if (result.outcome != BackendLogin::Outcome::logged_in) {
+    backend_->close();
+    if (result.outcome == BackendLogin::Outcome::unavailable) {
+      log_warning("{}: backend {} unavailable for user={} from {}: {}", protocol_name(protocol_),
+                  destination, user, peer_, result.problem);
+      reply->clear();
+    } else {
+      log_info("{}: login refused by {} for user={} from {}", protocol_name(protocol_),
+               destination, user, peer_);
+      *reply = result.reply;
+    }
+    co_return false;
+  }
+
+  auto remote = backend_->socket().remote_endpoint(ec);
+  info_.user = user;
+  info_.alt_names = route.alt_names;
+  if (!ec) {
+    info_.dest_ip = address_text(remote.address());
+    info_.dest_port = remote.port();
+  }
+  std::string error;
+  if (!id_.is_zero() && !proxy_.registry(protocol_).update_session(id_, info_, &error)) {
+    log_warning("{}: cannot update session of {}: {}", protocol_name(protocol_), peer_, error);
+  }
+  log_info("{}: login user={} from {} to {}", protocol_name(protocol_), user, peer_, destination);
+  *reply = front_end_->login_succeeded(result.reply) + result.leftover;
+  co_return true;
+}
+
+void Session::start_relay(const std::shared_ptr<Session>& self) {
+  relaying_ = true;
+  deadline_.cancel();  // no deadline while relaying: the watchdog ends
+  pending_to_backend_ = front_end_->take_buffered();
+  auto executor = deadline_.get_executor();
+  asio::co_spawn(executor, pump(self, true), asio::detached);
+  asio::co_spawn(executor, pump(self, false), asio::detached);
+}
+
+// Moves bytes one way until either side ends. Plain connections read into
+// the proxy's shared buffer only when data has arrived, so an idle session
+// holds no buffer; TLS connections need their own while a read is pending.
+asio::awaitable<void> Session::pump(std::shared_ptr<Session> /*self*/, bool to_client) {
+  ProxyStream& from = to_client ? *backend_ : client_;
+  ProxyStream& to = to_client ? client_ : *backend_;
+  asio::error_code ec;
+  if (!to_client && !pending_to_backend_.empty()) {
+    co_await to.write(std::exchange(pending_to_backend_, ""), ec);
+  }
+  std::string own;
+  while (!ec) {
+    std::string_view data;
+    if (from.tls()) {
+      own.resize(kTlsRelayChunk);
+      std::size_t n = co_await from.read_some(own, ec);
+      data = std::string_view(own.data(), n);
+    } else {
+      co_await from.wait_readable(ec);
+      if (ec) break;
+      std::span<char> shared = proxy_.relay_buffer();
+      std::size_t n = from.read_now(shared, ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        ec.clear();
+        continue;
+      }
+      data = std::string_view(shared.data(), n);
+    }
+    if (ec || data.empty()) break;
+    if (to_client) last_to_client_ = data.back();
+    co_await to.write(data, ec);
+  }
+  if (to_client) {
+    // This direction owns the client's output: it says the goodbye.
+    if (ending_ != Ending::none && ending_ != Ending::silent) co_await say_goodbye();
+    close_all();
+  } else if (ending_ == Ending::none) {
+    backend_->close();  // the backend-to-client pump then closes the client
+  }
+}
+
+asio::awaitable<void> Session::say_goodbye() {
+  std::string text;
+  // After a partial line from the backend, the goodbye starts a line of its own.
+  if (relaying_ && last_to_client_ != '\n') text = "\r\n";
+  text += ending_ == Ending::timed_out ? front_end_->timeout_reply()
+          : ending_ == Ending::shut_down ? front_end_->kicked_reply("Server shutting down.")
+                                         : front_end_->kicked_reply(kick_reason_);
+  asio::error_code ec;
+  co_await client_.write(text, ec);
+}
+
+}  // namespace anvil

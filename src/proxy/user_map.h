@@ -1,0 +1,57 @@
+// Where the proxy sends a user: the user map file says it per user or per
+// domain, and everyone else goes to the default backend.
+//
+// File format, one entry per line ('#' starts a comment):
+//   <user or *@domain>  <host>[:<port>]  [imap_port=N] [pop3_port=N] [user_*=value]...
+// A port in the destination applies to IMAP and POP3 alike; imap_port and
+// pop3_port override it per protocol; without any, a protocol keeps the port
+// of its default backend. Names compare case-insensitively (ASCII); an exact
+// user entry wins over its domain's entry.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace anvil {
+
+enum class MailProtocol { imap, pop3 };
+
+struct HostPort {
+  std::string host;  // a name or an address; IPv6 written without brackets
+  std::uint16_t port = 0;
+};
+
+// "host:port", "[v6]:port" (port 0 to 65535); with allow_no_port also
+// "host" and "[v6]" (port 0). nullopt on anything else.
+std::optional<HostPort> parse_host_port(std::string_view text, bool allow_no_port = false);
+std::string format_host_port(const HostPort& destination);
+
+struct Route {
+  HostPort backend;
+  std::vector<std::pair<std::string, std::string>> alt_names;  // user_* fields
+};
+
+class UserMap {
+ public:
+  // Reads a map file; returns "" or an error naming the file and line.
+  std::string load(const std::string& path);
+
+  // The route for a user: from the map, or the default backend.
+  Route route(const std::string& user, MailProtocol protocol, const HostPort& default_backend) const;
+  std::size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    HostPort destination;
+    std::uint16_t imap_port = 0;
+    std::uint16_t pop3_port = 0;
+    std::vector<std::pair<std::string, std::string>> alt_names;
+  };
+  std::unordered_map<std::string, Entry> entries_;  // key: folded user or "*@domain"
+};
+
+}  // namespace anvil
