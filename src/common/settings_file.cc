@@ -31,7 +31,7 @@ std::string load_settings_file(const std::string& path, const SettingSetter& set
     line = trim_blanks(line);
     if (line.empty()) continue;
     std::string error = line.find('=') == std::string::npos ? "expected key = value"
-                                                             : apply_setting_override(line, set);
+                                                            : apply_setting_override(line, set);
     if (!error.empty()) return path + ":" + std::to_string(number) + ": " + error;
   }
   return "";

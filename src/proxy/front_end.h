@@ -15,9 +15,9 @@
 namespace anvil {
 
 struct FrontEndOptions {
-  bool tls_offered = false;    // STARTTLS / STLS may be started
-  bool secure = false;         // TLS already, or a client from a secure network
-  bool require_tls = true;     // refuse logins unless secure
+  bool tls_offered = false;  // STARTTLS / STLS may be started
+  bool secure = false;       // TLS already, or a client from a secure network
+  bool require_tls = true;   // refuse logins unless secure
   std::size_t max_command_size = 8192;
   int max_login_attempts = 3;
   int max_bad_commands = 10;

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <cstdint>
 
 namespace anvil {
 
@@ -15,7 +16,9 @@ bool is_atom_char(char c) {
   return c != '(' && c != ')' && c != '{' && c != '"' && c != '\\' && c != '%' && c != '*';
 }
 
-bool is_tag_char(char c) { return is_atom_char(c) && c != '+' && c != ']'; }
+bool is_tag_char(char c) {
+  return is_atom_char(c) && c != '+' && c != ']';
+}
 
 // The tag of a raw command, or "" when it does not start with one.
 std::string leading_tag(std::string_view raw) {
@@ -36,11 +39,13 @@ bool literal_marker(std::string_view line, std::size_t* size, bool* synchronizin
     *synchronizing = false;
     inside.remove_suffix(1);
   }
-  if (inside.empty() || inside.size() > 18) return false;
+  if (inside.empty()) return false;
   for (char c : inside) {
     if (c < '0' || c > '9') return false;
   }
-  std::from_chars(inside.data(), inside.data() + inside.size(), *size);
+  // More digits than a size_t holds is simply too large.
+  *size = SIZE_MAX;
+  if (inside.size() <= 18) std::from_chars(inside.data(), inside.data() + inside.size(), *size);
   return true;
 }
 
@@ -143,7 +148,8 @@ std::optional<ImapCommand> parse_imap_command(std::string_view raw, std::string*
     return std::nullopt;
   }
   *tag = command.tag;
-  command.name = parser.word([](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; });
+  command.name =
+      parser.word([](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; });
   if (command.name.empty()) {
     *error = "Missing command name";
     return std::nullopt;
@@ -161,7 +167,9 @@ std::optional<ImapCommand> parse_imap_command(std::string_view raw, std::string*
   return command;
 }
 
-void ImapCommandReader::append(std::string_view data) { buffer_.append(data); }
+void ImapCommandReader::append(std::string_view data) {
+  buffer_.append(data);
+}
 
 void ImapCommandReader::compact() {
   if (pos_ == buffer_.size()) {

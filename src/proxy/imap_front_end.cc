@@ -127,7 +127,8 @@ class ImapFrontEnd final : public FrontEnd {
     }
     if (name == "STARTTLS") {
       if (!options_.tls_offered) {
-        return bad(command.tag, options_.secure ? "TLS is already active" : "STARTTLS is not available");
+        return bad(command.tag,
+                   options_.secure ? "TLS is already active" : "STARTTLS is not available");
       }
       return {Action::start_tls, command.tag + " OK Begin TLS negotiation now.\r\n"};
     }
@@ -145,7 +146,8 @@ class ImapFrontEnd final : public FrontEnd {
       std::string mechanism = args[0].text;
       for (char& c : mechanism) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       if (mechanism != "PLAIN") {
-        return {Action::reply, command.tag + " NO [CANNOT] Unsupported authentication mechanism.\r\n"};
+        return {Action::reply,
+                command.tag + " NO [CANNOT] Unsupported authentication mechanism.\r\n"};
       }
       if (!login_allowed()) return login_refused(command.tag);
       if (args.size() == 1) {

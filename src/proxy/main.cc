@@ -78,7 +78,8 @@ int main(int argc, char** argv) {
     } else if (arg == "-D") {
       anvil::enable_debug_log(true);
     } else if (arg == "-c" || arg == "-o") {
-      if (i + 1 >= argc) return usage_error(arg + (arg == "-c" ? " needs a file" : " needs key=value"));
+      if (i + 1 >= argc)
+        return usage_error(arg + (arg == "-c" ? " needs a file" : " needs key=value"));
       (arg == "-c" ? config_file : overrides.emplace_back()) = argv[++i];
     } else {
       return usage_error("unknown argument: " + arg);

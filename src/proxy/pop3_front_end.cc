@@ -150,7 +150,8 @@ class Pop3FrontEnd final : public FrontEnd {
       std::string mechanism = arg.substr(0, space);
       for (char& c : mechanism) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       if (mechanism.empty()) return error("AUTH needs a mechanism");
-      if (mechanism != "PLAIN") return {Action::reply, "-ERR Unsupported authentication mechanism.\r\n"};
+      if (mechanism != "PLAIN")
+        return {Action::reply, "-ERR Unsupported authentication mechanism.\r\n"};
       if (!login_allowed()) return refused();
       if (space == std::string::npos) {
         in_auth_ = true;

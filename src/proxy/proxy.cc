@@ -9,7 +9,9 @@ namespace anvil {
 
 namespace {
 
-auto with(asio::error_code& ec) { return asio::redirect_error(asio::use_awaitable, ec); }
+auto with(asio::error_code& ec) {
+  return asio::redirect_error(asio::use_awaitable, ec);
+}
 
 const char* protocol_name(MailProtocol protocol, bool implicit_tls) {
   if (protocol == MailProtocol::imap) return implicit_tls ? "imaps" : "imap";
@@ -43,9 +45,9 @@ void Proxy::remove(const ConnectionId& id) {
 std::string Proxy::start() {
   if (config_.tls_configured()) {
     server_tls_.emplace(asio::ssl::context::tls_server);
-    server_tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                             asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                             asio::ssl::context::no_tlsv1_1);
+    server_tls_->set_options(asio::ssl::context::default_workarounds |
+                             asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                             asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
     asio::error_code ec;
     server_tls_->use_certificate_chain_file(config_.tls_cert, ec);
     if (ec) return "cannot load tls_cert " + config_.tls_cert + ": " + ec.message();
@@ -71,10 +73,8 @@ std::string Proxy::start() {
                            std::unique_ptr<AsioClient>* driver) {
     *client = std::make_unique<Client>(
         Client::Options{.socket_path = config_.anvil_socket, .service = service});
-    (*client)->set_kick_handler(
-        [this](const std::vector<ConnectionId>& ids, const std::string& reason) {
-          return kick(ids, reason);
-        });
+    (*client)->set_kick_handler([this](const std::vector<ConnectionId>& ids,
+                                       const std::string& reason) { return kick(ids, reason); });
     (*client)->set_error_handler(
         [service](const std::string& text) { log_warning("{} registry: {}", service, text); });
     *driver = std::make_unique<AsioClient>(io_.get_executor(), **client);
@@ -116,7 +116,8 @@ std::string Proxy::open_listener(const HostPort& address, MailProtocol protocol,
            ec.message();
   }
   auto endpoint = results.begin()->endpoint();
-  auto listener = std::make_unique<Listener>(Listener{protocol, implicit_tls, asio::ip::tcp::acceptor(io_)});
+  auto listener =
+      std::make_unique<Listener>(Listener{protocol, implicit_tls, asio::ip::tcp::acceptor(io_)});
   auto& acceptor = listener->acceptor;
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);

@@ -16,7 +16,9 @@ using Action = FrontEndStep::Action;
 constexpr std::chrono::seconds kGoodbyeGrace{5};
 constexpr std::size_t kTlsRelayChunk = 16384;
 
-auto with(asio::error_code& ec) { return asio::redirect_error(asio::use_awaitable, ec); }
+auto with(asio::error_code& ec) {
+  return asio::redirect_error(asio::use_awaitable, ec);
+}
 
 const char* protocol_name(MailProtocol protocol) {
   return protocol == MailProtocol::imap ? "imap" : "pop3";
@@ -190,9 +192,7 @@ asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {  // self: al
         }
         break;
       }
-      case Action::reply:
-        open = co_await send_to_client(step.reply);
-        break;
+      case Action::reply: open = co_await send_to_client(step.reply); break;
       case Action::close:
         co_await send_to_client(step.reply);
         open = false;
@@ -252,8 +252,8 @@ asio::awaitable<bool> Session::log_in(const Credentials& credentials, std::strin
   backend_ = std::make_unique<ProxyStream>(asio::ip::tcp::socket(executor));
   asio::error_code ec;
   asio::ip::tcp::resolver resolver(executor);
-  auto endpoints = co_await resolver.async_resolve(
-      route.backend.host, std::to_string(route.backend.port), with(ec));
+  auto endpoints = co_await resolver.async_resolve(route.backend.host,
+                                                   std::to_string(route.backend.port), with(ec));
   if (!ec && ending_ == Ending::none && !backend_timed_out_) {
     co_await asio::async_connect(backend_->socket(), endpoints, with(ec));
   }
@@ -277,8 +277,8 @@ asio::awaitable<bool> Session::log_in(const Credentials& credentials, std::strin
                   destination, user, peer_, result.problem);
       reply->clear();
     } else {
-      log_info("{}: login refused by {} for user={} from {}", protocol_name(protocol_),
-               destination, user, peer_);
+      log_info("{}: login refused by {} for user={} from {}", protocol_name(protocol_), destination,
+               user, peer_);
       *reply = result.reply;
     }
     co_return false;
@@ -354,7 +354,7 @@ asio::awaitable<void> Session::say_goodbye() {
   std::string text;
   // After a partial line from the backend, the goodbye starts a line of its own.
   if (relaying_ && last_to_client_ != '\n') text = "\r\n";
-  text += ending_ == Ending::timed_out ? front_end_->timeout_reply()
+  text += ending_ == Ending::timed_out   ? front_end_->timeout_reply()
           : ending_ == Ending::shut_down ? front_end_->kicked_reply("Server shutting down.")
                                          : front_end_->kicked_reply(kick_reason_);
   asio::error_code ec;

@@ -70,7 +70,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool in_backend_login_ = false;
   bool backend_timed_out_ = false;
   std::string pending_to_backend_;  // sent after the login command
-  char last_to_client_ = '\n';  // the last byte relayed to the client
+  char last_to_client_ = '\n';      // the last byte relayed to the client
 };
 
 }  // namespace anvil

@@ -6,7 +6,9 @@ namespace anvil {
 
 namespace {
 
-auto with(asio::error_code& ec) { return asio::redirect_error(asio::use_awaitable, ec); }
+auto with(asio::error_code& ec) {
+  return asio::redirect_error(asio::use_awaitable, ec);
+}
 
 }  // namespace
 

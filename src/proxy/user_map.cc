@@ -60,9 +60,8 @@ std::optional<HostPort> parse_host_port(std::string_view text, bool allow_no_por
 }
 
 std::string format_host_port(const HostPort& destination) {
-  std::string host = destination.host.find(':') != std::string::npos
-                         ? "[" + destination.host + "]"
-                         : destination.host;
+  std::string host = destination.host.find(':') != std::string::npos ? "[" + destination.host + "]"
+                                                                     : destination.host;
   return host + ":" + std::to_string(destination.port);
 }
 
@@ -89,7 +88,8 @@ std::string UserMap::load(const std::string& path) {
     }
     Entry entry;
     auto parsed = parse_host_port(destination, true);
-    if (!parsed || (parsed->port == 0 && destination.back() == '0')) return error("invalid destination " + destination + " (expected host[:port])");
+    if (!parsed || (parsed->port == 0 && destination.back() == '0'))
+      return error("invalid destination " + destination + " (expected host[:port])");
     entry.destination = *parsed;
     while (words >> word) {
       std::size_t eq = word.find('=');

@@ -41,7 +41,8 @@ class UserMap {
   std::string load(const std::string& path);
 
   // The route for a user: from the map, or the default backend.
-  Route route(const std::string& user, MailProtocol protocol, const HostPort& default_backend) const;
+  Route route(const std::string& user, MailProtocol protocol,
+              const HostPort& default_backend) const;
   std::size_t size() const { return entries_.size(); }
 
  private:
