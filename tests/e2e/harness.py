@@ -284,11 +284,18 @@ class DovecotServer:
 
     USERS = ("jane", "jano", "bob", "james", "foo")
 
-    def __init__(self, stack, extra_config=""):
+    def __init__(self, stack, extra_config="", listen="127.0.0.1", tls_pair=None):
+        """listen: Dovecot's listen setting; tls_pair: (cert, key) to serve
+        STARTTLS and imaps/pop3s (imaps_port, pop3s_port) with."""
         self.dir = os.path.join(stack.dir, "dovecot")
         os.makedirs(os.path.join(self.dir, "mail"))
         shutil.chown(os.path.join(self.dir, "mail"), "nobody", "nogroup")
         self.imap_port, self.pop3_port = free_port(), free_port()
+        self.imaps_port = self.pop3s_port = 0
+        ssl = "ssl = no"
+        if tls_pair:
+            self.imaps_port, self.pop3s_port = free_port(), free_port()
+            ssl = f"ssl = yes\nssl_cert = <{tls_pair[0]}\nssl_key = <{tls_pair[1]}"
         self.conf = os.path.join(self.dir, "dovecot.conf")
         with open(os.path.join(self.dir, "passwd"), "w") as f:
             f.writelines(f"{user}:{{PLAIN}}secret\n" for user in self.USERS)
@@ -297,9 +304,9 @@ class DovecotServer:
 state_dir = {self.dir}/state
 instance_name = anvil-test-{os.getpid()}
 log_path = {stack.dir}/dovecot.log
-listen = 127.0.0.1
+listen = {listen}
 protocols = imap pop3
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain
 passdb {{
@@ -316,7 +323,7 @@ service imap-login {{
     port = {self.imap_port}
   }}
   inet_listener imaps {{
-    port = 0
+    port = {self.imaps_port}
   }}
 }}
 service pop3-login {{
@@ -324,7 +331,7 @@ service pop3-login {{
     port = {self.pop3_port}
   }}
   inet_listener pop3s {{
-    port = 0
+    port = {self.pop3s_port}
   }}
 }}
 {extra_config}

@@ -1,0 +1,308 @@
+"""anvil-proxy in front of a real Dovecot 2.3: real IMAP and POP3 clients
+(imaplib, poplib, curl) over plain, STARTTLS and implicit TLS connections;
+`who` shows the proxied sessions, and kicks by user, address and
+destination drop exactly the right ones with the protocol's goodbye."""
+
+import imaplib
+import json
+import os
+import poplib
+import socket
+import ssl
+import subprocess
+import unittest
+
+from harness import (DovecotServer, Stack, imap_alive, make_tls_pair, pop3_alive, proxy_log,
+                     start_proxy, wait_until)
+
+MESSAGE = (b"From: sender@example.com\r\nTo: jane@example.com\r\nSubject: through the proxy\r\n"
+           b"\r\nHello from behind anvil-proxy.\r\n")
+
+
+def sourced(source):
+    """A socket factory for imaplib/poplib that connects from `source`."""
+    def create(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout,
+                                        source_address=(source, 0))
+    return create
+
+
+def imap_client(port, source="127.0.0.1", tls=None, context=None):
+    """An imaplib client from `source`: tls None (plain), "starttls" or
+    "implicit"."""
+    base = imaplib.IMAP4_SSL if tls == "implicit" else imaplib.IMAP4
+
+    class Client(base):
+        def _create_socket(self, timeout):
+            sock = sourced(source)(self, timeout)
+            if tls == "implicit":
+                return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+            return sock
+
+    if tls == "implicit":
+        client = Client("127.0.0.1", port, ssl_context=context, timeout=10)
+    else:
+        client = Client("127.0.0.1", port, timeout=10)
+    if tls == "starttls":
+        client.starttls(context)
+    return client
+
+
+def pop3_client(port, source="127.0.0.1", tls=None, context=None):
+    base = poplib.POP3_SSL if tls == "implicit" else poplib.POP3
+
+    class Client(base):
+        def _create_socket(self, timeout):
+            sock = sourced(source)(self, timeout)
+            if tls == "implicit":
+                return self.context.wrap_socket(sock, server_hostname=self.host)
+            return sock
+
+    if tls == "implicit":
+        client = Client("127.0.0.1", port, context=context, timeout=10)
+    else:
+        client = Client("127.0.0.1", port, timeout=10)
+    if tls == "starttls":
+        client.stls(context)
+    return client
+
+
+class ProxyStack(Stack):
+    """anvild, a Dovecot listening on 127.0.0.1 and 127.0.0.5, and
+    anvil-proxy in front of it with every listener and STARTTLS. bob is
+    routed to 127.0.0.5 by the user map, with a user_team field."""
+
+    def setUp(self):
+        super().setUp()
+        self.cert, self.key = make_tls_pair(self.dir)
+        self.context = ssl.create_default_context(cafile=self.cert)
+        self.dovecot = DovecotServer(self, listen="127.0.0.1, 127.0.0.5")
+        user_map = os.path.join(self.dir, "user_map")
+        with open(user_map, "w") as f:
+            f.write("bob 127.0.0.5 user_team=sales\n*@example.com 127.0.0.1 user_team=example\n")
+        self.proxy = start_proxy(self, {
+            "imap_listen": "127.0.0.1:0", "imaps_listen": "127.0.0.1:0",
+            "pop3_listen": "127.0.0.1:0", "pop3s_listen": "127.0.0.1:0",
+            "backend_imap": f"127.0.0.1:{self.dovecot.imap_port}",
+            "backend_pop3": f"127.0.0.1:{self.dovecot.pop3_port}",
+            "tls_cert": self.cert, "tls_key": self.key, "user_map": user_map,
+            "require_tls_for_login": "no"})
+        self.ports = self.proxy.ports
+
+    def sessions(self, *args):
+        """`who -1` rows as dicts (json formatter)."""
+        code, out, err = self.anvilctl("who", "-1", *args, global_args=("-f", "json"))
+        self.assertEqual(code, 0, err)
+        return json.loads(out)
+
+    def kick(self, *args):
+        """Runs kick with the json formatter; returns (exit code, rows)."""
+        code, out, err = self.anvilctl("kick", *args, global_args=("-f", "json"))
+        self.assertIn(code, (0, 68), err)
+        return code, json.loads(out) if out.strip() else []
+
+    def login_imap(self, user, **kwargs):
+        client = imap_client(self.ports["imaps" if kwargs.get("tls") == "implicit" else "imap"],
+                             context=self.context, **kwargs)
+        self.addCleanup(close_quietly, client)
+        client.login(user, "secret")
+        return client
+
+    def login_pop3(self, user, **kwargs):
+        client = pop3_client(self.ports["pop3s" if kwargs.get("tls") == "implicit" else "pop3"],
+                             context=self.context, **kwargs)
+        self.addCleanup(client.close)
+        client.user(user)
+        client.pass_("secret")
+        return client
+
+
+def bye_text(client):
+    """The next line an idle imaplib client gets: after a kick, the BYE."""
+    return client.readline().decode()
+
+
+def close_quietly(client):
+    try:
+        client.shutdown()
+    except OSError:
+        pass
+
+
+class ProxyClients(ProxyStack):
+
+    def test_imap_plain_starttls_and_implicit_tls_select_and_fetch(self):
+        for tls in (None, "starttls", "implicit"):
+            with self.subTest(tls=tls):
+                client = self.login_imap("jane", tls=tls)
+                self.assertEqual(client.append("INBOX", None, None, MESSAGE)[0], "OK")
+                typ, data = client.select("INBOX")
+                self.assertEqual(typ, "OK")
+                count = int(data[0])
+                typ, data = client.fetch(str(count), "(BODY[])")
+                self.assertEqual(typ, "OK")
+                self.assertEqual(data[0][1], MESSAGE)
+                self.assertEqual(client.logout()[0], "BYE")
+        self.assertTrue(wait_until(lambda: self.sessions() == []), self.sessions())
+
+    def test_pop3_plain_stls_and_implicit_tls_retr(self):
+        imap = self.login_imap("jano")
+        imap.append("INBOX", None, None, MESSAGE)
+        imap.logout()
+        for tls in (None, "starttls", "implicit"):
+            with self.subTest(tls=tls):
+                client = self.login_pop3("jano", tls=tls)
+                count, _ = client.stat()
+                self.assertEqual(count, 1)
+                response, lines, _ = client.retr(1)
+                self.assertTrue(response.startswith(b"+OK"), response)
+                self.assertEqual(b"\r\n".join(lines) + b"\r\n", MESSAGE)
+                self.assertTrue(client.quit().startswith(b"+OK"))
+
+    def test_who_shows_destination_user_fields_and_pre_login_connections(self):
+        jane = self.login_imap("jane")
+        bob = self.login_pop3("bob")
+        raw = socket.create_connection(("127.0.0.1", self.ports["imap"]), timeout=10,
+                                       source_address=("127.0.0.9", 0))
+        self.addCleanup(raw.close)
+        self.assertTrue(raw.recv(1024).startswith(b"* OK"))
+        rows = wait_until(lambda: len(self.sessions()) == 3 and self.sessions())
+        by_user = {row["username"] or "": row for row in rows}
+        self.assertEqual(set(by_user), {"jane", "bob", ""})
+        self.assertEqual(by_user["jane"]["service"], "imap")
+        self.assertEqual(by_user["jane"]["dest_ip"], "127.0.0.1")
+        self.assertEqual(by_user["bob"]["service"], "pop3")
+        self.assertEqual(by_user["bob"]["dest_ip"], "127.0.0.5")
+        self.assertEqual(by_user[""]["ip"], "127.0.0.9")
+        self.assertIsNone(by_user[""]["dest_ip"])
+        code, out, err = self.anvilctl("who", "-f", "user_team", "sales")
+        self.assertEqual(code, 0, err)
+        self.assertIn("bob", out)
+        self.assertNotIn("jane", out)
+        self.assertTrue(imap_alive(jane) and pop3_alive(bob))
+
+    def test_curl_imap_and_pop3(self):
+        imap = self.login_imap("foo")
+        imap.append("INBOX", None, None, MESSAGE)
+        imap.logout()
+        imap_url = f"imap://127.0.0.1:{self.ports['imap']}/INBOX;UID=1"
+        pop3_url = f"pop3://127.0.0.1:{self.ports['pop3']}/1"
+        imaps_url = f"imaps://127.0.0.1:{self.ports['imaps']}/INBOX;UID=1"
+        for url in (imap_url, pop3_url, imaps_url):
+            with self.subTest(url=url):
+                proc = subprocess.run(["curl", "-sS", "--max-time", "20", "--cacert", self.cert,
+                                       "-u", "foo:secret", url],
+                                      capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+                self.assertEqual(proc.stdout.replace(b"\r\n", b"\n"),
+                                 MESSAGE.replace(b"\r\n", b"\n"))
+        proc = subprocess.run(["curl", "-sS", "--max-time", "20", "-u", "foo:wrong", imap_url],
+                              capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        self.assertNotEqual(proc.returncode, 0)
+
+    def test_failed_login_shows_backend_text_and_session_goes_on(self):
+        client = imap_client(self.ports["imap"])
+        self.addCleanup(close_quietly, client)
+        with self.assertRaises(imaplib.IMAP4.error) as failure:
+            client.login("jane", "wrong")
+        self.assertIn("AUTHENTICATIONFAILED", str(failure.exception))
+        self.assertEqual(client.login("jane", "secret")[0], "OK")
+        self.assertEqual(client.select("INBOX")[0], "OK")
+
+    def test_authenticate_plain_and_literal_login(self):
+        client = imap_client(self.ports["imap"])
+        self.addCleanup(close_quietly, client)
+        typ, _ = client.authenticate("PLAIN", lambda _: b"\0james\0secret")
+        self.assertEqual(typ, "OK")
+        raw = socket.create_connection(("127.0.0.1", self.ports["imap"]), timeout=10)
+        self.addCleanup(raw.close)
+        reader = raw.makefile("rb")
+        reader.readline()
+        raw.sendall(b"a LOGIN {4+}\r\njane {6}\r\n")
+        self.assertTrue(reader.readline().startswith(b"+ "))
+        raw.sendall(b"secret\r\n")
+        self.assertTrue(reader.readline().startswith(b"a OK"))
+        raw.sendall(b"b SELECT INBOX\r\n")
+        while not (line := reader.readline()).startswith(b"b "):
+            self.assertTrue(line)
+        self.assertTrue(line.startswith(b"b OK"), line)
+
+
+class ProxyKicks(ProxyStack):
+
+    def test_kick_by_user_drops_exactly_that_users_connections(self):
+        jane_imap = self.login_imap("jane", tls="starttls")
+        jane_pop3 = self.login_pop3("jane")
+        bob = self.login_imap("bob", tls="implicit")
+        james = self.login_imap("james")
+        wait_until(lambda: len(self.sessions()) == 4)
+        code, rows = self.kick("jane")
+        self.assertEqual(code, 0)
+        self.assertEqual(sorted((r["username"], r["result"]) for r in rows),
+                         [("jane", "kicked"), ("jane", "kicked")])
+        self.assertEqual(bye_text(jane_imap), "* BYE [UNAVAILABLE] Disconnected by administrator\r\n")
+        with self.assertRaises(poplib.error_proto) as goodbye:
+            jane_pop3.noop()
+        self.assertIn(b"-ERR [SYS/TEMP] Disconnected by administrator", goodbye.exception.args[0])
+        self.assertTrue(imap_alive(bob) and imap_alive(james))
+        self.assertTrue(wait_until(lambda: sorted(r["username"] for r in self.sessions())
+                                   == ["bob", "james"]))
+        self.assertIn("kicked user=jane", proxy_log(self.proxy))
+
+    def test_kick_by_address_includes_connections_that_never_logged_in(self):
+        idle = socket.create_connection(("127.0.0.1", self.ports["imap"]), timeout=10,
+                                        source_address=("127.0.0.2", 0))
+        self.addCleanup(idle.close)
+        self.assertTrue(idle.recv(1024).startswith(b"* OK"))
+        idle_pop3 = socket.create_connection(("127.0.0.1", self.ports["pop3s"]), timeout=10,
+                                             source_address=("127.0.0.2", 0))
+        idle_pop3 = self.context.wrap_socket(idle_pop3, server_hostname="127.0.0.1")
+        self.addCleanup(idle_pop3.close)
+        self.assertTrue(idle_pop3.recv(1024).startswith(b"+OK"))
+        jane = self.login_imap("jane", source="127.0.0.2")
+        bob = self.login_imap("bob", source="127.0.0.3")
+        wait_until(lambda: len(self.sessions()) == 4)
+        code, rows = self.kick("--reason", "Address blocked", "127.0.0.2/32")
+        self.assertEqual(code, 0)
+        self.assertEqual(sorted(r["username"] or "" for r in rows if r["result"] == "kicked"),
+                         ["", "", "jane"])
+        self.assertEqual(idle.recv(1024), b"* BYE [UNAVAILABLE] Address blocked\r\n")
+        self.assertEqual(idle_pop3.recv(1024), b"-ERR [SYS/TEMP] Address blocked\r\n")
+        self.assertEqual(bye_text(jane), "* BYE [UNAVAILABLE] Address blocked\r\n")
+        self.assertTrue(imap_alive(bob))
+        self.assertTrue(wait_until(lambda: [r["username"] for r in self.sessions()] == ["bob"]))
+
+    def test_kick_by_destination_host(self):
+        bob = self.login_imap("bob")  # routed to 127.0.0.5
+        bob_pop3 = self.login_pop3("bob")
+        jane = self.login_imap("jane")  # the default backend, 127.0.0.1
+        wait_until(lambda: len(self.sessions()) == 3)
+        code, rows = self.kick("-h", "127.0.0.5")
+        self.assertEqual(code, 0)
+        self.assertEqual(sorted((r["username"], r["service"]) for r in rows),
+                         [("bob", "imap"), ("bob", "pop3")])
+        self.assertEqual(bye_text(bob), "* BYE [UNAVAILABLE] Disconnected by administrator\r\n")
+        self.assertFalse(pop3_alive(bob_pop3))
+        self.assertTrue(imap_alive(jane))
+        code, rows = self.kick("-h", "127.0.0.5")
+        self.assertEqual(code, 68)  # nothing left there
+
+    def test_kick_in_the_middle_of_a_response_starts_a_new_line(self):
+        client = self.login_imap("jane")
+        client.append("INBOX", None, None, MESSAGE * 2000)
+        client.select("INBOX")
+        sock = client.socket()
+        sock.sendall(b"f1 FETCH 1:* (BODY[])\r\n")
+        first = sock.recv(100)  # the response has begun and is far from over
+        self.assertTrue(first.startswith(b"* "), first)
+        code, _ = self.kick("jane")
+        self.assertEqual(code, 0)
+        rest = b""
+        while chunk := sock.recv(65536):
+            rest += chunk
+        self.assertTrue(rest.endswith(b"\r\n* BYE [UNAVAILABLE] Disconnected by administrator\r\n"),
+                        rest[-200:])
+
+
+if __name__ == "__main__":
+    unittest.main()
