@@ -306,3 +306,46 @@ class ProxyKicks(ProxyStack):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ProxyBackendTls(Stack):
+    """The proxy's own connection to the backend over STARTTLS or TLS, with
+    the backend's certificate checked."""
+
+    def setUp(self):
+        super().setUp()
+        self.cert, self.key = make_tls_pair(self.dir)
+        self.dovecot = DovecotServer(self, tls_pair=(self.cert, self.key))
+
+    def proxy(self, mode, ca=None):
+        imap_port = self.dovecot.imaps_port if mode == "tls" else self.dovecot.imap_port
+        pop3_port = self.dovecot.pop3s_port if mode == "tls" else self.dovecot.pop3_port
+        return start_proxy(self, {"imap_listen": "127.0.0.1:0", "pop3_listen": "127.0.0.1:0",
+                                  "backend_imap": f"127.0.0.1:{imap_port}",
+                                  "backend_pop3": f"127.0.0.1:{pop3_port}",
+                                  "backend_tls": mode, "backend_tls_ca": ca or self.cert})
+
+    def test_starttls_and_tls_to_the_backend(self):
+        for mode in ("starttls", "tls"):
+            with self.subTest(mode=mode):
+                proxy = self.proxy(mode)
+                imap = imap_client(proxy.ports["imap"])
+                self.assertEqual(imap.login("jane", "secret")[0], "OK")
+                self.assertEqual(imap.select("INBOX")[0], "OK")
+                imap.logout()
+                pop3 = pop3_client(proxy.ports["pop3"])
+                pop3.user("jane")
+                self.assertTrue(pop3.pass_("secret").startswith(b"+OK"))
+                pop3.quit()
+
+    def test_a_backend_certificate_that_does_not_verify_is_refused(self):
+        other_dir = os.path.join(self.dir, "other")
+        os.mkdir(other_dir)
+        other_cert, _ = make_tls_pair(other_dir)
+        proxy = self.proxy("tls", ca=other_cert)
+        imap = imap_client(proxy.ports["imap"])
+        self.addCleanup(close_quietly, imap)
+        with self.assertRaises(imaplib.IMAP4.error) as failure:
+            imap.login("jane", "secret")
+        self.assertIn("[UNAVAILABLE]", str(failure.exception))
+        self.assertIn("TLS handshake with backend failed", proxy_log(proxy))
