@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "common/log.h"
-#include "proxy/session.h"
+#include "proxy/proxy_session.h"
 
 namespace anvil {
 
@@ -32,7 +32,7 @@ Client& Proxy::registry(MailProtocol protocol) {
   return protocol == MailProtocol::imap ? *imap_registry_ : *pop3_registry_;
 }
 
-void Proxy::add(const ConnectionId& id, const std::shared_ptr<Session>& session) {
+void Proxy::add(const ConnectionId& id, const std::shared_ptr<ProxySession>& session) {
   sessions_[id] = session;
 }
 
@@ -153,7 +153,8 @@ asio::awaitable<void> Proxy::accept_loop(Listener& listener) {
       refuse(socket, listener.protocol, listener.implicit_tls);
       continue;
     }
-    std::make_shared<Session>(*this, listener.protocol, listener.implicit_tls, std::move(socket))
+    std::make_shared<ProxySession>(*this, listener.protocol, listener.implicit_tls,
+                                   std::move(socket))
         ->start();
   }
 }
@@ -207,7 +208,7 @@ void Proxy::shut_down() {
     asio::error_code ignored;
     listener->acceptor.close(ignored);
   }
-  std::vector<std::shared_ptr<Session>> alive;
+  std::vector<std::shared_ptr<ProxySession>> alive;
   for (auto& [id, weak] : sessions_) {
     if (auto session = weak.lock()) alive.push_back(std::move(session));
   }

@@ -19,7 +19,7 @@
 
 namespace anvil {
 
-class Session;
+class ProxySession;
 
 class Proxy {
  public:
@@ -44,9 +44,9 @@ class Proxy {
   asio::ssl::context* backend_tls() { return backend_tls_ ? &*backend_tls_ : nullptr; }
   Client& registry(MailProtocol protocol);
   // A session is known from accept to close; kicks reach it by id.
-  void add(const ConnectionId& id, const std::shared_ptr<Session>& session);
+  void add(const ConnectionId& id, const std::shared_ptr<ProxySession>& session);
   void remove(const ConnectionId& id);
-  // Shared relay buffer for plain connections (see Session::pump).
+  // Shared relay buffer for plain connections (see ProxySession::pump).
   std::span<char> relay_buffer() { return relay_buffer_; }
 
  private:
@@ -69,7 +69,7 @@ class Proxy {
   std::unique_ptr<Client> imap_registry_, pop3_registry_;
   std::unique_ptr<AsioClient> imap_driver_, pop3_driver_;
   std::vector<std::unique_ptr<Listener>> listeners_;
-  std::unordered_map<ConnectionId, std::weak_ptr<Session>, ConnectionIdHash> sessions_;
+  std::unordered_map<ConnectionId, std::weak_ptr<ProxySession>, ConnectionIdHash> sessions_;
   std::vector<char> relay_buffer_ = std::vector<char>(65536);
   bool shutting_down_ = false;
 };

@@ -2,7 +2,7 @@
 // dialogue before login (through a FrontEnd), the backend login, then the
 // byte relay. Registered with anvild for its whole life.
 //
-// A Session keeps itself alive through the coroutines it runs (each holds a
+// A ProxySession keeps itself alive through the coroutines it runs (each holds a
 // shared_ptr); the Proxy holds only weak references, for kicks.
 #pragma once
 
@@ -18,12 +18,13 @@ namespace anvil {
 
 class Proxy;
 
-class Session : public std::enable_shared_from_this<Session> {
+class ProxySession : public std::enable_shared_from_this<ProxySession> {
  public:
-  Session(Proxy& proxy, MailProtocol protocol, bool implicit_tls, asio::ip::tcp::socket socket);
-  ~Session();
-  Session(const Session&) = delete;
-  Session& operator=(const Session&) = delete;
+  ProxySession(Proxy& proxy, MailProtocol protocol, bool implicit_tls,
+               asio::ip::tcp::socket socket);
+  ~ProxySession();
+  ProxySession(const ProxySession&) = delete;
+  ProxySession& operator=(const ProxySession&) = delete;
 
   // Registers the session and starts its dialogue; call once, on a
   // session owned by a shared_ptr.
@@ -35,14 +36,14 @@ class Session : public std::enable_shared_from_this<Session> {
   void shut_down();
 
  private:
-  asio::awaitable<void> run(std::shared_ptr<Session> self);
+  asio::awaitable<void> run(std::shared_ptr<ProxySession> self);
   asio::awaitable<bool> send_to_client(std::string_view text);
   asio::awaitable<std::string> read_from_client(asio::error_code& ec);
   // Connects and logs in to the backend; true when the relay may start.
   asio::awaitable<bool> log_in(const Credentials& credentials, std::string* reply);
-  void start_relay(const std::shared_ptr<Session>& self);
-  asio::awaitable<void> pump(std::shared_ptr<Session> self, bool to_client);
-  asio::awaitable<void> watchdog(std::shared_ptr<Session> self);
+  void start_relay(const std::shared_ptr<ProxySession>& self);
+  asio::awaitable<void> pump(std::shared_ptr<ProxySession> self, bool to_client);
+  asio::awaitable<void> watchdog(std::shared_ptr<ProxySession> self);
   asio::awaitable<void> say_goodbye();
   void stop_for_goodbye();
   void set_deadline(std::chrono::steady_clock::time_point when);

@@ -1,4 +1,4 @@
-#include "proxy/session.h"
+#include "proxy/proxy_session.h"
 
 #include "common/ip_address.h"
 #include "common/log.h"
@@ -32,19 +32,19 @@ std::string address_text(const asio::ip::address& address) {
 
 }  // namespace
 
-Session::Session(Proxy& proxy, MailProtocol protocol, bool implicit_tls,
-                 asio::ip::tcp::socket socket)
+ProxySession::ProxySession(Proxy& proxy, MailProtocol protocol, bool implicit_tls,
+                           asio::ip::tcp::socket socket)
     : proxy_(proxy),
       protocol_(protocol),
       implicit_tls_(implicit_tls),
       client_(std::move(socket)),
       deadline_(client_.socket().get_executor()) {}
 
-Session::~Session() {
+ProxySession::~ProxySession() {
   if (!id_.is_zero()) proxy_.remove(id_);
 }
 
-void Session::start() {
+void ProxySession::start() {
   asio::error_code ec;
   auto remote = client_.socket().remote_endpoint(ec);
   auto local = client_.socket().local_endpoint(ec);
@@ -68,7 +68,7 @@ void Session::start() {
   asio::co_spawn(deadline_.get_executor(), run(shared_from_this()), asio::detached);
 }
 
-bool Session::kick(const std::string& reason) {
+bool ProxySession::kick(const std::string& reason) {
   if (ending_ != Ending::none || !client_.is_open()) return false;
   ending_ = Ending::kicked;
   kick_reason_ = reason.empty() ? "Disconnected by administrator" : reason;
@@ -78,7 +78,7 @@ bool Session::kick(const std::string& reason) {
   return true;
 }
 
-void Session::shut_down() {
+void ProxySession::shut_down() {
   if (ending_ != Ending::none || !client_.is_open()) return;
   ending_ = Ending::shut_down;
   stop_for_goodbye();
@@ -87,13 +87,13 @@ void Session::shut_down() {
 // Interrupts whatever the session waits for, so that the one coroutine that
 // writes to the client (run() before login, the backend-to-client pump
 // after) ends with the goodbye.
-void Session::stop_for_goodbye() {
+void ProxySession::stop_for_goodbye() {
   if (backend_) backend_->close();
   if (!relaying_) client_.cancel();
   set_deadline(Clock::now() + kGoodbyeGrace);
 }
 
-void Session::set_deadline(Clock::time_point when) {
+void ProxySession::set_deadline(Clock::time_point when) {
   deadline_.expires_at(when);  // wakes a running watchdog, which waits again
   if (!watchdog_running_) {
     watchdog_running_ = true;
@@ -101,7 +101,7 @@ void Session::set_deadline(Clock::time_point when) {
   }
 }
 
-asio::awaitable<void> Session::watchdog(std::shared_ptr<Session> /*self*/) {
+asio::awaitable<void> ProxySession::watchdog(std::shared_ptr<ProxySession> /*self*/) {
   while (client_.is_open() && !(relaying_ && ending_ == Ending::none)) {
     asio::error_code ec;
     co_await deadline_.async_wait(with(ec));
@@ -121,20 +121,20 @@ asio::awaitable<void> Session::watchdog(std::shared_ptr<Session> /*self*/) {
   watchdog_running_ = false;
 }
 
-void Session::close_all() {
+void ProxySession::close_all() {
   if (backend_) backend_->close();
   client_.close();
   deadline_.cancel();
 }
 
-asio::awaitable<bool> Session::send_to_client(std::string_view text) {
+asio::awaitable<bool> ProxySession::send_to_client(std::string_view text) {
   if (text.empty()) co_return true;
   asio::error_code ec;
   co_await client_.write(text, ec);
   co_return !ec && ending_ == Ending::none;
 }
 
-asio::awaitable<std::string> Session::read_from_client(asio::error_code& ec) {
+asio::awaitable<std::string> ProxySession::read_from_client(asio::error_code& ec) {
   if (client_.tls()) {
     std::string data(4096, '\0');
     std::size_t n = co_await client_.read_some(data, ec);
@@ -153,7 +153,8 @@ asio::awaitable<std::string> Session::read_from_client(asio::error_code& ec) {
   }
 }
 
-asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {  // self: alive while running
+asio::awaitable<void> ProxySession::run(
+    std::shared_ptr<ProxySession> self) {  // self: alive while running
   const ProxyConfig& config = proxy_.config();
   FrontEndOptions options;
   options.tls_offered = !implicit_tls_ && proxy_.server_tls() != nullptr;
@@ -237,7 +238,7 @@ asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {  // self: al
   close_all();
 }
 
-asio::awaitable<bool> Session::log_in(const Credentials& credentials, std::string* reply) {
+asio::awaitable<bool> ProxySession::log_in(const Credentials& credentials, std::string* reply) {
   const ProxyConfig& config = proxy_.config();
   const std::string& user = credentials.authzid.empty() ? credentials.user : credentials.authzid;
   const HostPort& default_backend =
@@ -300,7 +301,7 @@ asio::awaitable<bool> Session::log_in(const Credentials& credentials, std::strin
   co_return true;
 }
 
-void Session::start_relay(const std::shared_ptr<Session>& self) {
+void ProxySession::start_relay(const std::shared_ptr<ProxySession>& self) {
   relaying_ = true;
   deadline_.cancel();  // no deadline while relaying: the watchdog ends
   pending_to_backend_ = front_end_->take_buffered();
@@ -312,7 +313,7 @@ void Session::start_relay(const std::shared_ptr<Session>& self) {
 // Moves bytes one way until either side ends. Plain connections read into
 // the proxy's shared buffer only when data has arrived, so an idle session
 // holds no buffer; TLS connections need their own while a read is pending.
-asio::awaitable<void> Session::pump(std::shared_ptr<Session> /*self*/, bool to_client) {
+asio::awaitable<void> ProxySession::pump(std::shared_ptr<ProxySession> /*self*/, bool to_client) {
   ProxyStream& from = to_client ? *backend_ : client_;
   ProxyStream& to = to_client ? client_ : *backend_;
   asio::error_code ec;
@@ -350,7 +351,7 @@ asio::awaitable<void> Session::pump(std::shared_ptr<Session> /*self*/, bool to_c
   }
 }
 
-asio::awaitable<void> Session::say_goodbye() {
+asio::awaitable<void> ProxySession::say_goodbye() {
   std::string text;
   // After a partial line from the backend, the goodbye starts a line of its own.
   if (relaying_ && last_to_client_ != '\n') text = "\r\n";
