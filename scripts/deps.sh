@@ -5,9 +5,11 @@ set -euo pipefail
 
 packages=(
   g++ cmake ninja-build make pkg-config
-  libasio-dev libfmt-dev nlohmann-json3-dev
+  libasio-dev libfmt-dev nlohmann-json3-dev libssl-dev
   libgtest-dev libbenchmark-dev
   python3
+  # TLS material and a second real client for anvil-proxy's tests.
+  openssl curl ca-certificates
   # Dovecot 2.3, for the compatibility tests; they run it from a scratch
   # directory, never as a system service.
   dovecot-core dovecot-imapd dovecot-pop3d

@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, installs anvil under /usr/local, and
-# starts anvild with its default configuration: sockets in /run/anvil, log
-# in /var/log/anvil/anvild.log. Restarts anvild if it was running.
+# starts the system with its default configuration:
+#   anvild       sockets in /run/anvil
+#   Dovecot      a private instance on 127.0.0.1:10143 (IMAP), :10110 (POP3),
+#                with one demo user, as the mail server behind the proxy
+#   anvil-proxy  127.0.0.1:143 (IMAP, STARTTLS), :993 (IMAPS), :110 (POP3,
+#                STLS), :995 (POP3S), registering every connection with anvild
+# Settings live in /etc/anvil (written once, kept on later runs); logs in
+# /var/log/anvil. Running it again restarts everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -10,25 +16,144 @@ cmake --install build >/dev/null
 
 run_dir=/run/anvil
 log_dir=/var/log/anvil
-mkdir -p "$run_dir" "$log_dir"
-pid_file=$run_dir/anvild.pid
-if [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then
-  echo "stopping the running anvild (pid $(cat "$pid_file"))"
-  kill "$(cat "$pid_file")"
-  for _ in $(seq 50); do kill -0 "$(cat "$pid_file")" 2>/dev/null || break; sleep 0.1; done
-fi
+etc=/etc/anvil
+state=/var/lib/anvil
+mkdir -p "$run_dir" "$log_dir" "$etc/tls" "$state/mail"
 
-setsid /usr/local/sbin/anvild --run-dir "$run_dir" </dev/null >>"$log_dir/anvild.log" 2>&1 &
-echo $! >"$pid_file"
-for _ in $(seq 100); do
-  if anvilctl who >/dev/null 2>&1; then
-    echo "anvild is running (pid $(cat "$pid_file")), log: $log_dir/anvild.log"
-    echo "admin socket: $run_dir/anvil   service socket: $run_dir/anvil-service"
-    echo "try: anvilctl who"
-    exit 0
+stop() {  # pid file, name
+  if [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; then
+    echo "stopping the running $2 (pid $(cat "$1"))"
+    kill "$(cat "$1")"
+    for _ in $(seq 50); do kill -0 "$(cat "$1")" 2>/dev/null || break; sleep 0.1; done
   fi
+}
+
+# --- configuration, written once ----------------------------------------
+if [ ! -f "$etc/users" ]; then
+  password=$(openssl rand -hex 8)
+  (umask 077; echo "demo:{PLAIN}$password" >"$etc/users")
+  chown root:dovecot "$etc/users" && chmod 640 "$etc/users"
+fi
+if [ ! -f "$etc/tls/cert.pem" ]; then
+  openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=localhost" \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$etc/tls/key.pem" -out "$etc/tls/cert.pem" 2>/dev/null
+  chmod 600 "$etc/tls/key.pem"
+fi
+if [ ! -f "$etc/dovecot-backend.conf" ]; then
+  cat >"$etc/dovecot-backend.conf" <<CONF
+# The mail server behind anvil-proxy: Debian's Dovecot 2.3, loopback only.
+instance_name = anvil-backend
+base_dir = $run_dir/dovecot
+state_dir = $state/dovecot
+log_path = $log_dir/dovecot.log
+listen = 127.0.0.1
+protocols = imap pop3
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $etc/users
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=$state/mail/%u
+}
+mail_location = maildir:~/Maildir
+service imap-login {
+  inet_listener imap {
+    port = 10143
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service pop3-login {
+  inet_listener pop3 {
+    port = 10110
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+CONF
+fi
+if [ ! -f "$etc/anvil-proxy.conf" ]; then
+  cat >"$etc/anvil-proxy.conf" <<CONF
+# anvil-proxy(8); see docs/anvil-proxy.8.md for every setting.
+imap_listen = 127.0.0.1:143
+imaps_listen = 127.0.0.1:993
+pop3_listen = 127.0.0.1:110
+pop3s_listen = 127.0.0.1:995
+tls_cert = $etc/tls/cert.pem
+tls_key = $etc/tls/key.pem
+backend_imap = 127.0.0.1:10143
+backend_pop3 = 127.0.0.1:10110
+anvil_socket = $run_dir/anvil-service
+CONF
+fi
+chown nobody:nogroup "$state/mail"
+
+# --- anvild -------------------------------------------------------------
+stop "$run_dir/anvil-proxy.pid" anvil-proxy
+stop "$run_dir/anvild.pid" anvild
+setsid /usr/local/sbin/anvild --run-dir "$run_dir" </dev/null >>"$log_dir/anvild.log" 2>&1 &
+echo $! >"$run_dir/anvild.pid"
+for _ in $(seq 100); do anvilctl who >/dev/null 2>&1 && break; sleep 0.1; done
+if ! anvilctl who >/dev/null 2>&1; then
+  echo "anvild did not start; see $log_dir/anvild.log" >&2
+  tail -n 20 "$log_dir/anvild.log" >&2
+  exit 1
+fi
+echo "anvild is running (pid $(cat "$run_dir/anvild.pid")), log: $log_dir/anvild.log"
+
+# --- Dovecot behind the proxy -------------------------------------------
+if [ -f "$run_dir/dovecot/master.pid" ] && kill -0 "$(cat "$run_dir/dovecot/master.pid")" 2>/dev/null; then
+  dovecot -c "$etc/dovecot-backend.conf" stop || true
+  for _ in $(seq 50); do [ -f "$run_dir/dovecot/master.pid" ] || break; sleep 0.1; done
+fi
+# Dovecot's processes keep the descriptors they start with: give them files,
+# not this script's output, which may be a pipe someone waits on.
+if ! dovecot -c "$etc/dovecot-backend.conf" </dev/null >>"$log_dir/dovecot.log" 2>&1; then
+  echo "Dovecot did not start; see $log_dir/dovecot.log" >&2
+  tail -n 5 "$log_dir/dovecot.log" >&2
+  exit 1
+fi
+echo "Dovecot (the backend) is running on 127.0.0.1:10143 and :10110, log: $log_dir/dovecot.log"
+
+# --- anvil-proxy --------------------------------------------------------
+setsid /usr/local/sbin/anvil-proxy -c "$etc/anvil-proxy.conf" </dev/null \
+  >"$run_dir/anvil-proxy.listening" 2>>"$log_dir/anvil-proxy.log" &
+echo $! >"$run_dir/anvil-proxy.pid"
+for _ in $(seq 100); do
+  [ "$(wc -l <"$run_dir/anvil-proxy.listening")" -ge 4 ] && break
+  kill -0 "$(cat "$run_dir/anvil-proxy.pid")" 2>/dev/null || break
   sleep 0.1
 done
-echo "anvild did not start; see $log_dir/anvild.log" >&2
-tail -n 20 "$log_dir/anvild.log" >&2
-exit 1
+if [ "$(wc -l <"$run_dir/anvil-proxy.listening")" -lt 4 ]; then
+  echo "anvil-proxy did not start; see $log_dir/anvil-proxy.log" >&2
+  tail -n 5 "$log_dir/anvil-proxy.log" >&2
+  exit 1
+fi
+echo "anvil-proxy is running (pid $(cat "$run_dir/anvil-proxy.pid")), log: $log_dir/anvil-proxy.log"
+
+# --- show it working ----------------------------------------------------
+password=$(sed -n 's/^demo:{PLAIN}//p' "$etc/users")
+ANVIL_DEMO_PASSWORD=$password python3 - <<'PY'
+import imaplib, os, subprocess
+client = imaplib.IMAP4("127.0.0.1", 143, timeout=10)
+client.login("demo", os.environ["ANVIL_DEMO_PASSWORD"])
+print("a test login through the proxy, as seen by `anvilctl who -1`:")
+print(subprocess.run(["anvilctl", "who", "-1"], capture_output=True, text=True).stdout, end="")
+client.logout()
+PY
+cat <<TEXT
+
+Log in with any IMAP or POP3 client:
+  server 127.0.0.1, IMAP port 143 (STARTTLS) or 993 (TLS), POP3 port 110 or 995
+  user demo, password $password   (accounts: $etc/users; certificate: $etc/tls/cert.pem)
+then watch and cut sessions:
+  anvilctl who            anvilctl who -1
+  anvilctl kick demo      anvilctl kick 127.0.0.1
+TEXT
