@@ -108,10 +108,6 @@ int main(int argc, char** argv) {
   raise_fd_limit(config.max_sessions);
   asio::io_context io(1);
   anvil::Proxy proxy(io, config);
-  if (std::string error = proxy.start(); !error.empty()) {
-    anvil::log_error("{}", error);
-    return 71;  // EX_OSERR: a port taken, a certificate missing, ...
-  }
   asio::signal_set stop(io, SIGTERM, SIGINT);
   stop.async_wait([&](const asio::error_code& ec, int) {
     if (!ec) proxy.shut_down();
@@ -124,6 +120,11 @@ int main(int argc, char** argv) {
     reload.async_wait(on_reload);
   };
   reload.async_wait(on_reload);
+  // After the signal handlers: whoever sees the "listening" lines may signal.
+  if (std::string error = proxy.start(); !error.empty()) {
+    anvil::log_error("{}", error);
+    return 71;  // EX_OSERR: a port taken, a certificate missing, ...
+  }
   io.run();
   anvil::log_info("stopped");
   return 0;

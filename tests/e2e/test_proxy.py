@@ -3,10 +3,12 @@
 `who` shows the proxied sessions, and kicks by user, address and
 destination drop exactly the right ones with the protocol's goodbye."""
 
+import base64
 import imaplib
 import json
 import os
 import poplib
+import signal
 import socket
 import ssl
 import subprocess
@@ -76,8 +78,18 @@ class ProxyStack(Stack):
         super().setUp()
         self.cert, self.key = make_tls_pair(self.dir)
         self.context = ssl.create_default_context(cafile=self.cert)
-        self.dovecot = DovecotServer(self, listen="127.0.0.1, 127.0.0.5")
+        masters = os.path.join(self.dir, "masters")
+        with open(masters, "w") as f:
+            f.write("admin:{PLAIN}master-secret\n")
+        self.dovecot = DovecotServer(self, listen="127.0.0.1, 127.0.0.5", extra_config=f"""
+passdb {{
+  driver = passwd-file
+  master = yes
+  args = scheme=PLAIN {masters}
+}}
+""")
         user_map = os.path.join(self.dir, "user_map")
+        self.user_map = user_map
         with open(user_map, "w") as f:
             f.write("bob 127.0.0.5 user_team=sales\n*@example.com 127.0.0.1 user_team=example\n")
         self.proxy = start_proxy(self, {
@@ -226,6 +238,45 @@ class ProxyClients(ProxyStack):
         while not (line := reader.readline()).startswith(b"b "):
             self.assertTrue(line)
         self.assertTrue(line.startswith(b"b OK"), line)
+
+    def test_authorization_identity_reaches_the_backend(self):
+        client = imap_client(self.ports["imap"])
+        self.addCleanup(close_quietly, client)
+        typ, _ = client.authenticate("PLAIN", lambda _: b"jane\0admin\0master-secret")
+        self.assertEqual(typ, "OK")
+        self.assertEqual([r["username"] for r in self.sessions()], ["jane"])
+        pop3 = pop3_client(self.ports["pop3"])
+        self.addCleanup(pop3.close)
+        pop3._shortcmd("AUTH PLAIN " + base64.b64encode(b"bob\0admin\0master-secret").decode())
+        self.assertEqual(sorted(r["username"] for r in self.sessions()), ["bob", "jane"])
+
+    def test_sighup_rereads_the_user_map(self):
+        with open(self.user_map, "w") as f:
+            f.write("jane 127.0.0.5\n")
+        self.proxy.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: "user map reloaded" in proxy_log(self.proxy)),
+                        proxy_log(self.proxy))
+        self.login_imap("jane")
+        self.assertEqual([r["dest_ip"] for r in self.sessions()], ["127.0.0.5"])
+        with open(self.user_map, "w") as f:
+            f.write("jane\n")  # an error: the map in use stays
+        self.proxy.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: "user map not reloaded" in proxy_log(self.proxy)))
+        self.login_imap("jane")
+        self.assertEqual([r["dest_ip"] for r in self.sessions()], ["127.0.0.5", "127.0.0.5"])
+
+    def test_sigterm_says_goodbye_to_everyone_and_exits(self):
+        jane = self.login_imap("jane")
+        bob = self.login_pop3("bob")
+        waiting = socket.create_connection(("127.0.0.1", self.ports["imap"]), timeout=10)
+        self.addCleanup(waiting.close)
+        self.assertTrue(waiting.recv(1024).startswith(b"* OK"))
+        self.proxy.terminate()
+        self.assertEqual(self.proxy.wait(20), 0)
+        self.assertEqual(bye_text(jane), "* BYE [UNAVAILABLE] Server shutting down.\r\n")
+        self.assertEqual(bob.file.readline(), b"-ERR [SYS/TEMP] Server shutting down.\r\n")
+        self.assertEqual(waiting.recv(1024), b"* BYE [UNAVAILABLE] Server shutting down.\r\n")
+        self.assertTrue(wait_until(lambda: self.sessions() == []))
 
 
 class ProxyKicks(ProxyStack):
