@@ -37,6 +37,31 @@ std::string load_settings_file(const std::string& path, const SettingSetter& set
   return "";
 }
 
+std::string load_settings(const std::string& file, const std::vector<std::string>& overrides,
+                          const SettingSetter& set) {
+  if (!file.empty()) {
+    if (std::string error = load_settings_file(file, set); !error.empty()) return error;
+  }
+  for (const std::string& assignment : overrides) {
+    if (std::string error = apply_setting_override(assignment, set); !error.empty()) {
+      return "-o " + assignment + ": " + error;
+    }
+  }
+  return "";
+}
+
+std::vector<std::string> split_list(std::string_view value) {
+  std::vector<std::string> items;
+  std::size_t start = 0;
+  while (start < value.size()) {
+    std::size_t end = value.find_first_of(", \t", start);
+    if (end == std::string_view::npos) end = value.size();
+    if (end > start) items.emplace_back(value.substr(start, end - start));
+    start = end + 1;
+  }
+  return items;
+}
+
 bool parse_duration(std::string_view text, std::chrono::milliseconds min,
                     std::chrono::milliseconds max, std::chrono::milliseconds* out) {
   long long number = 0;

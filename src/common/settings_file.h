@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace anvil {
 
@@ -17,6 +18,12 @@ using SettingSetter = std::function<std::string(const std::string& key, const st
 std::string load_settings_file(const std::string& path, const SettingSetter& set);
 // Applies one "key=value" (blanks around both are ignored).
 std::string apply_setting_override(const std::string& assignment, const SettingSetter& set);
+// A program's settings: the file (if any), then each override. Returns ""
+// or the first error, ready for the log.
+std::string load_settings(const std::string& file, const std::vector<std::string>& overrides,
+                          const SettingSetter& set);
+// The items of a list value, separated by commas and/or blanks.
+std::vector<std::string> split_list(std::string_view value);
 
 std::string trim_blanks(std::string_view text);
 

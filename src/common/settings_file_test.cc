@@ -72,3 +72,25 @@ TEST(SettingsFile, Durations) {
 
 }  // namespace
 }  // namespace anvil
+
+namespace anvil {
+namespace {
+
+TEST(SettingsFile, ListsAndWholeLoads) {
+  EXPECT_EQ(split_list(" a, b  c,,d "), (std::vector<std::string>{"a", "b", "c", "d"}));
+  EXPECT_TRUE(split_list("").empty());
+  std::map<std::string, std::string> seen;
+  SettingSetter set = [&](const std::string& key, const std::string& value) -> std::string {
+    if (key == "bad") return "invalid value for bad";
+    seen[key] = value;
+    return "";
+  };
+  EXPECT_EQ(load_settings("", {"a=1", "b=2"}, set), "");
+  EXPECT_EQ(seen["b"], "2");
+  EXPECT_EQ(load_settings("", {"a=3", "bad=1", "c=4"}, set), "-o bad=1: invalid value for bad");
+  EXPECT_EQ(seen.count("c"), 0u);
+  EXPECT_NE(load_settings("/nonexistent/anvil.conf", {}, set), "");
+}
+
+}  // namespace
+}  // namespace anvil

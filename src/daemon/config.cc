@@ -48,20 +48,13 @@ std::string DaemonConfig::set(const std::string& key, const std::string& value) 
   } else if (key == "service_socket_mode") {
     if (!parse_mode(value, &service_socket_mode)) return bad();
   } else if (key == "admin_allow_uids") {
-    admin_allow_uids.clear();
-    std::size_t start = 0;
-    while (start <= value.size()) {
-      std::size_t comma = value.find(',', start);
-      std::string item =
-          trim_blanks(value.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-      if (!item.empty()) {
-        long long uid = 0;
-        if (!parse_integer(item, 0, 0xfffffffe, &uid)) return bad();
-        admin_allow_uids.push_back(static_cast<uid_t>(uid));
-      }
-      if (comma == std::string::npos) break;
-      start = comma + 1;
+    std::vector<uid_t> uids;
+    for (const std::string& item : split_list(value)) {
+      long long uid = 0;
+      if (!parse_integer(item, 0, 0xfffffffe, &uid)) return bad();
+      uids.push_back(static_cast<uid_t>(uid));
     }
+    admin_allow_uids = std::move(uids);
   } else if (key == "max_line_length") {
     if (!parse_size(value, 256, 16LL * 1024 * 1024, &max_line_length)) return bad();
   } else if (key == "max_sessions_per_process") {
@@ -86,6 +79,10 @@ std::string DaemonConfig::apply_override(const std::string& assignment) {
 
 std::string DaemonConfig::load_file(const std::string& path) {
   return load_settings_file(path, setter());
+}
+
+std::string DaemonConfig::load(const std::string& file, const std::vector<std::string>& overrides) {
+  return load_settings(file, overrides, setter());
 }
 
 SettingSetter DaemonConfig::setter() {

@@ -37,6 +37,8 @@ struct DaemonConfig {
   std::string load_file(const std::string& path);
   // Applies "key=value".
   std::string apply_override(const std::string& assignment);
+  // The file (if not empty), then the overrides; "" or an error for the log.
+  std::string load(const std::string& file, const std::vector<std::string>& overrides);
 
  private:
   SettingSetter setter();

@@ -84,17 +84,9 @@ int main(int argc, char** argv) {
   }
 
   anvil::DaemonConfig config;
-  if (!config_file.empty()) {
-    if (std::string error = config.load_file(config_file); !error.empty()) {
-      anvil::log_error("{}", error);
-      return 78;  // EX_CONFIG
-    }
-  }
-  for (const std::string& assignment : overrides) {
-    if (std::string error = config.apply_override(assignment); !error.empty()) {
-      anvil::log_error("-o {}: {}", assignment, error);
-      return 78;
-    }
+  if (std::string error = config.load(config_file, overrides); !error.empty()) {
+    anvil::log_error("{}", error);
+    return 78;  // EX_CONFIG
   }
   if (!run_dir.empty()) config.run_dir = run_dir;
   config.dovecot_service = dovecot_service;

@@ -87,19 +87,9 @@ int main(int argc, char** argv) {
   }
 
   anvil::ProxyConfig config;
-  if (!config_file.empty()) {
-    if (std::string error = config.load_file(config_file); !error.empty()) {
-      anvil::log_error("{}", error);
-      return 78;  // EX_CONFIG
-    }
-  }
-  for (const std::string& assignment : overrides) {
-    if (std::string error = config.apply_override(assignment); !error.empty()) {
-      anvil::log_error("-o {}: {}", assignment, error);
-      return 78;
-    }
-  }
-  if (std::string error = config.validate(); !error.empty()) {
+  std::string error = config.load(config_file, overrides);
+  if (error.empty()) error = config.validate();
+  if (!error.empty()) {
     anvil::log_error("{}", error);
     return 78;
   }
@@ -121,7 +111,7 @@ int main(int argc, char** argv) {
   };
   reload.async_wait(on_reload);
   // After the signal handlers: whoever sees the "listening" lines may signal.
-  if (std::string error = proxy.start(); !error.empty()) {
+  if (error = proxy.start(); !error.empty()) {
     anvil::log_error("{}", error);
     return 71;  // EX_OSERR: a port taken, a certificate missing, ...
   }

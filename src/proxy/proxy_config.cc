@@ -1,7 +1,5 @@
 #include "proxy/proxy_config.h"
 
-#include <sstream>
-
 #include "registry/wire_codec.h"
 
 namespace anvil {
@@ -10,14 +8,8 @@ namespace {
 
 // Addresses separated by blanks or commas; "" is an empty list.
 bool parse_listen_list(const std::string& value, std::vector<HostPort>* out) {
-  std::string text = value;
-  for (char& c : text) {
-    if (c == ',') c = ' ';
-  }
-  std::istringstream words(text);
   std::vector<HostPort> list;
-  std::string word;
-  while (words >> word) {
+  for (const std::string& word : split_list(value)) {
     auto parsed = parse_host_port(word);
     if (!parsed) return false;
     list.push_back(*parsed);
@@ -76,14 +68,8 @@ std::string ProxyConfig::set(const std::string& key, const std::string& value) {
   } else if (key == "require_tls_for_login") {
     if (!parse_bool(value, &require_tls_for_login)) return bad("yes or no");
   } else if (key == "secure_networks") {
-    std::string text = value;
-    for (char& c : text) {
-      if (c == ',') c = ' ';
-    }
-    std::istringstream words(text);
     std::vector<Cidr> networks;
-    std::string word;
-    while (words >> word) {
+    for (const std::string& word : split_list(value)) {
       auto network = Cidr::parse(word);
       if (!network) return bad("networks like 10.0.0.0/8, separated by commas");
       networks.push_back(*network);
@@ -114,6 +100,10 @@ SettingSetter ProxyConfig::setter() {
 
 std::string ProxyConfig::load_file(const std::string& path) {
   return load_settings_file(path, setter());
+}
+
+std::string ProxyConfig::load(const std::string& file, const std::vector<std::string>& overrides) {
+  return load_settings(file, overrides, setter());
 }
 
 std::string ProxyConfig::apply_override(const std::string& assignment) {

@@ -48,6 +48,8 @@ struct ProxyConfig {
   std::string set(const std::string& key, const std::string& value);
   std::string load_file(const std::string& path);
   std::string apply_override(const std::string& assignment);
+  // The file (if not empty), then the overrides; "" or an error for the log.
+  std::string load(const std::string& file, const std::vector<std::string>& overrides);
   // Checks what single keys cannot: pairs that belong together.
   std::string validate() const;
 
