@@ -18,7 +18,7 @@ namespace anvil {
 
 class AsioClient {
  public:
-  AsioClient(asio::any_io_executor executor, Client& client)
+  AsioClient(const asio::any_io_executor& executor, Client& client)
       : client_(client),
         descriptor_(executor),
         timer_(executor),

@@ -70,7 +70,7 @@ class Proxy {
   std::unique_ptr<AsioClient> imap_driver_, pop3_driver_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unordered_map<ConnectionId, std::weak_ptr<ProxySession>, ConnectionIdHash> sessions_;
-  std::vector<char> relay_buffer_ = std::vector<char>(256 * 1024);
+  std::vector<char> relay_buffer_ = std::vector<char>(std::size_t{256} * 1024);
   bool shutting_down_ = false;
 };
 

@@ -9,11 +9,11 @@ namespace {
 constexpr std::string_view kAlphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-constexpr std::array<signed char, 256> decode_table() {
-  std::array<signed char, 256> table{};
+constexpr std::array<int, 256> decode_table() {
+  std::array<int, 256> table{};
   for (auto& entry : table) entry = -1;
   for (std::size_t i = 0; i < kAlphabet.size(); i++) {
-    table[static_cast<unsigned char>(kAlphabet[i])] = static_cast<signed char>(i);
+    table[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int>(i);
   }
   return table;
 }
