@@ -7,6 +7,7 @@ no session afterwards."""
 import os
 import socket
 import ssl
+import threading
 import unittest
 
 from harness import DovecotServer, Stack, free_port, make_tls_pair, start_proxy, wait_until
@@ -235,6 +236,39 @@ class ProxyBadInput(Stack):
         self.assertTrue(pop3.line().startswith("+OK"))
         pop3.close()
         self.assert_nothing_left(strict)
+
+    def test_a_kicked_client_that_reads_nothing_is_closed_anyway(self):
+        # A backend that floods the client; the client never reads, so the
+        # proxy's writes to it stall and the goodbye cannot be delivered.
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        self.addCleanup(listener.close)
+
+        def serve():
+            conn, _ = listener.accept()
+            with conn:
+                lines = conn.makefile("rb")
+                conn.sendall(b"* OK flooding backend\r\n")
+                conn.sendall(lines.readline().split()[0] + b" OK Logged in\r\n")
+                try:
+                    while True:
+                        conn.sendall(b"* flood " + b"x" * 65536 + b"\r\n")
+                except OSError:
+                    pass  # the proxy closed the connection
+
+        server = threading.Thread(target=serve, daemon=True)
+        server.start()
+        proxy = self.start({"backend_imap": f"127.0.0.1:{listener.getsockname()[1]}"})
+        client = self.client("imap", proxy)
+        client.line()
+        client.send(b"a LOGIN jane secret\r\n")
+        self.assertTrue(wait_until(lambda: len(self.who()) == 1))
+        code, out, err = self.anvilctl("kick", "jane")
+        self.assertEqual(code, 0, err)
+        server.join(30)
+        self.assertFalse(server.is_alive(), "the backend side was not closed")
+        self.assert_nothing_left(proxy)
 
     def test_unknown_option_and_bad_settings(self):
         import subprocess
