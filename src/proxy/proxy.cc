@@ -23,6 +23,7 @@ const char* protocol_name(MailProtocol protocol, bool implicit_tls) {
 Proxy::Proxy(asio::io_context& io, ProxyConfig config) : io_(io), config_(std::move(config)) {}
 
 Proxy::~Proxy() {
+  *alive_ = false;
   // Drivers first: they use the clients.
   imap_driver_.reset();
   pop3_driver_.reset();

@@ -46,6 +46,9 @@ class Proxy {
   // A session is known from accept to close; kicks reach it by id.
   void add(const ConnectionId& id, const std::shared_ptr<ProxySession>& session);
   void remove(const ConnectionId& id);
+  // False once the Proxy is gone: sessions still in the io_context when it
+  // is destroyed must not call back.
+  std::shared_ptr<const bool> liveness() const { return alive_; }
   // Shared relay buffer for plain connections (see ProxySession::pump).
   std::span<char> relay_buffer() { return relay_buffer_; }
 
@@ -72,6 +75,7 @@ class Proxy {
   std::unordered_map<ConnectionId, std::weak_ptr<ProxySession>, ConnectionIdHash> sessions_;
   std::vector<char> relay_buffer_ = std::vector<char>(std::size_t{256} * 1024);
   bool shutting_down_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace anvil

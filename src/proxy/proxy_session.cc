@@ -35,20 +35,21 @@ std::string address_text(const asio::ip::address& address) {
 ProxySession::ProxySession(Proxy& proxy, MailProtocol protocol, bool implicit_tls,
                            asio::ip::tcp::socket socket)
     : proxy_(proxy),
+      proxy_alive_(proxy.liveness()),
       protocol_(protocol),
       implicit_tls_(implicit_tls),
       client_(std::move(socket)),
       deadline_(client_.socket().get_executor()) {}
 
 ProxySession::~ProxySession() {
-  if (!id_.is_zero()) proxy_.remove(id_);
+  if (!id_.is_zero() && *proxy_alive_) proxy_.remove(id_);
 }
 
 void ProxySession::start() {
-  asio::error_code ec;
-  auto remote = client_.socket().remote_endpoint(ec);
-  auto local = client_.socket().local_endpoint(ec);
-  if (ec) {
+  asio::error_code remote_error, local_error;
+  auto remote = client_.socket().remote_endpoint(remote_error);
+  auto local = client_.socket().local_endpoint(local_error);
+  if (remote_error || local_error) {
     client_.close();  // the client left before we looked
     return;
   }

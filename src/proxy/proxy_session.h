@@ -50,6 +50,7 @@ class ProxySession : public std::enable_shared_from_this<ProxySession> {
   void close_all();
 
   Proxy& proxy_;
+  std::shared_ptr<const bool> proxy_alive_;
   MailProtocol protocol_;
   bool implicit_tls_;
   ProxyStream client_;

@@ -324,6 +324,24 @@ class ProxyKicks(ProxyStack):
         self.assertTrue(imap_alive(bob))
         self.assertTrue(wait_until(lambda: [r["username"] for r in self.sessions()] == ["bob"]))
 
+    def test_a_restarted_anvild_learns_every_proxied_session_again(self):
+        jane = self.login_imap("jane")
+        idle = socket.create_connection(("127.0.0.1", self.ports["pop3"]), timeout=10,
+                                        source_address=("127.0.0.4", 0))
+        self.addCleanup(idle.close)
+        self.assertTrue(idle.recv(1024).startswith(b"+OK"))
+        before = sorted((r["username"] or "", r["ip"], r["dest_ip"] or "") for r in self.sessions())
+        self.assertEqual(len(before), 2)
+        self.anvild.kill()
+        self.anvild.wait()
+        self.start_anvild()
+        self.assertTrue(wait_until(lambda: sorted(
+            (r["username"] or "", r["ip"], r["dest_ip"] or "") for r in self.sessions()) == before,
+            timeout=20), self.sessions())
+        code, rows = self.kick("jane")
+        self.assertEqual([r["result"] for r in rows], ["kicked"])
+        self.assertEqual(bye_text(jane), "* BYE [UNAVAILABLE] Disconnected by administrator\r\n")
+
     def test_kick_by_destination_host(self):
         bob = self.login_imap("bob")  # routed to 127.0.0.5
         bob_pop3 = self.login_pop3("bob")

@@ -237,9 +237,10 @@ class ProxyBadInput(Stack):
         pop3.close()
         self.assert_nothing_left(strict)
 
-    def test_a_kicked_client_that_reads_nothing_is_closed_anyway(self):
-        # A backend that floods the client; the client never reads, so the
-        # proxy's writes to it stall and the goodbye cannot be delivered.
+    def flooded_client(self):
+        """A logged-in client that reads nothing, behind a backend that
+        floods it: the proxy's writes to it stall, and no goodbye can be
+        delivered. Returns (proxy, backend thread)."""
         listener = socket.socket()
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
@@ -264,11 +265,20 @@ class ProxyBadInput(Stack):
         client.line()
         client.send(b"a LOGIN jane secret\r\n")
         self.assertTrue(wait_until(lambda: len(self.who()) == 1))
+        return proxy, server
+
+    def test_a_kicked_client_that_reads_nothing_is_closed_anyway(self):
+        proxy, server = self.flooded_client()
         code, out, err = self.anvilctl("kick", "jane")
         self.assertEqual(code, 0, err)
         server.join(30)
         self.assertFalse(server.is_alive(), "the backend side was not closed")
         self.assert_nothing_left(proxy)
+
+    def test_sigterm_exits_even_when_a_client_reads_nothing(self):
+        proxy, _ = self.flooded_client()
+        proxy.terminate()
+        self.assertEqual(proxy.wait(30), 0)  # and no sanitizer report (checked at cleanup)
 
     def test_unknown_option_and_bad_settings(self):
         import subprocess
