@@ -46,3 +46,10 @@ echo "deps.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -qq
 "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# The packaged Dovecot service is installed for its programs only. Left
+# enabled, it would start at the next boot on every interface and take the
+# ports anvil-proxy listens on. Disable it if this run installed it.
+if [[ " ${missing[*]} " == *" dovecot-core "* ]] && command -v systemctl >/dev/null; then
+  "${as_root[@]}" systemctl disable dovecot.service >/dev/null 2>&1 || true
+fi
