@@ -51,6 +51,8 @@ listen = 127.0.0.1
 protocols = imap pop3
 ssl = no
 disable_plaintext_auth = no
+# anvil-proxy tells this Dovecot the real client address (backend_forward_client).
+login_trusted_networks = 127.0.0.1
 auth_mechanisms = plain
 passdb {
   driver = passwd-file
@@ -90,6 +92,7 @@ tls_cert = $etc/tls/cert.pem
 tls_key = $etc/tls/key.pem
 backend_imap = 127.0.0.1:10143
 backend_pop3 = 127.0.0.1:10110
+backend_forward_client = yes
 anvil_socket = $run_dir/anvil-service
 CONF
 fi

@@ -113,8 +113,22 @@ asio::awaitable<bool> continuation(BackendLines& lines, std::string* problem) {
   }
 }
 
+// Tells the backend who the client is. Its answer does not matter: a
+// backend that does not trust us, or knows no ID, goes on all the same.
+asio::awaitable<bool> imap_send_origin(BackendLines& lines, const ClientOrigin& origin,
+                                       std::string* problem) {
+  std::string command = "I ID (\"x-originating-ip\" " + quoted(origin.ip) +
+                        " \"x-originating-port\" \"" + std::to_string(origin.port) +
+                        "\" \"x-connected-ip\" " + quoted(origin.local_ip) +
+                        " \"x-connected-port\" \"" + std::to_string(origin.local_port) +
+                        "\" \"x-session-id\" " + quoted(origin.session_id) + ")\r\n";
+  if (!co_await lines.send(command, problem)) co_return false;
+  co_return (co_await tagged_reply(lines, "I", problem)).has_value();
+}
+
 asio::awaitable<BackendLogin> imap_login(ProxyStream& backend, const Credentials& credentials,
-                                         const BackendTlsSettings& tls) {
+                                         const BackendTlsSettings& tls,
+                                         const ClientOrigin* origin) {
   BackendLines lines(backend);
   std::string problem;
   auto greeting = co_await lines.next(&problem);
@@ -126,6 +140,9 @@ asio::awaitable<BackendLogin> imap_login(ProxyStream& backend, const Credentials
     if (!reply) co_return unavailable(problem);
     if (!reply->starts_with("OK")) co_return unavailable("backend refused STARTTLS: " + *reply);
     if (!co_await start_tls(backend, lines, tls, &problem)) co_return unavailable(problem);
+  }
+  if (origin && !co_await imap_send_origin(lines, *origin, &problem)) {
+    co_return unavailable(problem);
   }
   if (!credentials.authzid.empty()) {
     if (!co_await lines.send("L AUTHENTICATE PLAIN\r\n", &problem) ||
@@ -157,7 +174,8 @@ asio::awaitable<BackendLogin> imap_login(ProxyStream& backend, const Credentials
 }
 
 asio::awaitable<BackendLogin> pop3_login(ProxyStream& backend, const Credentials& credentials,
-                                         const BackendTlsSettings& tls) {
+                                         const BackendTlsSettings& tls,
+                                         const ClientOrigin* origin) {
   BackendLines lines(backend);
   std::string problem;
   auto exchange = [&](std::string command) -> asio::awaitable<std::optional<std::string>> {
@@ -172,6 +190,14 @@ asio::awaitable<BackendLogin> pop3_login(ProxyStream& backend, const Credentials
     if (!reply) co_return unavailable(problem);
     if (!reply->starts_with("+OK")) co_return unavailable("backend refused STLS: " + *reply);
     if (!co_await start_tls(backend, lines, tls, &problem)) co_return unavailable(problem);
+  }
+  // XCLIENT only where the greeting offers it, as Dovecot does to the
+  // networks it trusts ("+OK [XCLIENT] ...").
+  if (origin && greeting->find("[XCLIENT]") != std::string::npos) {
+    auto reply = co_await exchange("XCLIENT ADDR=" + origin->ip + " PORT=" +
+                                   std::to_string(origin->port) +
+                                   " SESSION=" + origin->session_id);
+    if (!reply) co_return unavailable(problem);
   }
   auto refused = [&](std::string reply) {
     return BackendLogin{Outcome::refused, std::move(reply), "", ""};
@@ -194,14 +220,17 @@ asio::awaitable<BackendLogin> pop3_login(ProxyStream& backend, const Credentials
 
 asio::awaitable<BackendLogin> log_in_to_backend(ProxyStream& backend, MailProtocol protocol,
                                                 const Credentials& credentials,
-                                                const BackendTlsSettings& tls) {
+                                                const BackendTlsSettings& tls,
+                                                const ClientOrigin* origin) {
   if (tls.mode == BackendTls::tls) {
     asio::error_code ec;
     co_await backend.handshake_as_client(*tls.context, tls.host, tls.verify, ec);
     if (ec) co_return unavailable("TLS handshake with backend failed: " + ec.message());
   }
-  if (protocol == MailProtocol::imap) co_return co_await imap_login(backend, credentials, tls);
-  co_return co_await pop3_login(backend, credentials, tls);
+  if (protocol == MailProtocol::imap) {
+    co_return co_await imap_login(backend, credentials, tls, origin);
+  }
+  co_return co_await pop3_login(backend, credentials, tls, origin);
 }
 
 }  // namespace anvil

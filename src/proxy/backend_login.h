@@ -5,6 +5,7 @@
 
 #include <asio.hpp>
 #include <asio/ssl.hpp>
+#include <cstdint>
 #include <string>
 
 #include "proxy/proxy_config.h"
@@ -30,8 +31,23 @@ struct BackendTlsSettings {
   bool verify = true;
 };
 
+// Who the client really is, for a backend that trusts the proxy to say so:
+// IMAP ID fields x-originating-ip/-port, x-connected-ip/-port and
+// x-session-id (RFC 2971; what Dovecot reads from its
+// login_trusted_networks), or POP3 XCLIENT when the backend's greeting
+// offers it.
+struct ClientOrigin {
+  std::string ip;
+  std::uint16_t port = 0;
+  std::string local_ip;
+  std::uint16_t local_port = 0;
+  std::string session_id;
+};
+
+// `origin` null: say nothing about the client.
 asio::awaitable<BackendLogin> log_in_to_backend(ProxyStream& backend, MailProtocol protocol,
                                                 const Credentials& credentials,
-                                                const BackendTlsSettings& tls);
+                                                const BackendTlsSettings& tls,
+                                                const ClientOrigin* origin);
 
 }  // namespace anvil

@@ -56,6 +56,8 @@ std::string ProxyConfig::set(const std::string& key, const std::string& value) {
     if (!parse_bool(value, &backend_tls_verify)) return bad("yes or no");
   } else if (key == "backend_tls_ca") {
     backend_tls_ca = value;
+  } else if (key == "backend_forward_client") {
+    if (!parse_bool(value, &backend_forward_client)) return bad("yes or no");
   } else if (key == "user_map") {
     user_map = value;
   } else if (key == "anvil_socket") {

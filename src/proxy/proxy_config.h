@@ -28,6 +28,7 @@ struct ProxyConfig {
   bool backend_tls_verify = true;
   std::string backend_tls_ca;  // CA file; empty: the system's store
   std::string user_map;        // file; empty: everyone goes to the default backend
+  bool backend_forward_client = false;  // tell the backend the client's address
 
   std::string anvil_socket = ANVIL_DEFAULT_RUN_DIR "/anvil-service";
   std::string tls_cert;  // PEM; with tls_key, enables STARTTLS/STLS and imaps/pop3s

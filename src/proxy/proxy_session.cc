@@ -56,6 +56,7 @@ void ProxySession::start() {
   info_.client_ip = address_text(remote.address());
   info_.client_port = remote.port();
   info_.local_port = local.port();
+  local_ip_ = address_text(local.address());
   peer_ = info_.client_ip + ":" + std::to_string(info_.client_port);
   std::string error;
   id_ = proxy_.registry(protocol_).register_session(info_, &error);
@@ -265,7 +266,10 @@ asio::awaitable<bool> ProxySession::log_in(const Credentials& credentials, std::
   } else if (ending_ == Ending::none && !backend_timed_out_) {
     BackendTlsSettings tls{config.backend_tls, proxy_.backend_tls(), route.backend.host,
                            config.backend_tls_verify};
-    result = co_await log_in_to_backend(*backend_, protocol_, credentials, tls);
+    ClientOrigin origin{info_.client_ip, info_.client_port, local_ip_, info_.local_port,
+                        id_.to_hex()};
+    result = co_await log_in_to_backend(*backend_, protocol_, credentials, tls,
+                                        config.backend_forward_client ? &origin : nullptr);
   }
   in_backend_login_ = false;
   deadline_.expires_at(login_deadline_);

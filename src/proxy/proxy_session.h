@@ -60,6 +60,7 @@ class ProxySession : public std::enable_shared_from_this<ProxySession> {
   SessionInfo info_;
   ConnectionId id_;
   std::string peer_;  // "ip:port", for the log
+  std::string local_ip_;
 
   // Why the session ends early; `silent` when there is no one to tell
   // (a failed TLS handshake).

@@ -83,6 +83,7 @@ class ProxyStack(Stack):
         with open(masters, "w") as f:
             f.write("admin:{PLAIN}master-secret\n")
         self.dovecot = DovecotServer(self, listen="127.0.0.1, 127.0.0.5", extra_config=f"""
+login_trusted_networks = 127.0.0.0/8
 passdb {{
   driver = passwd-file
   master = yes
@@ -99,7 +100,7 @@ passdb {{
             "backend_imap": f"127.0.0.1:{self.dovecot.imap_port}",
             "backend_pop3": f"127.0.0.1:{self.dovecot.pop3_port}",
             "tls_cert": self.cert, "tls_key": self.key, "user_map": user_map,
-            "require_tls_for_login": "no"})
+            "require_tls_for_login": "no", "backend_forward_client": "yes"})
         self.ports = self.proxy.ports
 
     def sessions(self, *args):
@@ -193,6 +194,14 @@ class ProxyClients(ProxyStack):
         self.assertIn("bob", out)
         self.assertNotIn("jane", out)
         self.assertTrue(imap_alive(jane) and pop3_alive(bob))
+
+    def test_the_backend_learns_the_real_client_address(self):
+        self.login_imap("jane", source="127.0.0.7")
+        self.login_pop3("james", source="127.0.0.8")
+        code, out, err = self.dovecot.doveadm("who", "-1")
+        self.assertEqual(code, 0, err)
+        rows = sorted(tuple(line.split()[:4:3]) for line in out.splitlines()[1:])
+        self.assertEqual(rows, [("james", "127.0.0.8"), ("jane", "127.0.0.7")])
 
     def test_curl_imap_and_pop3(self):
         imap = self.login_imap("foo")
