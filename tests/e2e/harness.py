@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -451,3 +452,28 @@ def start_proxy(stack, settings):
 def proxy_log(proc):
     with open(proc.log_path, encoding="utf-8", errors="replace") as f:
         return f.read()
+
+
+class ScriptedImapBackend:
+    """A one-connection IMAP backend for what no real server does on
+    purpose: it greets, accepts any LOGIN, then hands the connection and
+    its line reader to after_login(conn, lines) in a thread of its own.
+    .port is where it listens; .thread ends when after_login returns."""
+
+    def __init__(self, stack, after_login):
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(1)
+        stack.addCleanup(self.listener.close)
+        self.port = self.listener.getsockname()[1]
+
+        def serve():
+            conn, _ = self.listener.accept()
+            with conn:
+                lines = conn.makefile("rb")
+                conn.sendall(b"* OK scripted backend\r\n")
+                conn.sendall(lines.readline().split()[0] + b" OK Logged in\r\n")
+                after_login(conn, lines)
+
+        self.thread = threading.Thread(target=serve, daemon=True)
+        self.thread.start()

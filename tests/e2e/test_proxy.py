@@ -12,10 +12,9 @@ import signal
 import socket
 import ssl
 import subprocess
-import threading
 import unittest
 
-from harness import (DovecotServer, Stack, imap_alive, make_tls_pair, pop3_alive, proxy_log,
+from harness import (DovecotServer, ScriptedImapBackend, Stack, imap_alive, make_tls_pair, pop3_alive, proxy_log,
                      start_proxy, wait_until)
 
 MESSAGE = (b"From: sender@example.com\r\nTo: jane@example.com\r\nSubject: through the proxy\r\n"
@@ -369,26 +368,14 @@ class ProxyKicks(ProxyStack):
     def test_kick_in_the_middle_of_a_line_starts_a_new_line(self):
         # A backend that stops in the middle of a response line, so the kick
         # surely lands there.
-        listener = socket.socket()
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(1)
-        self.addCleanup(listener.close)
+        def stall(conn, lines):
+            lines.readline()
+            conn.sendall(b"* 1 FETCH (BODY[] {100}\r\npartial")
+            lines.read()  # until the proxy closes
 
-        def serve():
-            conn, _ = listener.accept()
-            with conn:
-                lines = conn.makefile("rb")
-                conn.sendall(b"* OK stalling backend\r\n")
-                tag = lines.readline().split()[0]
-                conn.sendall(tag + b" OK Logged in\r\n")
-                tag = lines.readline().split()[0]
-                conn.sendall(b"* 1 FETCH (BODY[] {100}\r\npartial")
-                lines.read()  # until the proxy closes
-
-        server = threading.Thread(target=serve, daemon=True)
-        server.start()
+        backend = ScriptedImapBackend(self, stall)
         proxy = start_proxy(self, {"imap_listen": "127.0.0.1:0",
-                                   "backend_imap": f"127.0.0.1:{listener.getsockname()[1]}"})
+                                   "backend_imap": f"127.0.0.1:{backend.port}"})
         sock = socket.create_connection(("127.0.0.1", proxy.ports["imap"]), timeout=10)
         self.addCleanup(sock.close)
         reader = sock.makefile("rb")
@@ -400,7 +387,7 @@ class ProxyKicks(ProxyStack):
         code, rows = self.kick("jane")
         self.assertEqual(code, 0)
         self.assertEqual(reader.read(), b"\r\n* BYE [UNAVAILABLE] Disconnected by administrator\r\n")
-        server.join(10)
+        backend.thread.join(10)
 
 class ProxyBackendTls(Stack):
     """The proxy's own connection to the backend over STARTTLS or TLS, with

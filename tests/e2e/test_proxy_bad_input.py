@@ -7,10 +7,10 @@ no session afterwards."""
 import os
 import socket
 import ssl
-import threading
 import unittest
 
-from harness import DovecotServer, Stack, free_port, make_tls_pair, start_proxy, wait_until
+from harness import (DovecotServer, ScriptedImapBackend, Stack, free_port, make_tls_pair,
+                     start_proxy, wait_until)
 
 
 def open_fds(pid):
@@ -241,31 +241,20 @@ class ProxyBadInput(Stack):
         """A logged-in client that reads nothing, behind a backend that
         floods it: the proxy's writes to it stall, and no goodbye can be
         delivered. Returns (proxy, backend thread)."""
-        listener = socket.socket()
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(1)
-        self.addCleanup(listener.close)
+        def flood(conn, lines):
+            try:
+                while True:
+                    conn.sendall(b"* flood " + b"x" * 65536 + b"\r\n")
+            except OSError:
+                pass  # the proxy closed the connection
 
-        def serve():
-            conn, _ = listener.accept()
-            with conn:
-                lines = conn.makefile("rb")
-                conn.sendall(b"* OK flooding backend\r\n")
-                conn.sendall(lines.readline().split()[0] + b" OK Logged in\r\n")
-                try:
-                    while True:
-                        conn.sendall(b"* flood " + b"x" * 65536 + b"\r\n")
-                except OSError:
-                    pass  # the proxy closed the connection
-
-        server = threading.Thread(target=serve, daemon=True)
-        server.start()
-        proxy = self.start({"backend_imap": f"127.0.0.1:{listener.getsockname()[1]}"})
+        backend = ScriptedImapBackend(self, flood)
+        proxy = self.start({"backend_imap": f"127.0.0.1:{backend.port}"})
         client = self.client("imap", proxy)
         client.line()
         client.send(b"a LOGIN jane secret\r\n")
         self.assertTrue(wait_until(lambda: len(self.who()) == 1))
-        return proxy, server
+        return proxy, backend.thread
 
     def test_a_kicked_client_that_reads_nothing_is_closed_anyway(self):
         proxy, server = self.flooded_client()
