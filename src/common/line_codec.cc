@@ -1,5 +1,6 @@
 #include "common/line_codec.h"
 
+#include <cstring>
 #include <utility>
 
 namespace anvil {
@@ -81,6 +82,13 @@ std::string LineWriter::finish() {
 
 bool LineBuffer::append(const char* data, std::size_t size) {
   if (overflowed_) return false;
+  if (skipping_) {
+    const char* lf = static_cast<const char*>(std::memchr(data, '\n', size));
+    if (lf == nullptr) return true;
+    skipping_ = false;
+    size -= static_cast<std::size_t>(lf + 1 - data);
+    data = lf + 1;
+  }
   if (consumed_ > 0 && consumed_ >= buffer_.size() / 2) {
     buffer_.erase(0, consumed_);
     consumed_ = 0;
@@ -93,6 +101,27 @@ bool LineBuffer::append(const char* data, std::size_t size) {
   if (tail_start < consumed_) tail_start = consumed_;
   if (buffer_.size() - tail_start > max_ + 1) overflowed_ = true;  // +1: a CR may precede LF
   return !overflowed_;
+}
+
+void LineBuffer::skip_overlong_line() {
+  if (!overflowed_) return;
+  overflowed_ = false;
+  scanned_ = 0;
+  std::size_t lf = buffer_.find('\n', consumed_);
+  if (lf == std::string::npos) {
+    buffer_.clear();
+    consumed_ = 0;
+    skipping_ = true;
+  } else {
+    consumed_ = lf + 1;
+  }
+}
+
+std::string LineBuffer::take_buffered() {
+  std::string rest = buffer_.substr(consumed_);
+  buffer_.clear();
+  consumed_ = scanned_ = 0;
+  return rest;
 }
 
 std::optional<std::string> LineBuffer::next_line() {

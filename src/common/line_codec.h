@@ -34,7 +34,9 @@ class LineWriter {
 
 // Collects bytes from a stream and hands out complete lines. A line longer
 // than max_line_length (without its LF) is an error: the buffer then refuses
-// further input, because the stream cannot be trusted to resynchronise.
+// further input, because most streams cannot be trusted to resynchronise.
+// Where a protocol can (a client's command lines), skip_overlong_line()
+// drops that line up to its LF, however far away, and reading goes on.
 class LineBuffer {
  public:
   explicit LineBuffer(std::size_t max_line_length) : max_(max_line_length) {}
@@ -44,6 +46,11 @@ class LineBuffer {
   // The next complete line without its LF (a trailing CR is dropped too).
   std::optional<std::string> next_line();
   bool overflowed() const { return overflowed_; }
+  // After an overflow: drops the overlong line, including what of it is
+  // still to come, without keeping it.
+  void skip_overlong_line();
+  // Bytes received but not handed out; the buffer is empty afterwards.
+  std::string take_buffered();
   std::size_t max_line_length() const { return max_; }
   std::size_t buffered() const { return buffer_.size() - consumed_; }
 
@@ -53,6 +60,7 @@ class LineBuffer {
   std::size_t consumed_ = 0;  // bytes of buffer_ already handed out
   std::size_t scanned_ = 0;   // bytes past consumed_ known to hold no LF
   bool overflowed_ = false;
+  bool skipping_ = false;  // dropping input up to the next LF
 };
 
 }  // namespace anvil

@@ -77,5 +77,29 @@ TEST(LineBuffer, AcceptsALineOfExactlyTheLimit) {
   EXPECT_FALSE(buffer.overflowed());
 }
 
+TEST(LineBuffer, SkipsAnOverlongLineAndGoesOn) {
+  LineBuffer buffer(8);
+  EXPECT_TRUE(buffer.append("ok\r\n0123456", 11));
+  EXPECT_FALSE(buffer.append("789abc", 6));  // over the limit, still unterminated
+  EXPECT_EQ(buffer.next_line(), "ok");
+  EXPECT_EQ(buffer.next_line(), std::nullopt);
+  ASSERT_TRUE(buffer.overflowed());
+  buffer.skip_overlong_line();
+  std::string more(100000, 'x');
+  EXPECT_TRUE(buffer.append(more.data(), more.size()));  // the same line: dropped
+  EXPECT_EQ(buffer.buffered(), 0u);
+  EXPECT_TRUE(buffer.append("x\nnext\r\nre", 10));
+  EXPECT_EQ(buffer.next_line(), "next");
+  EXPECT_EQ(buffer.take_buffered(), "re");
+  EXPECT_EQ(buffer.buffered(), 0u);
+
+  LineBuffer complete(4);
+  EXPECT_TRUE(complete.append("12345\nok\n", 9));
+  EXPECT_EQ(complete.next_line(), std::nullopt);
+  ASSERT_TRUE(complete.overflowed());
+  complete.skip_overlong_line();
+  EXPECT_EQ(complete.next_line(), "ok");
+}
+
 }  // namespace
 }  // namespace anvil

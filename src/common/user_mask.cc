@@ -14,6 +14,14 @@ std::string ascii_fold(std::string_view text) {
   return out;
 }
 
+std::string ascii_upper(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return out;
+}
+
 UserMask::UserMask(std::string pattern)
     : pattern_(std::move(pattern)),
       folded_(ascii_fold(pattern_)),

@@ -11,6 +11,8 @@ namespace anvil {
 
 // ASCII lower-casing; other bytes (UTF-8 included) are left alone.
 std::string ascii_fold(std::string_view text);
+// ASCII upper-casing, for protocol keywords.
+std::string ascii_upper(std::string_view text);
 
 class UserMask {
  public:

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "anvil/client.h"
+#include "common/host_port.h"
 #include "common/line_codec.h"
 #include "common/log.h"
 #include "common/unix_socket.h"
@@ -57,23 +58,14 @@ std::string address_text(const sockaddr_storage& addr, std::uint16_t* port) {
 }
 
 // "127.0.0.1:7000", "[::1]:7000".
-bool split_host_port(const std::string& text, std::string* host, std::string* port) {
-  std::size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon + 1 == text.size()) return false;
-  *host = text.substr(0, colon);
-  *port = text.substr(colon + 1);
-  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
-    *host = host->substr(1, host->size() - 2);
-  }
-  return !host->empty();
-}
-
 anvil::UniqueFd listen_tcp(const std::string& spec, std::string* bound, std::string* error) {
-  std::string host, port;
-  if (!split_host_port(spec, &host, &port)) {
+  auto address = anvil::parse_host_port(spec);
+  if (!address) {
     *error = "expected HOST:PORT, got " + spec;
     return {};
   }
+  const std::string& host = address->host;
+  std::string port = std::to_string(address->port);
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "common/line_codec.h"
+
 namespace anvil {
 
 namespace {
@@ -18,14 +20,8 @@ class BackendLines {
   // The next line without CRLF; nullopt with *problem set on a failure.
   asio::awaitable<std::optional<std::string>> next(std::string* problem) {
     for (;;) {
-      std::size_t lf = buffer_.find('\n');
-      if (lf != std::string::npos) {
-        std::string line = buffer_.substr(0, lf);
-        buffer_.erase(0, lf + 1);
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        co_return line;
-      }
-      if (buffer_.size() > kMaxBackendLine) {
+      if (auto line = buffer_.next_line()) co_return line;
+      if (buffer_.overflowed()) {
         *problem = "backend sent a line over 64 KiB";
         co_return std::nullopt;
       }
@@ -48,12 +44,12 @@ class BackendLines {
     co_return !ec;
   }
 
-  std::string take_buffered() { return std::exchange(buffer_, ""); }
-  void discard_buffered() { buffer_.clear(); }
+  std::string take_buffered() { return buffer_.take_buffered(); }
+  void discard_buffered() { buffer_.take_buffered(); }
 
  private:
   ProxyStream& stream_;
-  std::string buffer_;
+  LineBuffer buffer_{kMaxBackendLine};
 };
 
 BackendLogin unavailable(std::string problem) {
@@ -194,9 +190,9 @@ asio::awaitable<BackendLogin> pop3_login(ProxyStream& backend, const Credentials
   // XCLIENT only where the greeting offers it, as Dovecot does to the
   // networks it trusts ("+OK [XCLIENT] ...").
   if (origin && greeting->find("[XCLIENT]") != std::string::npos) {
-    auto reply = co_await exchange("XCLIENT ADDR=" + origin->ip + " PORT=" +
-                                   std::to_string(origin->port) +
-                                   " SESSION=" + origin->session_id);
+    auto reply =
+        co_await exchange("XCLIENT ADDR=" + origin->ip + " PORT=" + std::to_string(origin->port) +
+                          " SESSION=" + origin->session_id);
     if (!reply) co_return unavailable(problem);
   }
   auto refused = [&](std::string reply) {

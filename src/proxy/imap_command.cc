@@ -1,5 +1,7 @@
 #include "proxy/imap_command.h"
 
+#include "common/user_mask.h"
+
 #include <cctype>
 #include <charconv>
 #include <cstdint>
@@ -154,7 +156,7 @@ std::optional<ImapCommand> parse_imap_command(std::string_view raw, std::string*
     *error = "Missing command name";
     return std::nullopt;
   }
-  for (char& c : command.name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  command.name = ascii_upper(command.name);
   while (!parser.at_end()) {
     if (!parser.skip_space()) {
       *error = "Expected a space between arguments";

@@ -2,6 +2,7 @@
 // login; SASL-IR RFC 4959; LITERAL+ RFC 7888; ID RFC 2971).
 #include <utility>
 
+#include "common/user_mask.h"
 #include "proxy/front_end.h"
 #include "proxy/imap_command.h"
 
@@ -143,8 +144,7 @@ class ImapFrontEnd final : public FrontEnd {
       if (args.empty() || args.size() > 2 || args[0].kind != ImapArg::Kind::atom) {
         return bad(command.tag, "AUTHENTICATE takes a mechanism and an optional initial response");
       }
-      std::string mechanism = args[0].text;
-      for (char& c : mechanism) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      std::string mechanism = ascii_upper(args[0].text);
       if (mechanism != "PLAIN") {
         return {Action::reply,
                 command.tag + " NO [CANNOT] Unsupported authentication mechanism.\r\n"};

@@ -1,9 +1,10 @@
 // POP3 before login (RFC 1939; CAPA RFC 2449; STLS RFC 2595; AUTH RFC 5034;
 // response codes RFC 3206).
-#include <cctype>
 #include <optional>
 #include <utility>
 
+#include "common/line_codec.h"
+#include "common/user_mask.h"
 #include "proxy/front_end.h"
 
 namespace anvil {
@@ -14,16 +15,19 @@ using Action = FrontEndStep::Action;
 
 class Pop3FrontEnd final : public FrontEnd {
  public:
-  explicit Pop3FrontEnd(const FrontEndOptions& options) : options_(options) {}
+  explicit Pop3FrontEnd(const FrontEndOptions& options)
+      : options_(options), input_(options.max_command_size) {}
 
   std::string greeting() const override { return "+OK anvil-proxy ready.\r\n"; }
 
-  void feed(std::string_view data) override { buffer_.append(data); }
+  void feed(std::string_view data) override { input_.append(data.data(), data.size()); }
 
   FrontEndStep next() override {
-    bool too_long = false;
-    auto line = next_line(&too_long);
-    if (too_long) {
+    std::optional<std::string> line = input_.next_line();
+    while (line && line->empty()) line = input_.next_line();  // blank lines are ignored
+    if (!line && input_.overflowed()) {
+      // Dropped up to its end, however far that is, and answered once.
+      input_.skip_overlong_line();
       in_auth_ = false;
       return error("Line too long");
     }
@@ -34,15 +38,13 @@ class Pop3FrontEnd final : public FrontEnd {
       return plain_response(*line);
     }
     std::size_t space = line->find(' ');
-    std::string name = line->substr(0, space);
+    std::string name = ascii_upper(line->substr(0, space));
     std::string arg = space == std::string::npos ? "" : line->substr(space + 1);
-    for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return execute(name, arg);
   }
 
   void tls_started() override {
-    buffer_.clear();
-    skipping_line_ = false;
+    input_.take_buffered();
     options_.secure = true;
     options_.tls_offered = false;
   }
@@ -63,11 +65,7 @@ class Pop3FrontEnd final : public FrontEnd {
     return {Action::reply, reply};
   }
 
-  std::string take_buffered() override {
-    std::string rest = std::move(buffer_);
-    buffer_.clear();
-    return rest;
-  }
+  std::string take_buffered() override { return input_.take_buffered(); }
 
   std::string kicked_reply(std::string_view reason) const override {
     return "-ERR [SYS/TEMP] " + single_line(reason) + "\r\n";
@@ -79,36 +77,6 @@ class Pop3FrontEnd final : public FrontEnd {
 
  private:
   bool login_allowed() const { return options_.secure || !options_.require_tls; }
-
-  // The next line without its CRLF. A line over the limit is dropped (up to
-  // its LF, however far that is) and reported once.
-  std::optional<std::string> next_line(bool* too_long) {
-    for (;;) {
-      std::size_t lf = buffer_.find('\n');
-      if (skipping_line_) {
-        if (lf == std::string::npos) {
-          buffer_.clear();
-          return std::nullopt;
-        }
-        buffer_.erase(0, lf + 1);
-        skipping_line_ = false;
-        continue;
-      }
-      std::size_t length = lf == std::string::npos ? buffer_.size() : lf;
-      if (length > options_.max_command_size) {
-        *too_long = true;
-        skipping_line_ = lf == std::string::npos;
-        buffer_.erase(0, lf == std::string::npos ? buffer_.size() : lf + 1);
-        return std::nullopt;
-      }
-      if (lf == std::string::npos) return std::nullopt;
-      std::string line = buffer_.substr(0, lf);
-      buffer_.erase(0, lf + 1);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.empty()) continue;
-      return line;
-    }
-  }
 
   FrontEndStep error(const std::string& text) {
     std::string reply = "-ERR " + text + ".\r\n";
@@ -147,8 +115,7 @@ class Pop3FrontEnd final : public FrontEnd {
     }
     if (name == "AUTH") {
       std::size_t space = arg.find(' ');
-      std::string mechanism = arg.substr(0, space);
-      for (char& c : mechanism) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      std::string mechanism = ascii_upper(arg.substr(0, space));
       if (mechanism.empty()) return error("AUTH needs a mechanism");
       if (mechanism != "PLAIN")
         return {Action::reply, "-ERR Unsupported authentication mechanism.\r\n"};
@@ -181,8 +148,7 @@ class Pop3FrontEnd final : public FrontEnd {
   }
 
   FrontEndOptions options_;
-  std::string buffer_;
-  bool skipping_line_ = false;
+  LineBuffer input_;
   bool in_auth_ = false;
   std::string user_;  // from USER, waiting for PASS
   int bad_commands_ = 0;

@@ -26,8 +26,8 @@ struct ProxyConfig {
   HostPort backend_pop3{"127.0.0.1", 10110};
   BackendTls backend_tls = BackendTls::none;
   bool backend_tls_verify = true;
-  std::string backend_tls_ca;  // CA file; empty: the system's store
-  std::string user_map;        // file; empty: everyone goes to the default backend
+  std::string backend_tls_ca;           // CA file; empty: the system's store
+  std::string user_map;                 // file; empty: everyone goes to the default backend
   bool backend_forward_client = false;  // tell the backend the client's address
 
   std::string anvil_socket = ANVIL_DEFAULT_RUN_DIR "/anvil-service";

@@ -3,67 +3,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "registry/wire_codec.h"
+#include "common/user_mask.h"
 
 namespace anvil {
-
-namespace {
-
-std::string fold(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-bool parse_port(std::string_view text, std::uint16_t* port, long long min = 1) {
-  long long value = 0;
-  if (!parse_integer(text, min, 65535, &value)) return false;
-  *port = static_cast<std::uint16_t>(value);
-  return true;
-}
-
-}  // namespace
-
-std::optional<HostPort> parse_host_port(std::string_view text, bool allow_no_port) {
-  HostPort out;
-  std::string_view port_text;
-  if (!text.empty() && text.front() == '[') {
-    std::size_t close = text.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    out.host = std::string(text.substr(1, close - 1));
-    std::string_view rest = text.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') return std::nullopt;
-      port_text = rest.substr(1);
-      if (port_text.empty()) return std::nullopt;
-    }
-  } else {
-    std::size_t colon = text.rfind(':');
-    if (colon != std::string_view::npos && text.find(':') != colon) {
-      return std::nullopt;  // a bare IPv6 address: its port would be ambiguous
-    }
-    out.host = std::string(text.substr(0, colon));
-    if (colon != std::string_view::npos) {
-      port_text = text.substr(colon + 1);
-      if (port_text.empty()) return std::nullopt;
-    }
-  }
-  if (out.host.empty() || out.host.find_first_of(" \t/") != std::string::npos) return std::nullopt;
-  if (port_text.empty()) {
-    if (!allow_no_port) return std::nullopt;
-  } else if (!parse_port(port_text, &out.port, 0)) {
-    return std::nullopt;
-  }
-  return out;
-}
-
-std::string format_host_port(const HostPort& destination) {
-  std::string host = destination.host.find(':') != std::string::npos ? "[" + destination.host + "]"
-                                                                     : destination.host;
-  return host + ":" + std::to_string(destination.port);
-}
 
 std::string UserMap::load(const std::string& path) {
   std::ifstream in(path);
@@ -105,7 +47,7 @@ std::string UserMap::load(const std::string& path) {
         return error("unknown key " + key + " (expected imap_port, pop3_port or user_*)");
       }
     }
-    if (!entries.emplace(fold(pattern), std::move(entry)).second) {
+    if (!entries.emplace(ascii_fold(pattern), std::move(entry)).second) {
       return error("duplicate entry for " + pattern);
     }
   }
@@ -115,7 +57,7 @@ std::string UserMap::load(const std::string& path) {
 
 Route UserMap::route(const std::string& user, MailProtocol protocol,
                      const HostPort& default_backend) const {
-  std::string key = fold(user);
+  std::string key = ascii_fold(user);
   auto found = entries_.find(key);
   if (found == entries_.end()) {
     std::size_t at = key.rfind('@');

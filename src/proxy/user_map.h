@@ -16,19 +16,11 @@
 #include <utility>
 #include <vector>
 
+#include "common/host_port.h"
+
 namespace anvil {
 
 enum class MailProtocol { imap, pop3 };
-
-struct HostPort {
-  std::string host;  // a name or an address; IPv6 written without brackets
-  std::uint16_t port = 0;
-};
-
-// "host:port", "[v6]:port" (port 0 to 65535); with allow_no_port also
-// "host" and "[v6]" (port 0). nullopt on anything else.
-std::optional<HostPort> parse_host_port(std::string_view text, bool allow_no_port = false);
-std::string format_host_port(const HostPort& destination);
 
 struct Route {
   HostPort backend;

@@ -25,24 +25,6 @@ class UserMapFile : public ::testing::Test {
   UserMap map_;
 };
 
-TEST(HostPort, Forms) {
-  auto v4 = parse_host_port("10.0.0.1:143");
-  ASSERT_TRUE(v4);
-  EXPECT_EQ(v4->host, "10.0.0.1");
-  EXPECT_EQ(v4->port, 143);
-  auto v6 = parse_host_port("[::1]:993");
-  ASSERT_TRUE(v6);
-  EXPECT_EQ(v6->host, "::1");
-  EXPECT_EQ(format_host_port(*v6), "[::1]:993");
-  EXPECT_TRUE(parse_host_port("mail.example.com:110"));
-  EXPECT_FALSE(parse_host_port("10.0.0.1"));
-  EXPECT_TRUE(parse_host_port("10.0.0.1", true));
-  EXPECT_FALSE(parse_host_port("::1:143"));
-  EXPECT_FALSE(parse_host_port("host:70000"));
-  EXPECT_FALSE(parse_host_port(":143"));
-  EXPECT_FALSE(parse_host_port("[::1]143"));
-}
-
 TEST_F(UserMapFile, UsersThenDomainsThenTheDefault) {
   ASSERT_EQ(load("# routes\n"
                  "Jane@Example.com  10.0.0.5            user_team=sales\n"

@@ -1,0 +1,56 @@
+#include "common/host_port.h"
+
+#include <charconv>
+
+namespace anvil {
+
+bool parse_port(std::string_view text, std::uint16_t* port, long long min) {
+  long long value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > 65535) {
+    return false;
+  }
+  *port = static_cast<std::uint16_t>(value);
+  return true;
+}
+
+std::optional<HostPort> parse_host_port(std::string_view text, bool allow_no_port) {
+  HostPort out;
+  std::string_view port_text;
+  if (!text.empty() && text.front() == '[') {
+    std::size_t close = text.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    out.host = std::string(text.substr(1, close - 1));
+    std::string_view rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return std::nullopt;
+      port_text = rest.substr(1);
+      if (port_text.empty()) return std::nullopt;
+    }
+  } else {
+    std::size_t colon = text.rfind(':');
+    if (colon != std::string_view::npos && text.find(':') != colon) {
+      return std::nullopt;  // a bare IPv6 address: its port would be ambiguous
+    }
+    out.host = std::string(text.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      port_text = text.substr(colon + 1);
+      if (port_text.empty()) return std::nullopt;
+    }
+  }
+  if (out.host.empty() || out.host.find_first_of(" \t/") != std::string::npos) return std::nullopt;
+  if (port_text.empty()) {
+    if (!allow_no_port) return std::nullopt;
+  } else if (!parse_port(port_text, &out.port, 0)) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::string format_host_port(const HostPort& destination) {
+  std::string host = destination.host.find(':') != std::string::npos ? "[" + destination.host + "]"
+                                                                     : destination.host;
+  return host + ":" + std::to_string(destination.port);
+}
+
+}  // namespace anvil
