@@ -5,6 +5,7 @@ anvilctl. Everything stays on loopback and every wait is bounded."""
 import imaplib
 import os
 import poplib
+import random
 import shutil
 import signal
 import socket
@@ -269,13 +270,32 @@ class Stack(unittest.TestCase):
                         f"expected {count} sessions, have {self.who_users()}")
 
 
-def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+def _bindable(address, port):
     probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return port
+    try:
+        probe.bind((address, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
+def free_port(addresses=("127.0.0.1",)):
+    """A TCP port that nothing uses right now on any of addresses, for a
+    server the test starts. It is taken below the kernel's ephemeral range:
+    a port from bind(0) may meanwhile become the local port of an outgoing
+    connection of a test running alongside (the 10,000-session test makes
+    tens of thousands), and then the server cannot bind it."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        ephemeral_low = int(f.read().split()[0])
+    low = 20000 if ephemeral_low > 21000 else 1024
+    rng = random.SystemRandom()
+    for _ in range(500):
+        port = rng.randrange(low, ephemeral_low)
+        if all(_bindable(address, port) for address in addresses):
+            return port
+    raise RuntimeError(f"no free port below {ephemeral_low} on {addresses}")
 
 
 class DovecotServer:
@@ -291,20 +311,40 @@ class DovecotServer:
         self.dir = os.path.join(stack.dir, "dovecot")
         os.makedirs(os.path.join(self.dir, "mail"))
         shutil.chown(os.path.join(self.dir, "mail"), "nobody", "nogroup")
-        self.imap_port, self.pop3_port = free_port(), free_port()
-        self.imaps_port = self.pop3s_port = 0
-        ssl = "ssl = no"
-        if tls_pair:
-            self.imaps_port, self.pop3s_port = free_port(), free_port()
-            ssl = f"ssl = yes\nssl_cert = <{tls_pair[0]}\nssl_key = <{tls_pair[1]}"
         self.conf = os.path.join(self.dir, "dovecot.conf")
         with open(os.path.join(self.dir, "passwd"), "w") as f:
             f.writelines(f"{user}:{{PLAIN}}secret\n" for user in self.USERS)
+        log_path = os.path.join(stack.dir, "dovecot.log")
+        addresses = [address.strip() for address in listen.split(",")]
+        # Another test's server may still bind a port between free_port()
+        # and Dovecot's bind; a clash shows in the log and gets new ports.
+        for attempt in range(3):
+            log_start = os.path.getsize(log_path) if os.path.exists(log_path) else 0
+            self._start(stack, extra_config, listen, addresses, tls_pair, log_path)
+            wait_until(lambda: self.master.poll() is not None or self.ready(), timeout=30)
+            if self.ready():
+                return
+            self.master.terminate()
+            self.master.wait(timeout=30)
+            with open(log_path, encoding="utf-8", errors="replace") as f:
+                f.seek(log_start)
+                log = f.read()
+            if "Address already in use" not in log:
+                break
+        stack.fail(f"Dovecot did not start; its log says:\n{log[-3000:]}")
+
+    def _start(self, stack, extra_config, listen, addresses, tls_pair, log_path):
+        self.imap_port, self.pop3_port = free_port(addresses), free_port(addresses)
+        self.imaps_port = self.pop3s_port = 0
+        ssl = "ssl = no"
+        if tls_pair:
+            self.imaps_port, self.pop3s_port = free_port(addresses), free_port(addresses)
+            ssl = f"ssl = yes\nssl_cert = <{tls_pair[0]}\nssl_key = <{tls_pair[1]}"
         with open(self.conf, "w") as f:
             f.write(f"""base_dir = {self.dir}/run
 state_dir = {self.dir}/state
 instance_name = anvil-test-{os.getpid()}
-log_path = {stack.dir}/dovecot.log
+log_path = {log_path}
 listen = {listen}
 protocols = imap pop3
 {ssl}
@@ -337,11 +377,14 @@ service pop3-login {{
 }}
 {extra_config}
 """)
-        self.master = stack.spawn(["dovecot", "-F", "-c", self.conf],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        ready = wait_until(lambda: accepts(self.anvil_socket) and port_open(self.imap_port)
-                           and port_open(self.pop3_port), timeout=20)
-        stack.assertTrue(ready, "Dovecot did not start; see dovecot.log")
+        # Errors before Dovecot's log process runs go to the master's stderr.
+        with open(log_path, "ab") as log:
+            self.master = stack.spawn(["dovecot", "-F", "-c", self.conf],
+                                      stdout=log, stderr=log)
+
+    def ready(self):
+        return (accepts(self.anvil_socket) and port_open(self.imap_port)
+                and port_open(self.pop3_port))
 
     @property
     def anvil_socket(self):
