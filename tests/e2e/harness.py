@@ -19,8 +19,10 @@ BIN = os.environ.get("ANVIL_BIN_DIR") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "bin")
 
 
-def wait_until(condition, timeout=10.0, interval=0.02):
-    """Polls condition() until it is true or timeout seconds pass."""
+def wait_until(condition, timeout=30.0, interval=0.02):
+    """Polls condition() until it is true or timeout seconds pass. The
+    default is generous: only a failing test ever waits that long, and a
+    loaded 2-core CI machine can be many times slower than a desk."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
@@ -189,7 +191,10 @@ class Stack(unittest.TestCase):
                 if stream:
                     stream.close()
         reports = sanitizer_reports(self.dir)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if os.environ.get("ANVIL_E2E_KEEP"):
+            print(f"\nkept {self.dir}", flush=True)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
         self.assertEqual(reports, [], "a process printed a sanitizer report")
 
     # --- processes -------------------------------------------------------
@@ -441,6 +446,19 @@ def imap_alive(client):
         return client.noop()[0] == "OK"
     except (imaplib.IMAP4.abort, imaplib.IMAP4.error, OSError):
         return False
+
+
+def imap_goodbye(client):
+    """The text of the goodbye a signalled Dovecot process sends, or "no
+    goodbye". The signal is asynchronous: NOOPs may still be answered
+    before the process handles it, so this polls within a bound."""
+    def goodbye():
+        try:
+            client.noop()
+            return None
+        except imaplib.IMAP4.abort as bye:
+            return str(bye)
+    return wait_until(goodbye) or "no goodbye"
 
 
 def pop3_alive(client):

@@ -2,11 +2,10 @@
 by itself, lists what doveadm lists, and kicks real IMAP and POP3 clients by
 signalling their processes through pidfds."""
 
-import imaplib
 import os
 import unittest
 
-from harness import DovecotServer, Stack, imap_alive, pop3_alive, wait_until
+from harness import DovecotServer, Stack, imap_alive, imap_goodbye, pop3_alive, wait_until
 
 
 def doveadm_rows(dovecot):
@@ -61,15 +60,7 @@ class AnvilctlAgainstDovecot(Stack):
         # The shared pop3 process also serves bob: not signalled, and said so.
         self.assertIn("not kicked: the process also serves", err)
         self.assertIn("other connections would also be kicked from the following users: bob", err)
-        # SIGTERM is asynchronous: a NOOP may still be answered before the
-        # process handles it; the goodbye comes within a bounded wait.
-        def goodbye():
-            try:
-                self.jane_imap.noop()
-                return None
-            except imaplib.IMAP4.abort as bye:
-                return str(bye)
-        self.assertIn("Server shutting down", wait_until(goodbye) or "no goodbye")
+        self.assertIn("Server shutting down", imap_goodbye(self.jane_imap))
         self.assertTrue(imap_alive(self.bob_imap))
         self.assertTrue(pop3_alive(self.jane_pop3))
         self.assertTrue(pop3_alive(self.bob_pop3))

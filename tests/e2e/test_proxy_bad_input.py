@@ -253,7 +253,8 @@ class ProxyBadInput(Stack):
         client = self.client("imap", proxy)
         client.line()
         client.send(b"a LOGIN jane secret\r\n")
-        self.assertTrue(wait_until(lambda: len(self.who()) == 1))
+        # The connection is registered from accept on; wait for the login.
+        self.assertTrue(wait_until(lambda: [row.split("\t")[0] for row in self.who()] == ["jane"]))
         return proxy, backend.thread
 
     def test_a_kicked_client_that_reads_nothing_is_closed_anyway(self):
