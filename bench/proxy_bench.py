@@ -4,7 +4,7 @@
     straight to the backend;
   - relay throughput: one large download through the proxy and straight;
   - RSS per idle session: proxy memory growth per idle connection, before
-    and after login.
+    and after login, plain and with implicit TLS.
 The backend is a minimal IMAP server run by this script in its own process
 (it accepts any password and sends N bytes on "GET N"), so the figures
 measure the proxy, not a mail store. anvild runs in a scratch directory.
@@ -19,6 +19,7 @@ import resource
 import selectors
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -123,8 +124,10 @@ def login_rate(port, total, workers=2):
     return per_worker * workers / (time.monotonic() - start)
 
 
-def download_rate(port, megabytes):
+def download_rate(port, megabytes, tls=None):
     sock = socket.create_connection(("127.0.0.1", port))
+    if tls:
+        sock = tls.wrap_socket(sock, server_hostname="127.0.0.1")
     read_until(sock, b"\r\n")
     sock.sendall(b"a LOGIN bench secret\r\n")
     read_until(sock, b"a OK")
@@ -155,12 +158,15 @@ def rss_kib(pid):
     return 0
 
 
-def idle_cost(proxy_pid, port, count, log_in):
-    """Proxy RSS growth per idle connection, in bytes."""
+def idle_cost(proxy_pid, port, count, log_in, tls=None):
+    """Proxy RSS growth per idle connection, in bytes; tls: an SSLContext
+    for implicit TLS (the handshake is done before measuring)."""
     before = rss_kib(proxy_pid)
     socks = []
     for i in range(count):
         sock = socket.create_connection(("127.0.0.1", port))
+        if tls:
+            sock = tls.wrap_socket(sock, server_hostname="127.0.0.1")
         socks.append(sock)
     for i, sock in enumerate(socks):
         read_until(sock, b"\r\n")
@@ -207,14 +213,40 @@ def main():
             if os.path.exists(os.path.join(scratch, "anvil-service")):
                 break
             time.sleep(0.05)
-        proxy = subprocess.Popen(
-            [os.path.join(args.bin, "anvil-proxy"), "-o", "imap_listen=127.0.0.1:0",
-             "-o", "pop3_listen=", "-o", f"backend_imap=127.0.0.1:{backend_port}",
-             "-o", f"anvil_socket={scratch}/anvil-service", "-o", "max_login_attempts=100",
-             "-o", f"max_sessions={2 * args.idle + 1000}"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        processes.append(proxy)
-        proxy_port = int(proxy.stdout.readline().rsplit(":", 1)[1])
+        cert, key = os.path.join(scratch, "cert.pem"), os.path.join(scratch, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True)
+
+        def start_proxy():
+            """A fresh proxy: memory freed by an earlier measurement would
+            otherwise be reused and hide the cost of the next."""
+            proxy = subprocess.Popen(
+                [os.path.join(args.bin, "anvil-proxy"), "-o", "imap_listen=127.0.0.1:0",
+                 "-o", "imaps_listen=127.0.0.1:0", "-o", f"tls_cert={cert}", "-o", f"tls_key={key}",
+                 "-o", "pop3_listen=", "-o", f"backend_imap=127.0.0.1:{backend_port}",
+                 "-o", f"anvil_socket={scratch}/anvil-service", "-o", "max_login_attempts=100",
+                 "-o", f"max_sessions={2 * args.idle + 1000}"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                text=True)
+            processes.append(proxy)
+            proxy.ports = {}
+            for _ in range(2):  # "listening <name> <address>:<port>"
+                _, name, address = proxy.stdout.readline().split()
+                proxy.ports[name] = int(address.rsplit(":", 1)[1])
+            return proxy
+
+        def idle_row(label, log_in, tls=None):
+            proxy = start_proxy()
+            cost = idle_cost(proxy.pid, proxy.ports["imaps" if tls else "imap"], args.idle,
+                             log_in, tls)
+            proxy.terminate()
+            proxy.wait(10)
+            return (f"RSS per idle {label} ({args.idle})", "-", f"{cost / 1024:.1f} KiB")
+
+        proxy = start_proxy()
+        proxy_port = proxy.ports["imap"]
+        tls = ssl.create_default_context(cafile=cert)
 
         rows = []
         direct = login_rate(backend_port, args.logins)
@@ -224,14 +256,16 @@ def main():
         proxied = download_rate(proxy_port, args.megabytes)
         rows.append((f"download of {args.megabytes} MiB (MiB/s)", f"{direct:,.0f}",
                      f"{proxied:,.0f} ({100 * proxied / direct:.0f}%)"))
-        pre = idle_cost(proxy.pid, proxy_port, args.idle, log_in=False)
-        post = idle_cost(proxy.pid, proxy_port, args.idle, log_in=True)
-        rows.append((f"RSS per idle session, before login ({args.idle})", "-",
-                     f"{pre / 1024:.1f} KiB"))
-        rows.append((f"RSS per idle session, logged in ({args.idle})", "-",
-                     f"{post / 1024:.1f} KiB"))
+        proxied = download_rate(proxy.ports["imaps"], args.megabytes, tls)
+        rows.append((f"download of {args.megabytes} MiB, TLS to the proxy (MiB/s)", "-",
+                     f"{proxied:,.0f}"))
+        rows.append(idle_row("session, before login", log_in=False))
+        rows.append(idle_row("session, logged in", log_in=True))
+        rows.append(idle_row("TLS session, before login", log_in=False, tls=tls))
+        rows.append(idle_row("TLS session, logged in", log_in=True, tls=tls))
 
-        print(f"anvil-proxy benchmark ({os.cpu_count()} CPUs; plain IMAP on loopback)")
+        print(f"anvil-proxy benchmark ({os.cpu_count()} CPUs; IMAP on loopback; plain unless"
+              " marked TLS)")
         widths = [max(len(r[i]) for r in rows + [("measure", "direct", "through anvil-proxy")])
                   for i in range(3)]
         header = ("measure", "direct", "through anvil-proxy")

@@ -14,7 +14,6 @@ using Action = FrontEndStep::Action;
 
 // How long a kicked or timed-out client may take to accept its goodbye.
 constexpr std::chrono::seconds kGoodbyeGrace{5};
-constexpr std::size_t kTlsRelayChunk = 16384;
 
 auto with(asio::error_code& ec) {
   return asio::redirect_error(asio::use_awaitable, ec);
@@ -137,13 +136,7 @@ asio::awaitable<bool> ProxySession::send_to_client(std::string_view text) {
 }
 
 asio::awaitable<std::string> ProxySession::read_from_client(asio::error_code& ec) {
-  if (client_.tls()) {
-    std::string data(4096, '\0');
-    std::size_t n = co_await client_.read_some(data, ec);
-    data.resize(n);
-    co_return data;
-  }
-  // Plain: no buffer of our own while the client is silent.
+  // No buffer of our own while the client is silent.
   for (;;) {
     co_await client_.wait_readable(ec);
     if (ec) co_return "";
@@ -325,25 +318,17 @@ asio::awaitable<void> ProxySession::pump(std::shared_ptr<ProxySession> /*self*/,
   if (!to_client && !pending_to_backend_.empty()) {
     co_await to.write(std::exchange(pending_to_backend_, ""), ec);
   }
-  std::string own;
   while (!ec) {
-    std::string_view data;
-    if (from.tls()) {
-      own.resize(kTlsRelayChunk);
-      std::size_t n = co_await from.read_some(own, ec);
-      data = std::string_view(own.data(), n);
-    } else {
-      // Read first and wait only when nothing is there: a busy connection
-      // then costs one read and one write per chunk, not a poll as well.
-      std::span<char> shared = proxy_.relay_buffer();
-      std::size_t n = from.read_now(shared, ec);
-      if (ec == asio::error::would_block || ec == asio::error::try_again) {
-        ec.clear();
-        co_await from.wait_readable(ec);
-        continue;
-      }
-      data = std::string_view(shared.data(), n);
+    // Read first and wait only when nothing is there: a busy connection
+    // then costs one read and one write per chunk, not a poll as well.
+    std::span<char> shared = proxy_.relay_buffer();
+    std::size_t n = from.read_now(shared, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec.clear();
+      co_await from.wait_readable(ec);
+      continue;
     }
+    std::string_view data(shared.data(), n);
     if (ec || data.empty()) break;
     if (to_client) last_to_client_ = data.back();
     co_await to.write(data, ec);

@@ -4,6 +4,7 @@
 destination drop exactly the right ones with the protocol's goodbye."""
 
 import base64
+import hashlib
 import imaplib
 import json
 import os
@@ -12,6 +13,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import time
 import unittest
 
 from harness import (DovecotServer, ScriptedImapBackend, Stack, imap_alive, make_tls_pair, pop3_alive, proxy_log,
@@ -303,6 +305,47 @@ class ProxyClients(ProxyStack):
         self.assertEqual(bob.file.readline(), b"-ERR [SYS/TEMP] Server shutting down.\r\n")
         self.assertEqual(waiting.recv(1024), b"* BYE [UNAVAILABLE] Server shutting down.\r\n")
         self.assertTrue(wait_until(lambda: self.sessions() == []))
+
+
+    def test_megabytes_both_ways_over_tls_through_a_slow_reader(self):
+        upload, download = os.urandom(6 << 20), os.urandom(12 << 20)
+        seen = {}
+
+        def exchange(conn, lines):
+            command = lines.readline()  # b UPLOAD {n}
+            size = int(command.split(b"{")[1].split(b"}")[0])
+            seen["upload"] = hashlib.sha256(lines.read(size)).hexdigest()
+            lines.readline()  # the CRLF that ends the command
+            conn.sendall(b"* 1 FETCH (BODY[] {%d}\r\n" % len(download) + download
+                         + b")\r\nb OK done\r\n")
+            lines.read()  # until the proxy closes
+
+        backend = ScriptedImapBackend(self, exchange)
+        proxy = start_proxy(self, {"imaps_listen": "127.0.0.1:0", "tls_cert": self.cert,
+                                   "tls_key": self.key,
+                                   "backend_imap": f"127.0.0.1:{backend.port}"})
+        sock = socket.create_connection(("127.0.0.1", proxy.ports["imaps"]), timeout=30)
+        sock = self.context.wrap_socket(sock, server_hostname="127.0.0.1")
+        self.addCleanup(sock.close)
+        reader = sock.makefile("rb")
+        self.assertTrue(reader.readline().startswith(b"* OK"))
+        sock.sendall(b"a LOGIN jane secret\r\n")
+        self.assertEqual(reader.readline(), b"a OK Logged in\r\n")
+        sock.sendall(b"b UPLOAD {%d}\r\n" % len(upload) + upload + b"\r\n")
+        # Read nothing for a while, then slowly: the proxy's TLS writes to
+        # this client stall and must resume where they stopped.
+        wait_until(lambda: False, timeout=1)
+        self.assertEqual(reader.readline(), b"* 1 FETCH (BODY[] {%d}\r\n" % len(download))
+        pieces = []
+        for _ in range(0, len(download), 256 << 10):
+            pieces.append(reader.read(min(256 << 10, len(download) - sum(map(len, pieces)))))
+            time.sleep(0.01)
+        received = b"".join(pieces)
+        self.assertEqual(hashlib.sha256(received).hexdigest(),
+                         hashlib.sha256(download).hexdigest())
+        self.assertEqual(reader.readline(), b")\r\n")
+        self.assertEqual(reader.readline(), b"b OK done\r\n")
+        self.assertEqual(seen["upload"], hashlib.sha256(upload).hexdigest())
 
 
 class ProxyKicks(ProxyStack):

@@ -237,7 +237,7 @@ class ProxyBadInput(Stack):
         pop3.close()
         self.assert_nothing_left(strict)
 
-    def flooded_client(self):
+    def flooded_client(self, tls=False):
         """A logged-in client that reads nothing, behind a backend that
         floods it: the proxy's writes to it stall, and no goodbye can be
         delivered. Returns (proxy, backend thread)."""
@@ -250,7 +250,7 @@ class ProxyBadInput(Stack):
 
         backend = ScriptedImapBackend(self, flood)
         proxy = self.start({"backend_imap": f"127.0.0.1:{backend.port}"})
-        client = self.client("imap", proxy)
+        client = self.client("imaps" if tls else "imap", proxy, tls=tls)
         client.line()
         client.send(b"a LOGIN jane secret\r\n")
         # The connection is registered from accept on; wait for the login.
@@ -258,12 +258,14 @@ class ProxyBadInput(Stack):
         return proxy, backend.thread
 
     def test_a_kicked_client_that_reads_nothing_is_closed_anyway(self):
-        proxy, server = self.flooded_client()
-        code, out, err = self.anvilctl("kick", "jane")
-        self.assertEqual(code, 0, err)
-        server.join(30)
-        self.assertFalse(server.is_alive(), "the backend side was not closed")
-        self.assert_nothing_left(proxy)
+        for tls in (False, True):
+            with self.subTest(tls=tls):
+                proxy, server = self.flooded_client(tls)
+                code, out, err = self.anvilctl("kick", "jane")
+                self.assertEqual(code, 0, err)
+                server.join(30)
+                self.assertFalse(server.is_alive(), "the backend side was not closed")
+                self.assert_nothing_left(proxy)
 
     def test_sigterm_exits_even_when_a_client_reads_nothing(self):
         proxy, _ = self.flooded_client()
