@@ -28,8 +28,8 @@ constexpr const char* kUsage =
     "Settings: imap_listen, imaps_listen, pop3_listen, pop3s_listen,\n"
     "backend_imap, backend_pop3, backend_tls, backend_tls_verify,\n"
     "backend_tls_ca, backend_forward_client, user_map, anvil_socket, tls_cert,\n"
-    "tls_key, "
-    "require_tls_for_login, secure_networks, login_timeout, backend_timeout,\n"
+    "tls_key, require_tls_for_login, secure_networks, haproxy_trusted_networks,\n"
+    "login_timeout, backend_timeout,\n"
     "max_command_size, max_login_attempts, max_bad_commands, max_sessions.\n"
     "See anvil-proxy(8). Signals: TERM/INT say goodbye to every client and\n"
     "exit; HUP re-reads the user map.\n";

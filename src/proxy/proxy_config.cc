@@ -18,6 +18,18 @@ bool parse_listen_list(const std::string& value, std::vector<HostPort>* out) {
   return true;
 }
 
+// Networks separated by blanks or commas; "" is an empty list.
+bool parse_network_list(const std::string& value, std::vector<Cidr>* out) {
+  std::vector<Cidr> list;
+  for (const std::string& word : split_list(value)) {
+    auto network = Cidr::parse(word);
+    if (!network) return false;
+    list.push_back(*network);
+  }
+  *out = std::move(list);
+  return true;
+}
+
 }  // namespace
 
 std::string ProxyConfig::set(const std::string& key, const std::string& value) {
@@ -69,14 +81,9 @@ std::string ProxyConfig::set(const std::string& key, const std::string& value) {
     tls_key = value;
   } else if (key == "require_tls_for_login") {
     if (!parse_bool(value, &require_tls_for_login)) return bad("yes or no");
-  } else if (key == "secure_networks") {
-    std::vector<Cidr> networks;
-    for (const std::string& word : split_list(value)) {
-      auto network = Cidr::parse(word);
-      if (!network) return bad("networks like 10.0.0.0/8, separated by commas");
-      networks.push_back(*network);
-    }
-    secure_networks = std::move(networks);
+  } else if (key == "secure_networks" || key == "haproxy_trusted_networks") {
+    auto* list = key == "secure_networks" ? &secure_networks : &haproxy_trusted_networks;
+    if (!parse_network_list(value, list)) return bad("networks like 10.0.0.0/8, separated by commas");
   } else if (key == "login_timeout" || key == "backend_timeout") {
     if (!parse_duration(value, min_timeout, max_timeout,
                         key == "login_timeout" ? &login_timeout : &backend_timeout)) {

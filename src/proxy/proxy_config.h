@@ -36,6 +36,9 @@ struct ProxyConfig {
   bool require_tls_for_login = true;
   // Clients from these networks count as secure without TLS.
   std::vector<Cidr> secure_networks{*Cidr::parse("127.0.0.0/8"), *Cidr::parse("::1/128")};
+  // Connections from these networks (load balancers) must start with a
+  // PROXY protocol header, v1 or v2, naming the real client.
+  std::vector<Cidr> haproxy_trusted_networks;
 
   std::chrono::milliseconds login_timeout{60'000};
   std::chrono::milliseconds backend_timeout{30'000};

@@ -23,6 +23,11 @@ TEST(ProxyConfig, SettingsParseAndValidate) {
   EXPECT_NE(config.apply_override("backend_tls=maybe"), "");
   EXPECT_NE(config.apply_override("login_timeout=5 fortnights"), "");
   EXPECT_NE(config.apply_override("secure_networks=10.0.0.0/33"), "");
+  EXPECT_TRUE(config.haproxy_trusted_networks.empty());
+  EXPECT_EQ(config.apply_override("haproxy_trusted_networks=192.0.2.0/24, 2001:db8::/32"), "");
+  EXPECT_EQ(config.haproxy_trusted_networks.size(), 2u);
+  EXPECT_NE(config.apply_override("haproxy_trusted_networks=balancer"), "");
+  EXPECT_EQ(config.haproxy_trusted_networks.size(), 2u);  // a bad value changes nothing
   EXPECT_NE(config.apply_override("max_command_size=10"), "");
   EXPECT_NE(config.apply_override("imap_listn=x"), "");
   EXPECT_EQ(config.validate(), "");

@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "proxy/backend_login.h"
 #include "proxy/proxy.h"
+#include "proxy/proxy_header.h"
 
 namespace anvil {
 
@@ -57,6 +58,21 @@ void ProxySession::start() {
   info_.local_port = local.port();
   local_ip_ = address_text(local.address());
   peer_ = info_.client_ip + ":" + std::to_string(info_.client_port);
+  bool from_balancer = false;
+  if (auto ip = IpAddress::parse(info_.client_ip)) {
+    for (const Cidr& network : proxy_.config().haproxy_trusted_networks) {
+      from_balancer |= network.contains(*ip);
+    }
+  }
+  // A balancer's connection is registered once its header names the client.
+  if (!from_balancer) register_session();
+  login_deadline_ = Clock::now() + proxy_.config().login_timeout;
+  set_deadline(login_deadline_);
+  asio::co_spawn(deadline_.get_executor(), run(shared_from_this(), from_balancer),
+                 asio::detached);
+}
+
+void ProxySession::register_session() {
   std::string error;
   id_ = proxy_.registry(protocol_).register_session(info_, &error);
   if (id_.is_zero()) {
@@ -64,9 +80,47 @@ void ProxySession::start() {
   } else {
     proxy_.add(id_, shared_from_this());
   }
-  login_deadline_ = Clock::now() + proxy_.config().login_timeout;
-  set_deadline(login_deadline_);
-  asio::co_spawn(deadline_.get_executor(), run(shared_from_this()), asio::detached);
+}
+
+asio::awaitable<bool> ProxySession::read_proxy_header() {
+  using Status = ProxyHeaderParse::Status;
+  std::string header;
+  for (;;) {
+    ProxyHeaderParse parsed = parse_proxy_header(header);
+    if (parsed.status == Status::invalid) {
+      log_warning("{}: invalid PROXY header from {}: {}", protocol_name(protocol_), peer_,
+                  parsed.error);
+      co_return false;
+    }
+    if (parsed.status == Status::done) {
+      if (parsed.header.has_addresses) {
+        std::string balancer = peer_;
+        info_.client_ip = parsed.header.source_ip;
+        info_.client_port = parsed.header.source_port;
+        local_ip_ = parsed.header.dest_ip;
+        info_.local_port = parsed.header.dest_port;
+        peer_ = info_.client_ip + ":" + std::to_string(info_.client_port) + " via " + balancer;
+      }
+      co_return true;
+    }
+    asio::error_code ec;
+    co_await client_.wait_readable(ec);
+    if (ec || ending_ != Ending::none) co_return false;
+    // Never a byte past the header: what follows is the client's.
+    std::span<char> into = proxy_.relay_buffer().first(parsed.count);
+    if (parsed.status == Status::need_line) {
+      std::size_t seen = client_.peek_now(into, ec);
+      std::string_view peeked(into.data(), ec ? 0 : seen);
+      // Up to the line's end, or all that was seen: more may arrive between
+      // the peek and the read.
+      std::size_t newline = peeked.find('\n');
+      into = into.first(newline == std::string_view::npos ? peeked.size() : newline + 1);
+    }
+    std::size_t n = ec ? 0 : client_.read_now(into, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+    if (ec) co_return false;
+    header.append(into.data(), n);
+  }
 }
 
 bool ProxySession::kick(const std::string& reason) {
@@ -148,9 +202,17 @@ asio::awaitable<std::string> ProxySession::read_from_client(asio::error_code& ec
   }
 }
 
-asio::awaitable<void> ProxySession::run(
-    std::shared_ptr<ProxySession> self) {  // self: alive while running
+asio::awaitable<void> ProxySession::run(std::shared_ptr<ProxySession> self,  // alive while running
+                                         bool from_balancer) {
   const ProxyConfig& config = proxy_.config();
+  if (from_balancer) {
+    if (!co_await read_proxy_header()) {
+      ending_ = Ending::silent;  // a balancer, not a mail client, is there
+      close_all();
+      co_return;
+    }
+    register_session();
+  }
   FrontEndOptions options;
   options.tls_offered = !implicit_tls_ && proxy_.server_tls() != nullptr;
   options.secure = implicit_tls_;

@@ -36,7 +36,12 @@ class ProxySession : public std::enable_shared_from_this<ProxySession> {
   void shut_down();
 
  private:
-  asio::awaitable<void> run(std::shared_ptr<ProxySession> self);
+  // Registers with anvild under the client's address, and becomes kickable.
+  void register_session();
+  // From a trusted load balancer: reads its PROXY header and takes the
+  // client's addresses from it. False when the connection is to end.
+  asio::awaitable<bool> read_proxy_header();
+  asio::awaitable<void> run(std::shared_ptr<ProxySession> self, bool from_balancer);
   asio::awaitable<bool> send_to_client(std::string_view text);
   asio::awaitable<std::string> read_from_client(asio::error_code& ec);
   // Connects and logs in to the backend; true when the relay may start.

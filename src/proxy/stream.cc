@@ -152,6 +152,15 @@ std::size_t ProxyStream::read_now(std::span<char> into, asio::error_code& ec) {
   return 0;
 }
 
+std::size_t ProxyStream::peek_now(std::span<char> into, asio::error_code& ec) {
+  socket_.non_blocking(true, ec);
+  if (ec) return 0;
+  std::size_t n = socket_.receive(asio::buffer(into.data(), into.size()),
+                                  Socket::message_peek, ec);
+  if (!ec && n == 0 && !into.empty()) ec = asio::error::eof;
+  return n;
+}
+
 std::size_t ProxyStream::write_now(std::string_view data, asio::error_code& ec) {
   if (!ssl_) {
     socket_.non_blocking(true, ec);

@@ -46,6 +46,9 @@ class ProxyStream {
   asio::awaitable<void> wait_readable(asio::error_code& ec);
   // Reads what has arrived; would_block if nothing has.
   std::size_t read_now(std::span<char> into, asio::error_code& ec);
+  // Plain connections only: like read_now, but what it returns stays to be
+  // read again.
+  std::size_t peek_now(std::span<char> into, asio::error_code& ec);
   // Writes all of `data`. `data` need only stay valid until the first
   // suspension: what cannot be written at once is copied first.
   asio::awaitable<void> write(std::string_view data, asio::error_code& ec);

@@ -451,6 +451,86 @@ class ProxyKicks(ProxyStack):
         self.assertEqual(reader.read(), b"\r\n* BYE [UNAVAILABLE] Disconnected by administrator\r\n")
         backend.thread.join(10)
 
+class ProxyBehindBalancer(ProxyStack):
+    """Connections from haproxy_trusted_networks start with a PROXY protocol
+    header, and the proxy registers, logs in and kicks by the client it
+    names. 127.0.0.10 plays the load balancer."""
+
+    BALANCER = "127.0.0.10"
+
+    def setUp(self):
+        super().setUp()
+        self.balanced = start_proxy(self, {
+            "imap_listen": "127.0.0.1:0", "imaps_listen": "127.0.0.1:0",
+            "backend_imap": f"127.0.0.1:{self.dovecot.imap_port}",
+            "tls_cert": self.cert, "tls_key": self.key, "require_tls_for_login": "no",
+            "backend_forward_client": "yes", "haproxy_trusted_networks": f"{self.BALANCER}/32",
+            "login_timeout": "3s"})
+
+    def through_balancer(self, header, name="imap", tls=False):
+        """A raw client, from the balancer's address, that has sent `header`."""
+        sock = socket.create_connection(("127.0.0.1", self.balanced.ports[name]), timeout=10,
+                                        source_address=(self.BALANCER, 0))
+        self.addCleanup(sock.close)
+        sock.sendall(header)
+        if tls:
+            sock = self.context.wrap_socket(sock, server_hostname="127.0.0.1")
+            self.addCleanup(sock.close)
+        return sock, sock.makefile("rb")
+
+    def test_version_1_and_2_headers_name_the_client_for_who_kick_and_the_backend(self):
+        jane, jane_lines = self.through_balancer(
+            b"PROXY TCP4 203.0.113.9 192.0.2.1 40001 143\r\n")
+        self.assertTrue(jane_lines.readline().startswith(b"* OK"))
+        jane.sendall(b"a LOGIN jane secret\r\n")
+        self.assertTrue(jane_lines.readline().startswith(b"a OK"))
+        # Version 2, IPv6 client, then implicit TLS straight after the header.
+        address = bytes.fromhex("20010db8000000000000000000000007") + bytes(15) + b"\x01"
+        v2 = (b"\r\n\r\n\x00\r\nQUIT\n\x21\x21\x00\x24" + address
+              + (40002).to_bytes(2, "big") + (993).to_bytes(2, "big"))
+        bob, bob_lines = self.through_balancer(v2, "imaps", tls=True)
+        self.assertTrue(bob_lines.readline().startswith(b"* OK"))
+        bob.sendall(b"a LOGIN james secret\r\n")
+        self.assertTrue(bob_lines.readline().startswith(b"a OK"))
+        # Not from the balancer: no header expected, the peer's own address.
+        direct = imap_client(self.balanced.ports["imap"], source="127.0.0.2")
+        self.addCleanup(close_quietly, direct)
+        direct.login("bob", "secret")
+
+        ips = lambda rows: sorted((row["username"], row["ip"]) for row in rows)
+        self.wait_for([("bob", "127.0.0.2"), ("james", "2001:db8::7"), ("jane", "203.0.113.9")],
+                      ips)
+        # The backend, told by backend_forward_client, sees the same clients.
+        def backend_view():
+            code, out, _ = self.dovecot.doveadm("who", "-1")
+            return sorted(tuple(line.split()[:4:3]) for line in out.splitlines()[1:])
+        self.assertTrue(wait_until(lambda: ("jane", "203.0.113.9") in backend_view()),
+                        backend_view())
+
+        code, rows = self.kick("203.0.113.0/24")
+        self.assertEqual([(r["username"], r["result"]) for r in rows], [("jane", "kicked")])
+        self.assertEqual(jane_lines.readline(),
+                         b"* BYE [UNAVAILABLE] Disconnected by administrator\r\n")
+        code, rows = self.kick(self.BALANCER)  # the balancer's own address names no one
+        self.assertEqual(code, 68)
+        self.assertTrue(imap_alive(direct))
+        bob.sendall(b"b NOOP\r\n")
+        self.assertTrue(bob_lines.readline().startswith(b"b OK"))
+
+    def test_a_bad_or_missing_header_ends_the_connection_unregistered(self):
+        for header in (b"a LOGIN jane secret\r\n",
+                       b"PROXY TCP4 999.0.0.1 192.0.2.1 1 2\r\n",
+                       b"PROXY TCP4 " + b"1" * 200,
+                       b"\r\n\r\n\x00\r\nQUIT\n\x31\x11\x00\x0c" + bytes(12),
+                       b""):  # nothing at all: the login timeout ends it
+            with self.subTest(header=header[:20]):
+                sock, lines = self.through_balancer(header)
+                self.assertEqual(lines.read(), b"")  # closed, no greeting
+        self.assertEqual(self.sessions(), [])
+        self.assertEqual(proxy_log(self.balanced).count("invalid PROXY header"), 4)
+        self.assertIsNone(self.balanced.poll())
+
+
 class ProxyBackendTls(Stack):
     """The proxy's own connection to the backend over STARTTLS or TLS, with
     the backend's certificate checked."""
