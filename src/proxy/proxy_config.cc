@@ -83,7 +83,8 @@ std::string ProxyConfig::set(const std::string& key, const std::string& value) {
     if (!parse_bool(value, &require_tls_for_login)) return bad("yes or no");
   } else if (key == "secure_networks" || key == "haproxy_trusted_networks") {
     auto* list = key == "secure_networks" ? &secure_networks : &haproxy_trusted_networks;
-    if (!parse_network_list(value, list)) return bad("networks like 10.0.0.0/8, separated by commas");
+    if (!parse_network_list(value, list))
+      return bad("networks like 10.0.0.0/8, separated by commas");
   } else if (key == "login_timeout" || key == "backend_timeout") {
     if (!parse_duration(value, min_timeout, max_timeout,
                         key == "login_timeout" ? &login_timeout : &backend_timeout)) {

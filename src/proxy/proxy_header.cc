@@ -78,8 +78,7 @@ ProxyHeaderParse parse_v1(std::string_view data) {
   for (int i = 0; i < 2; i++) {
     // A dual-stack peer may write ::ffff:a.b.c.d; parse() folds it to IPv4.
     auto ip = IpAddress::parse(words[2 + i]);
-    bool mapped = ip && family == IpAddress::Family::v6 &&
-                  ip->family() == IpAddress::Family::v4 &&
+    bool mapped = ip && family == IpAddress::Family::v6 && ip->family() == IpAddress::Family::v4 &&
                   words[2 + i].find(':') != std::string_view::npos;
     if (!ip || (ip->family() != family && !mapped)) {
       return invalid("invalid " + std::string(words[1]) + " address in PROXY v1 header");
@@ -116,26 +115,20 @@ ProxyHeaderParse parse_v2(std::string_view data) {
   if (data.size() > total) return invalid("bytes after the PROXY v2 header");
   ProxyHeader header;
   if (command == 0) return done(header);  // LOCAL: the balancer's own check
+  // TCP over IPv4 (0x11) or IPv6 (0x21); unspecified, UDP or UNIX leave
+  // nothing we can use.
+  if (bytes[13] != 0x11 && bytes[13] != 0x21) return done(header);
+  int family = bytes[13] == 0x11 ? AF_INET : AF_INET6;
+  std::size_t address_size = family == AF_INET ? 4 : 16;
+  // Source address, destination address, source port, destination port.
   const unsigned char* block = bytes + kV2FixedPart;
-  std::size_t length = total - kV2FixedPart;
-  switch (bytes[13]) {
-    case 0x11:  // TCP over IPv4
-      if (length < 12) return invalid("PROXY v2 header too short for IPv4 addresses");
-      header.source_ip = address_text(AF_INET, block);
-      header.dest_ip = address_text(AF_INET, block + 4);
-      header.source_port = big_endian16(block + 8);
-      header.dest_port = big_endian16(block + 10);
-      break;
-    case 0x21:  // TCP over IPv6
-      if (length < 36) return invalid("PROXY v2 header too short for IPv6 addresses");
-      header.source_ip = address_text(AF_INET6, block);
-      header.dest_ip = address_text(AF_INET6, block + 16);
-      header.source_port = big_endian16(block + 32);
-      header.dest_port = big_endian16(block + 34);
-      break;
-    default:  // unspecified, UDP or UNIX: nothing we can use
-      return done(header);
+  if (total - kV2FixedPart < 2 * address_size + 4) {
+    return invalid("PROXY v2 header too short for its addresses");
   }
+  header.source_ip = address_text(family, block);
+  header.dest_ip = address_text(family, block + address_size);
+  header.source_port = big_endian16(block + 2 * address_size);
+  header.dest_port = big_endian16(block + 2 * address_size + 2);
   header.has_addresses = true;
   return done(std::move(header));
 }

@@ -54,7 +54,8 @@ TEST(ProxyHeader, Version1Tcp4AndTcp6StopAtTheHeader) {
   EXPECT_EQ(result.header.source_port, 56324);
   EXPECT_EQ(result.header.dest_port, 993);
 
-  result = read_like_the_proxy("PROXY TCP6 2001:db8::1 ::ffff:10.0.0.1 1 65535\r\na LOGIN", &consumed);
+  result =
+      read_like_the_proxy("PROXY TCP6 2001:db8::1 ::ffff:10.0.0.1 1 65535\r\na LOGIN", &consumed);
   ASSERT_EQ(result.status, Status::done) << result.error;
   EXPECT_EQ(result.header.source_ip, "2001:db8::1");
   EXPECT_EQ(result.header.dest_ip, "10.0.0.1");
@@ -69,14 +70,14 @@ TEST(ProxyHeader, Version1Tcp4AndTcp6StopAtTheHeader) {
 TEST(ProxyHeader, Version1Errors) {
   std::size_t consumed = 0;
   for (const char* wire : {
-           "PROXY TCP4 192.0.2.1 198.51.100.7 56324\r\n",       // a port missing
-           "PROXY TCP4 2001:db8::1 198.51.100.7 1 2\r\n",        // v6 address in TCP4
-           "PROXY TCP6 192.0.2.1 2001:db8::2 1 2\r\n",           // v4 address in TCP6
-           "PROXY TCP4 192.0.2.1 198.51.100.7 1 65536\r\n",      // port out of range
-           "PROXY TCP4 192.0.2.1 198.51.100.7 01 2\r\n",         // leading zero
-           "PROXY UDP4 192.0.2.1 198.51.100.7 1 2\r\n",          // not TCP
-           "PROXY TCP4 192.0.2.1 198.51.100.7 1 2\n",            // no CR
-           "a LOGIN jane secret\r\n",                            // no header at all
+           "PROXY TCP4 192.0.2.1 198.51.100.7 56324\r\n",    // a port missing
+           "PROXY TCP4 2001:db8::1 198.51.100.7 1 2\r\n",    // v6 address in TCP4
+           "PROXY TCP6 192.0.2.1 2001:db8::2 1 2\r\n",       // v4 address in TCP6
+           "PROXY TCP4 192.0.2.1 198.51.100.7 1 65536\r\n",  // port out of range
+           "PROXY TCP4 192.0.2.1 198.51.100.7 01 2\r\n",     // leading zero
+           "PROXY UDP4 192.0.2.1 198.51.100.7 1 2\r\n",      // not TCP
+           "PROXY TCP4 192.0.2.1 198.51.100.7 1 2\n",        // no CR
+           "a LOGIN jane secret\r\n",                        // no header at all
        }) {
     ProxyHeaderParse result = read_like_the_proxy(wire, &consumed);
     EXPECT_EQ(result.status, Status::invalid) << wire;
@@ -89,8 +90,8 @@ TEST(ProxyHeader, Version1Errors) {
 }
 
 TEST(ProxyHeader, Version2ProxyAndLocal) {
-  std::string v4_block = {'\xc0', '\x00', '\x02', '\x01', '\x0a', '\x00', '\x00', '\x05',
-                          '\xdb', '\xf4', '\x00', '\x8f'};
+  std::string v4_block = {'\xc0', '\x00', '\x02', '\x01', '\x0a', '\x00',
+                          '\x00', '\x05', '\xdb', '\xf4', '\x00', '\x8f'};
   v4_block += std::string("\x04\x00\x01X", 4);  // a TLV, skipped
   std::string header = v2(1, 0x11, v4_block);
   std::size_t consumed = 0;
@@ -118,8 +119,8 @@ TEST(ProxyHeader, Version2ProxyAndLocal) {
 
   // LOCAL (a health check) and families we cannot use keep the
   // connection's own addresses.
-  for (const std::string& other : {v2(0, 0x00, ""), v2(1, 0x31, std::string(216, 'u')),
-                                   v2(1, 0x12, std::string(12, 'x'))}) {
+  for (const std::string& other :
+       {v2(0, 0x00, ""), v2(1, 0x31, std::string(216, 'u')), v2(1, 0x12, std::string(12, 'x'))}) {
     result = read_like_the_proxy(other, &consumed);
     ASSERT_EQ(result.status, Status::done) << result.error;
     EXPECT_FALSE(result.header.has_addresses);
@@ -133,9 +134,8 @@ TEST(ProxyHeader, Version2Errors) {
   bad_version[12] = '\x31';
   std::string bad_command = v2(1, 0x11, std::string(12, 'x'));
   bad_command[12] = '\x22';
-  for (const std::string& wire :
-       {bad_version, bad_command, v2(1, 0x11, std::string(8, 'x')),
-        v2(1, 0x21, std::string(20, 'x'))}) {
+  for (const std::string& wire : {bad_version, bad_command, v2(1, 0x11, std::string(8, 'x')),
+                                  v2(1, 0x21, std::string(20, 'x'))}) {
     EXPECT_EQ(read_like_the_proxy(wire, &consumed).status, Status::invalid);
   }
   // Cut short: the parser still waits for the rest.

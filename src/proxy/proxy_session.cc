@@ -68,8 +68,7 @@ void ProxySession::start() {
   if (!from_balancer) register_session();
   login_deadline_ = Clock::now() + proxy_.config().login_timeout;
   set_deadline(login_deadline_);
-  asio::co_spawn(deadline_.get_executor(), run(shared_from_this(), from_balancer),
-                 asio::detached);
+  asio::co_spawn(deadline_.get_executor(), run(shared_from_this(), from_balancer), asio::detached);
 }
 
 void ProxySession::register_session() {
@@ -203,7 +202,7 @@ asio::awaitable<std::string> ProxySession::read_from_client(asio::error_code& ec
 }
 
 asio::awaitable<void> ProxySession::run(std::shared_ptr<ProxySession> self,  // alive while running
-                                         bool from_balancer) {
+                                        bool from_balancer) {
   const ProxyConfig& config = proxy_.config();
   if (from_balancer) {
     if (!co_await read_proxy_header()) {

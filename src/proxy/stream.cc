@@ -25,18 +25,15 @@ asio::error_code tls_error(SSL* ssl, int result) {
   int saved_errno = errno;
   switch (SSL_get_error(ssl, result)) {
     case SSL_ERROR_WANT_READ:
-    case SSL_ERROR_WANT_WRITE:
-      return asio::error::would_block;
-    case SSL_ERROR_ZERO_RETURN:
-      return asio::error::eof;
+    case SSL_ERROR_WANT_WRITE: return asio::error::would_block;
+    case SSL_ERROR_ZERO_RETURN: return asio::error::eof;
     case SSL_ERROR_SYSCALL:
       if (ERR_peek_error() == 0) {
         return saved_errno == 0 ? asio::error_code(asio::error::eof)
                                 : asio::error_code(saved_errno, asio::system_category());
       }
       break;
-    default:
-      break;
+    default: break;
   }
   unsigned long code = ERR_get_error();
   ERR_clear_error();
@@ -155,8 +152,7 @@ std::size_t ProxyStream::read_now(std::span<char> into, asio::error_code& ec) {
 std::size_t ProxyStream::peek_now(std::span<char> into, asio::error_code& ec) {
   socket_.non_blocking(true, ec);
   if (ec) return 0;
-  std::size_t n = socket_.receive(asio::buffer(into.data(), into.size()),
-                                  Socket::message_peek, ec);
+  std::size_t n = socket_.receive(asio::buffer(into.data(), into.size()), Socket::message_peek, ec);
   if (!ec && n == 0 && !into.empty()) ec = asio::error::eof;
   return n;
 }

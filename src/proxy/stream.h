@@ -73,9 +73,9 @@ class ProxyStream {
 
   Socket socket_;
   std::unique_ptr<SSL, SslFree> ssl_;
-  bool read_wants_write_ = false;   // OpenSSL's last read needs the socket writable
-  bool write_wants_read_ = false;   // and its last write, readable
-  std::string pending_;  // what a write could not send at once
+  bool read_wants_write_ = false;  // OpenSSL's last read needs the socket writable
+  bool write_wants_read_ = false;  // and its last write, readable
+  std::string pending_;            // what a write could not send at once
 };
 
 }  // namespace anvil
