@@ -27,6 +27,7 @@ std::vector<Column> connection_columns() {
           {"pid", "pid"},
           {"ip", "ip"},
           {"dest_ip", "dest_ip"},
+          {"dest_port", "dest_port", true, false, true},
           {"conn_id", "conn_id"}};
 }
 
@@ -36,6 +37,7 @@ std::vector<Cell> connection_cells(const Session& s) {
           Cell::of_number(s.pid),
           Cell::of_text(ip_text(s.client_ip)),
           Cell::of_text(ip_text(s.dest_ip)),
+          s.dest_port == 0 ? Cell{} : Cell::of_number(s.dest_port),
           Cell::of_text(s.id.is_zero() ? "" : s.id.to_hex())};  // Dovecot's have none
 }
 

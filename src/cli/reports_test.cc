@@ -34,14 +34,25 @@ TEST(WhoGrouped, OneRowPerUserAndServiceWithDistinctPidsAndIps) {
 TEST(WhoPerConnection, ColumnsAndAltField) {
   Session s = session("jane", "imap", 8192, "::1");
   s.dest_ip = IpAddress::parse("10.0.0.5");
+  s.dest_port = 143;
   s.alt_names = {{"user_email", "jane@example.com"}};
   Table t = who_per_connection({s}, "user_email");
-  ASSERT_EQ(t.columns.size(), 7u);
+  ASSERT_EQ(t.columns.size(), 8u);
+  // The text views keep doveadm's columns; json has the port too.
   EXPECT_EQ(format_tab(t),
             "username\tservice\tpid\tip\tdest_ip\tconn_id\tuser_email\n"
             "jane\timap\t8192\t::1\t10.0.0.5\t" +
                 s.id.to_hex() + "\tjane@example.com\n");
-  EXPECT_EQ(who_per_connection({s}, "").columns.size(), 6u);
+  EXPECT_EQ(format_table(t, 200).find("dest_port"), std::string::npos);
+  EXPECT_EQ(format_flow(t).find("dest_port"), std::string::npos);
+  auto json = nlohmann::json::parse(format_json(t));
+  EXPECT_EQ(json[0]["dest_ip"], "10.0.0.5");
+  EXPECT_EQ(json[0]["dest_port"], 143);
+  EXPECT_EQ(json[0]["user_email"], "jane@example.com");
+  s.dest_port = 0;
+  EXPECT_TRUE(nlohmann::json::parse(format_json(who_per_connection({s}, "")))[0]["dest_port"]
+                  .is_null());
+  EXPECT_EQ(who_per_connection({s}, "").columns.size(), 7u);
 }
 
 TEST(KickReport, SortedUniqueUserNamesOnOneLine) {

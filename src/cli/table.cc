@@ -25,6 +25,23 @@ std::string table_text(const Cell& cell) {
   return cell.type == Cell::Type::absent ? "-" : cell.display();
 }
 
+// The table without its json-only columns.
+Table text_view(const Table& table) {
+  Table shown;
+  std::vector<bool> keep;
+  for (const Column& column : table.columns) {
+    keep.push_back(!column.json_only);
+    if (keep.back()) shown.columns.push_back(column);
+  }
+  for (const auto& row : table.rows) {
+    auto& cells = shown.rows.emplace_back();
+    for (std::size_t c = 0; c < row.size(); c++) {
+      if (keep[c]) cells.push_back(row[c]);
+    }
+  }
+  return shown;
+}
+
 }  // namespace
 
 Cell Cell::of_text(std::string value) {
@@ -66,7 +83,8 @@ std::string Cell::display() const {
   return text;
 }
 
-std::string format_table(const Table& table, int width) {
+std::string format_table(const Table& full, int width) {
+  const Table table = text_view(full);
   std::size_t n = table.columns.size();
   std::vector<std::size_t> widths(n);
   for (std::size_t c = 0; c < n; c++) {
@@ -102,7 +120,8 @@ std::string format_table(const Table& table, int width) {
   return out;
 }
 
-std::string format_flow(const Table& table) {
+std::string format_flow(const Table& full) {
+  const Table table = text_view(full);
   std::string out;
   for (const auto& row : table.rows) {
     for (std::size_t c = 0; c < table.columns.size(); c++) {
@@ -114,7 +133,8 @@ std::string format_flow(const Table& table) {
   return out;
 }
 
-std::string format_tab(const Table& table) {
+std::string format_tab(const Table& full) {
+  const Table table = text_view(full);
   std::string out;
   auto emit = [&](auto text_of) {
     for (std::size_t c = 0; c < table.columns.size(); c++) {
@@ -128,7 +148,8 @@ std::string format_tab(const Table& table) {
   return out;
 }
 
-std::string format_pager(const Table& table) {
+std::string format_pager(const Table& full) {
+  const Table table = text_view(full);
   std::string out;
   for (std::size_t r = 0; r < table.rows.size(); r++) {
     if (r) out += "\f\n";

@@ -27,6 +27,8 @@ struct Column {
   std::string title;  // header in table, tab, flow and pager
   bool right_align = false;
   bool expand = false;  // gets spare width in table output
+  // Only in json: the text views keep doveadm's columns.
+  bool json_only = false;
 };
 
 struct Table {

@@ -68,6 +68,7 @@ class WhoAndKick(Stack):
         jane = [r for r in rows if r["username"] == "jane"][0]
         self.assertEqual(jane["pid"], self.imap.pid)
         self.assertEqual(jane["dest_ip"], "127.0.0.50")
+        self.assertEqual(jane["dest_port"], 143)
         self.assertEqual(len(jane["conn_id"]), 32)
 
     def test_other_formatters(self):
