@@ -50,8 +50,8 @@ TEST(WhoPerConnection, ColumnsAndAltField) {
   EXPECT_EQ(json[0]["dest_port"], 143);
   EXPECT_EQ(json[0]["user_email"], "jane@example.com");
   s.dest_port = 0;
-  EXPECT_TRUE(nlohmann::json::parse(format_json(who_per_connection({s}, "")))[0]["dest_port"]
-                  .is_null());
+  EXPECT_TRUE(
+      nlohmann::json::parse(format_json(who_per_connection({s}, "")))[0]["dest_port"].is_null());
   EXPECT_EQ(who_per_connection({s}, "").columns.size(), 7u);
 }
 
