@@ -94,6 +94,8 @@ backend_imap = 127.0.0.1:10143
 backend_pop3 = 127.0.0.1:10110
 backend_forward_client = yes
 anvil_socket = $run_dir/anvil-service
+# Behind a load balancer that sends the PROXY protocol header:
+# haproxy_trusted_networks = 10.0.0.0/24
 CONF
 fi
 chown nobody:nogroup "$state/mail"
