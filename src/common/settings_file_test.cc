@@ -1,11 +1,10 @@
 #include "common/settings_file.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <cstdio>
-#include <fstream>
 #include <map>
+
+#include "common/test_temp_file.h"
 
 namespace anvil {
 namespace {
@@ -28,22 +27,17 @@ TEST(SettingsFile, OverridesTrimAndReportErrors) {
 }
 
 TEST(SettingsFile, FileErrorsNameTheLine) {
-  char path[] = "/tmp/anvil-settings-XXXXXX";
-  int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
-  close(fd);
-  {
-    std::ofstream out(path);
-    out << "# comment\n\nx = 1 # trailing\nnot an assignment\n";
-  }
+  TestTempFile file("anvil-settings");
+  const std::string& path = file.path();
+  file.write("# comment\n\nx = 1 # trailing\nnot an assignment\n");
   std::map<std::string, std::string> seen;
   SettingSetter set = [&](const std::string& key, const std::string& value) -> std::string {
     seen[key] = value;
     return "";
   };
-  EXPECT_EQ(load_settings_file(path, set), std::string(path) + ":4: expected key = value");
+  EXPECT_EQ(load_settings_file(path, set), path + ":4: expected key = value");
   EXPECT_EQ(seen["x"], "1");
-  std::remove(path);
+  file.remove();
   EXPECT_NE(load_settings_file(path, set), "");
 }
 

@@ -1,10 +1,8 @@
 #include "daemon/config.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <cstdio>
-#include <fstream>
+#include "common/test_temp_file.h"
 
 namespace anvil {
 namespace {
@@ -34,26 +32,17 @@ TEST(DaemonConfig, OverridesParseAndValidate) {
 }
 
 TEST(DaemonConfig, FileWithCommentsAndAnErrorNamingTheLine) {
-  char path[] = "/tmp/anvild-config-XXXXXX";
-  int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
-  close(fd);
-  {
-    std::ofstream out(path);
-    out << "# anvild\n\nrun_dir = /tmp/r  # trailing comment\nmax_admin_clients=3\n";
-  }
+  TestTempFile file("anvild-config");
+  const std::string& path = file.path();
+  file.write("# anvild\n\nrun_dir = /tmp/r  # trailing comment\nmax_admin_clients=3\n");
   DaemonConfig config;
   EXPECT_EQ(config.load_file(path), "");
   EXPECT_EQ(config.run_dir, "/tmp/r");
   EXPECT_EQ(config.max_admin_clients, 3u);
-  {
-    std::ofstream out(path);
-    out << "run_dir = /tmp/r\nbogus line\n";
-  }
+  file.write("run_dir = /tmp/r\nbogus line\n");
   std::string error = config.load_file(path);
   EXPECT_NE(error.find(":2:"), std::string::npos) << error;
   EXPECT_NE(config.load_file("/nonexistent/anvild.conf"), "");
-  std::remove(path);
 }
 
 }  // namespace

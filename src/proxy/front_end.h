@@ -59,6 +59,27 @@ class FrontEnd {
   // The goodbye for a kicked client and for a login that took too long.
   virtual std::string kicked_reply(std::string_view reason) const = 0;
   virtual std::string timeout_reply() const = 0;
+
+ protected:
+  explicit FrontEnd(const FrontEndOptions& options) : options_(options) {}
+
+  // The policy both protocols share.
+  bool login_allowed() const { return options_.secure || !options_.require_tls; }
+  // TLS is up: logins are secure, and TLS cannot be started again.
+  void mark_tls_started() {
+    options_.secure = true;
+    options_.tls_offered = false;
+  }
+  // Each counts one more; true when the limit is reached and the
+  // connection is to close.
+  bool bad_command_limit_reached() { return ++bad_commands_ >= options_.max_bad_commands; }
+  bool login_limit_reached() { return ++failed_logins_ >= options_.max_login_attempts; }
+
+  FrontEndOptions options_;
+
+ private:
+  int bad_commands_ = 0;
+  int failed_logins_ = 0;
 };
 
 std::unique_ptr<FrontEnd> make_front_end(MailProtocol protocol, const FrontEndOptions& options);

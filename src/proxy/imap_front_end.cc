@@ -15,7 +15,7 @@ using Action = FrontEndStep::Action;
 class ImapFrontEnd final : public FrontEnd {
  public:
   explicit ImapFrontEnd(const FrontEndOptions& options)
-      : options_(options), reader_(options.max_command_size) {}
+      : FrontEnd(options), reader_(options.max_command_size) {}
 
   std::string greeting() const override {
     return "* OK [CAPABILITY " + capabilities() + "] anvil-proxy ready.\r\n";
@@ -48,8 +48,7 @@ class ImapFrontEnd final : public FrontEnd {
 
   void tls_started() override {
     reader_.discard_buffered();
-    options_.secure = true;
-    options_.tls_offered = false;
+    mark_tls_started();
   }
 
   std::string login_succeeded(std::string_view backend_reply) override {
@@ -67,7 +66,7 @@ class ImapFrontEnd final : public FrontEnd {
       text = space == std::string_view::npos ? std::string_view() : text.substr(space + 1);
       reply = login_tag_ + " NO " + (text.empty() ? "Login failed." : single_line(text)) + "\r\n";
     }
-    if (++failed_logins_ >= options_.max_login_attempts) {
+    if (login_limit_reached()) {
       return {Action::close, reply + "* BYE Too many failed login attempts.\r\n"};
     }
     return {Action::reply, reply};
@@ -84,8 +83,6 @@ class ImapFrontEnd final : public FrontEnd {
   }
 
  private:
-  bool login_allowed() const { return options_.secure || !options_.require_tls; }
-
   std::string capabilities() const {
     std::string caps = "IMAP4rev1 SASL-IR LITERAL+ ID";
     if (options_.tls_offered) caps += " STARTTLS";
@@ -95,7 +92,7 @@ class ImapFrontEnd final : public FrontEnd {
 
   FrontEndStep bad(const std::string& tag, const std::string& text) {
     std::string reply = (tag.empty() ? "*" : tag) + " BAD " + text + ".\r\n";
-    if (++bad_commands_ >= options_.max_bad_commands) {
+    if (bad_command_limit_reached()) {
       return {Action::close, reply + "* BYE Too many invalid commands.\r\n"};
     }
     return {Action::reply, reply};
@@ -185,12 +182,9 @@ class ImapFrontEnd final : public FrontEnd {
     return login(tag, std::move(*credentials));
   }
 
-  FrontEndOptions options_;
   ImapCommandReader reader_;
   std::string auth_tag_;   // AUTHENTICATE waiting for the client's response
   std::string login_tag_;  // the login being tried
-  int bad_commands_ = 0;
-  int failed_logins_ = 0;
 };
 
 }  // namespace

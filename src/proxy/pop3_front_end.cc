@@ -16,7 +16,7 @@ using Action = FrontEndStep::Action;
 class Pop3FrontEnd final : public FrontEnd {
  public:
   explicit Pop3FrontEnd(const FrontEndOptions& options)
-      : options_(options), input_(options.max_command_size) {}
+      : FrontEnd(options), input_(options.max_command_size) {}
 
   std::string greeting() const override { return "+OK anvil-proxy ready.\r\n"; }
 
@@ -45,8 +45,7 @@ class Pop3FrontEnd final : public FrontEnd {
 
   void tls_started() override {
     input_.take_buffered();
-    options_.secure = true;
-    options_.tls_offered = false;
+    mark_tls_started();
   }
 
   std::string login_succeeded(std::string_view backend_reply) override {
@@ -59,7 +58,7 @@ class Pop3FrontEnd final : public FrontEnd {
                             : single_line(backend_reply) + "\r\n";
     if (!reply.starts_with("-ERR")) reply = "-ERR " + reply;
     user_.clear();
-    if (++failed_logins_ >= options_.max_login_attempts) {
+    if (login_limit_reached()) {
       return {Action::close, reply};
     }
     return {Action::reply, reply};
@@ -76,11 +75,9 @@ class Pop3FrontEnd final : public FrontEnd {
   }
 
  private:
-  bool login_allowed() const { return options_.secure || !options_.require_tls; }
-
   FrontEndStep error(const std::string& text) {
     std::string reply = "-ERR " + text + ".\r\n";
-    if (++bad_commands_ >= options_.max_bad_commands) {
+    if (bad_command_limit_reached()) {
       return {Action::close, reply + "-ERR Too many invalid commands, disconnecting.\r\n"};
     }
     return {Action::reply, reply};
@@ -147,12 +144,9 @@ class Pop3FrontEnd final : public FrontEnd {
     return login(std::move(*credentials));
   }
 
-  FrontEndOptions options_;
   LineBuffer input_;
   bool in_auth_ = false;
   std::string user_;  // from USER, waiting for PASS
-  int bad_commands_ = 0;
-  int failed_logins_ = 0;
 };
 
 }  // namespace

@@ -20,10 +20,13 @@ bool would_block(const asio::error_code& ec) {
 }
 
 // What an OpenSSL call that returned `result` means, as an error code:
-// would_block when it must be retried once the socket is ready.
-asio::error_code tls_error(SSL* ssl, int result) {
+// would_block when it must be retried once the socket is ready, and then
+// *wants_write says whether it waits to write (else to read).
+asio::error_code tls_error(SSL* ssl, int result, bool* wants_write) {
   int saved_errno = errno;
-  switch (SSL_get_error(ssl, result)) {
+  int error = SSL_get_error(ssl, result);
+  *wants_write = error == SSL_ERROR_WANT_WRITE;
+  switch (error) {
     case SSL_ERROR_WANT_READ:
     case SSL_ERROR_WANT_WRITE: return asio::error::would_block;
     case SSL_ERROR_ZERO_RETURN: return asio::error::eof;
@@ -39,10 +42,6 @@ asio::error_code tls_error(SSL* ssl, int result) {
   ERR_clear_error();
   if (code == 0) return asio::error::connection_aborted;
   return {static_cast<int>(code), asio::error::get_ssl_category()};
-}
-
-bool wants_write(SSL* ssl, int result) {
-  return SSL_get_error(ssl, result) == SSL_ERROR_WANT_WRITE;
 }
 
 }  // namespace
@@ -74,8 +73,8 @@ asio::awaitable<void> ProxyStream::handshake(asio::error_code& ec) {
     ERR_clear_error();
     int result = SSL_do_handshake(ssl_.get());
     if (result == 1) co_return;
-    bool writable = wants_write(ssl_.get(), result);
-    ec = tls_error(ssl_.get(), result);
+    bool writable = false;
+    ec = tls_error(ssl_.get(), result, &writable);
     if (!would_block(ec)) co_return;
     co_await wait_for(writable, ec);
     if (ec) co_return;
@@ -144,8 +143,7 @@ std::size_t ProxyStream::read_now(std::span<char> into, asio::error_code& ec) {
     read_wants_write_ = false;
     return n;
   }
-  read_wants_write_ = wants_write(ssl_.get(), result);
-  ec = tls_error(ssl_.get(), result);
+  ec = tls_error(ssl_.get(), result, &read_wants_write_);
   return 0;
 }
 
@@ -170,8 +168,9 @@ std::size_t ProxyStream::write_now(std::string_view data, asio::error_code& ec) 
     std::size_t n = 0;
     int result = SSL_write_ex(ssl_.get(), data.data() + sent, data.size() - sent, &n);
     if (result != 1) {
-      write_wants_read_ = !wants_write(ssl_.get(), result);
-      ec = tls_error(ssl_.get(), result);
+      bool wants_write = false;
+      ec = tls_error(ssl_.get(), result, &wants_write);
+      write_wants_read_ = !wants_write;
       break;
     }
     sent += n;

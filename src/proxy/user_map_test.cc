@@ -1,27 +1,19 @@
 #include "proxy/user_map.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <cstdio>
-#include <fstream>
+#include "common/test_temp_file.h"
 
 namespace anvil {
 namespace {
 
 class UserMapFile : public ::testing::Test {
  protected:
-  void SetUp() override {
-    int fd = mkstemp(path_);
-    ASSERT_GE(fd, 0);
-    close(fd);
-  }
-  void TearDown() override { std::remove(path_); }
   std::string load(const std::string& text) {
-    std::ofstream(path_) << text;
-    return map_.load(path_);
+    file_.write(text);
+    return map_.load(file_.path());
   }
-  char path_[32] = "/tmp/anvil-usermap-XXXXXX";
+  TestTempFile file_{"anvil-usermap"};
   UserMap map_;
 };
 
@@ -49,7 +41,7 @@ TEST_F(UserMapFile, UsersThenDomainsThenTheDefault) {
 TEST_F(UserMapFile, ErrorsNameTheLineAndKeepTheOldMap) {
   ASSERT_EQ(load("a 10.0.0.1\n"), "");
   std::string error = load("b 10.0.0.2\nc\n");
-  EXPECT_EQ(error, std::string(path_) + ":2: expected a destination after c");
+  EXPECT_EQ(error, file_.path() + ":2: expected a destination after c");
   EXPECT_NE(load("x 10.0.0.1 colour=blue\n"), "");
   EXPECT_NE(load("*.example.com 10.0.0.1\n"), "");
   EXPECT_NE(load("x host:0\n"), "");

@@ -414,15 +414,22 @@ service pop3-login {{
 
 class FromSource:
     """Makes imaplib's and poplib's clients connect from a chosen loopback
-    address (both open their socket in _create_socket)."""
+    address (both open their socket in _create_socket). The implicit-TLS
+    classes take their SSLContext as imaplib and poplib do (ssl_context= /
+    context=), and get the socket wrapped here."""
 
-    def __init__(self, source, host, port, timeout):
+    def __init__(self, source, host, port, timeout, **kwargs):
         self.source = source
-        super().__init__(host, port, timeout=timeout)
+        super().__init__(host, port, timeout=timeout, **kwargs)
 
     def _create_socket(self, timeout):
-        return socket.create_connection((self.host, self.port), timeout,
+        sock = socket.create_connection((self.host, self.port), timeout,
                                         source_address=(self.source, 0))
+        if isinstance(self, imaplib.IMAP4_SSL):
+            return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+        if isinstance(self, poplib.POP3_SSL):
+            return self.context.wrap_socket(sock, server_hostname=self.host)
+        return sock
 
 
 class SourcedIMAP4(FromSource, imaplib.IMAP4):
@@ -431,6 +438,28 @@ class SourcedIMAP4(FromSource, imaplib.IMAP4):
 
 class SourcedPOP3(FromSource, poplib.POP3):
     pass
+
+
+class SourcedIMAP4_SSL(FromSource, imaplib.IMAP4_SSL):
+    pass
+
+
+class SourcedPOP3_SSL(FromSource, poplib.POP3_SSL):
+    pass
+
+
+def mail_client(protocol, port, source="127.0.0.1", tls=None, context=None):
+    """An imaplib ("imap") or poplib ("pop3") client connected from
+    `source`: tls None (plain), "starttls" (STARTTLS / STLS) or "implicit"."""
+    imap = protocol == "imap"
+    if tls == "implicit":
+        if imap:
+            return SourcedIMAP4_SSL(source, "127.0.0.1", port, 10, ssl_context=context)
+        return SourcedPOP3_SSL(source, "127.0.0.1", port, 10, context=context)
+    client = (SourcedIMAP4 if imap else SourcedPOP3)(source, "127.0.0.1", port, 10)
+    if tls == "starttls":
+        client.starttls(context) if imap else client.stls(context)
+    return client
 
 
 def port_open(port):

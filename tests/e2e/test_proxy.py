@@ -16,59 +16,19 @@ import subprocess
 import time
 import unittest
 
-from harness import (DovecotServer, ScriptedImapBackend, Stack, imap_alive, make_tls_pair, pop3_alive, proxy_log,
-                     start_proxy, wait_until)
+from harness import (DovecotServer, ScriptedImapBackend, Stack, imap_alive, mail_client, make_tls_pair,
+                     pop3_alive, proxy_log, start_proxy, wait_until)
 
 MESSAGE = (b"From: sender@example.com\r\nTo: jane@example.com\r\nSubject: through the proxy\r\n"
            b"\r\nHello from behind anvil-proxy.\r\n")
 
 
-def sourced(source):
-    """A socket factory for imaplib/poplib that connects from `source`."""
-    def create(self, timeout):
-        return socket.create_connection((self.host, self.port), timeout,
-                                        source_address=(source, 0))
-    return create
+def imap_client(port, **kwargs):
+    return mail_client("imap", port, **kwargs)
 
 
-def imap_client(port, source="127.0.0.1", tls=None, context=None):
-    """An imaplib client from `source`: tls None (plain), "starttls" or
-    "implicit"."""
-    base = imaplib.IMAP4_SSL if tls == "implicit" else imaplib.IMAP4
-
-    class Client(base):
-        def _create_socket(self, timeout):
-            sock = sourced(source)(self, timeout)
-            if tls == "implicit":
-                return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
-            return sock
-
-    if tls == "implicit":
-        client = Client("127.0.0.1", port, ssl_context=context, timeout=10)
-    else:
-        client = Client("127.0.0.1", port, timeout=10)
-    if tls == "starttls":
-        client.starttls(context)
-    return client
-
-
-def pop3_client(port, source="127.0.0.1", tls=None, context=None):
-    base = poplib.POP3_SSL if tls == "implicit" else poplib.POP3
-
-    class Client(base):
-        def _create_socket(self, timeout):
-            sock = sourced(source)(self, timeout)
-            if tls == "implicit":
-                return self.context.wrap_socket(sock, server_hostname=self.host)
-            return sock
-
-    if tls == "implicit":
-        client = Client("127.0.0.1", port, context=context, timeout=10)
-    else:
-        client = Client("127.0.0.1", port, timeout=10)
-    if tls == "starttls":
-        client.stls(context)
-    return client
+def pop3_client(port, **kwargs):
+    return mail_client("pop3", port, **kwargs)
 
 
 class ProxyStack(Stack):
@@ -574,3 +534,7 @@ class ProxyBackendTls(Stack):
             imap.login("jane", "secret")
         self.assertIn("[UNAVAILABLE]", str(failure.exception))
         self.assertIn("TLS handshake with backend failed", proxy_log(proxy))
+
+
+if __name__ == "__main__":
+    unittest.main()
