@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -68,6 +69,15 @@ ReadResult read_line(int fd, LineBuffer& buffer, std::string* line) {
     if (n < 0) return ReadResult::failed;
     buffer.append(chunk, static_cast<std::size_t>(n));
   }
+}
+
+short poll_now(int fd, short events) {
+  pollfd entry{fd, events, 0};
+  int ready = 0;
+  do {
+    ready = ::poll(&entry, 1, 0);
+  } while (ready < 0 && errno == EINTR);
+  return ready > 0 ? entry.revents : 0;
 }
 
 bool write_all(int fd, const std::string& data) {

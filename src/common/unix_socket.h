@@ -43,6 +43,14 @@ std::optional<PeerCredentials> peer_credentials(int fd);
 UniqueFd connect_unix(const std::string& path, bool nonblocking, std::string* error,
                       int* error_number = nullptr);
 
+// The poll(2) events of fd at this moment (0 if none), without waiting;
+// POLLERR and POLLHUP are reported whatever events asks for. Asio's epoll
+// reactor can end an async_wait with success on a readiness that belonged
+// to another descriptor (one closed while its event was still queued, whose
+// slot the waiting descriptor then took). A wait whose meaning is final, such
+// as "this process has exited", is confirmed here before it is believed.
+short poll_now(int fd, short events);
+
 // Writes all of data to a blocking fd; false on error (errno set).
 bool write_all(int fd, const std::string& data);
 

@@ -1,9 +1,9 @@
 #include "daemon/dovecot23_dialect.h"
 
-#include <ctime>
 #include <map>
 
 #include "common/log.h"
+#include "common/wall_clock.h"
 #include "daemon/server.h"
 #include "registry/dovecot_ident.h"
 #include "registry/wire_codec.h"
@@ -11,10 +11,6 @@
 namespace anvil {
 
 namespace {
-
-std::int64_t now() {
-  return static_cast<std::int64_t>(std::time(nullptr));
-}
 
 Dovecot23Reply fatal(std::string message) {
   return {"", std::move(message)};
@@ -73,7 +69,7 @@ Dovecot23Reply connect(Server& server, const std::vector<std::string>& fields, b
   session.service = ident->service;
   session.user = ident->user;
   session.client_ip = ident->ip;
-  session.start_time = now();
+  session.start_time = unix_seconds();
   table.add(std::move(session));
   return reply;
 }
@@ -119,7 +115,7 @@ Dovecot23Reply penalty(Server& server, const std::vector<std::string>& fields) {
   const std::string& command = fields[0];
   if (command == "PENALTY-GET") {
     if (!enough(fields, 2, &reply)) return reply;
-    auto [value, last] = table.get(fields[1], now());
+    auto [value, last] = table.get(fields[1], unix_seconds());
     reply.text = std::to_string(value) + " " + std::to_string(last) + "\n";
   } else if (command == "PENALTY-INC") {
     if (!enough(fields, 4, &reply)) return reply;
@@ -128,7 +124,8 @@ Dovecot23Reply penalty(Server& server, const std::vector<std::string>& fields) {
         !parse_integer(fields[3], 0, 65535, &value) || (value == 0 && checksum != 0)) {
       return fatal("PENALTY-INC: Invalid parameters");
     }
-    table.inc(fields[1], static_cast<std::uint32_t>(checksum), static_cast<unsigned>(value), now());
+    table.inc(fields[1], static_cast<std::uint32_t>(checksum), static_cast<unsigned>(value),
+              unix_seconds());
   } else if (command == "PENALTY-SET-EXPIRE-SECS") {
     if (!enough(fields, 2, &reply)) return reply;
     long long seconds = 0;
@@ -137,7 +134,7 @@ Dovecot23Reply penalty(Server& server, const std::vector<std::string>& fields) {
     }
     table.set_expire_secs(seconds);
   } else {  // PENALTY-DUMP
-    for (const PenaltyTable::Entry& e : table.dump(now())) {
+    for (const PenaltyTable::Entry& e : table.dump(unix_seconds())) {
       reply.text += LineWriter()
                         .add(e.ident)
                         .add(static_cast<long long>(e.penalty))

@@ -1,5 +1,8 @@
 #include "daemon/dovecot_processes.h"
 
+#include <poll.h>
+
+#include "common/log.h"
 #include "common/pidfd.h"
 
 namespace anvil {
@@ -25,12 +28,20 @@ std::optional<OwnerId> DovecotProcesses::attach(pid_t pid,
 }
 
 void DovecotProcesses::watch(const std::shared_ptr<Watched>& watched) {
-  // A pidfd becomes readable when its process exits.
-  watched->pidfd.async_wait(asio::posix::descriptor_base::wait_read,
-                            [this, watched](const asio::error_code& ec) {
-                              if (ec == asio::error::operation_aborted) return;
-                              exited(watched->pid);
-                            });
+  // A pidfd becomes readable when its process exits. The wait alone does
+  // not prove it (see poll_now): a live process is watched on.
+  watched->pidfd.async_wait(
+      asio::posix::descriptor_base::wait_read, [this, watched](const asio::error_code& ec) {
+        if (ec == asio::error::operation_aborted) return;
+        if (!ec && poll_now(watched->pidfd.native_handle(), POLLIN) == 0) {
+          watch(watched);
+          return;
+        }
+        if (ec) {
+          log_warning("cannot watch pid {}: {}; taking it as exited", watched->pid, ec.message());
+        }
+        exited(watched->pid);
+      });
 }
 
 void DovecotProcesses::exited(pid_t pid) {

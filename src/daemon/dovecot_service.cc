@@ -1,6 +1,7 @@
 #include "daemon/dovecot_service.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 
 #include "common/line_codec.h"
 #include "common/log.h"
+#include "common/unix_socket.h"
 #include "daemon/dovecot23_dialect.h"
 #include "daemon/server.h"
 #include "registry/wire_codec.h"
@@ -165,11 +167,15 @@ asio::awaitable<void> DovecotService::receive_log_fds() {
 asio::awaitable<void> DovecotService::watch_master() {
   // Master closes the read end of this pipe when it goes away; the write
   // end we hold then reports an error.
+  // The wait alone does not prove it (see poll_now).
   asio::posix::stream_descriptor dead(io_, kMasterDeadFd);
-  asio::error_code ec;
-  co_await dead.async_wait(asio::posix::descriptor_base::wait_error,
-                           asio::redirect_error(asio::use_awaitable, ec));
-  if (ec == asio::error::operation_aborted) co_return;
+  for (;;) {
+    asio::error_code ec;
+    co_await dead.async_wait(asio::posix::descriptor_base::wait_error,
+                             asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::operation_aborted) co_return;
+    if (ec || (poll_now(kMasterDeadFd, 0) & (POLLERR | POLLHUP)) != 0) break;
+  }
   log_info("Dovecot's master is gone; shutting down");
   server_.stop();
   io_.stop();

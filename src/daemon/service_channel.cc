@@ -1,9 +1,9 @@
 #include "daemon/service_channel.h"
 
-#include <ctime>
 #include <unordered_set>
 
 #include "common/log.h"
+#include "common/wall_clock.h"
 #include "registry/wire_codec.h"
 
 namespace anvil {
@@ -125,8 +125,7 @@ void ServiceChannel::handle_connect(const std::vector<std::string>& fields, bool
   session.owner = owner_;
   session.pid = peer_.pid;
   session.service = service_;
-  session.start_time =
-      update ? existing->start_time : static_cast<std::int64_t>(std::time(nullptr));
+  session.start_time = update ? existing->start_time : unix_seconds();
   for (std::size_t i = 2; i < fields.size(); i++) {
     std::string problem = apply_session_field(session, fields[i], FieldScope::info);
     if (!problem.empty()) return error(command, fields[1], problem);

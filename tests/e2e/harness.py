@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -46,6 +47,30 @@ def sanitizer_reports(directory):
         if any(marker in text for marker in SANITIZER_MARKERS):
             reports.append(f"{name}:\n{text[-4000:]}")
     return reports
+
+
+def log_tails(directory, lines=60):
+    """The last lines of every log under directory, for a failed test's
+    report: CI keeps no scratch directories."""
+    tails = []
+    for root, _, names in sorted(os.walk(directory)):
+        for name in sorted(names):
+            if not name.endswith(".log"):
+                continue
+            path = os.path.join(root, name)
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read().splitlines()[-lines:]
+            tails.append(f"--- {os.path.relpath(path, directory)} (last {len(text)} lines)\n"
+                         + "\n".join(text))
+    return "\n".join(tails)
+
+
+def test_failed(case):
+    """True once an assertion or error has failed this test (setUp and
+    the test itself), as seen from one of its cleanups."""
+    result = getattr(getattr(case, "_outcome", None), "result", None)
+    return result is not None and any(
+        test is case for test, _ in [*result.failures, *result.errors])
 
 
 def accepts(path):
@@ -191,6 +216,9 @@ class Stack(unittest.TestCase):
                 if stream:
                     stream.close()
         reports = sanitizer_reports(self.dir)
+        if test_failed(self):
+            print(f"\nlogs of the failed test {self.id()}:\n{log_tails(self.dir)}",
+                  file=sys.stderr, flush=True)
         if os.environ.get("ANVIL_E2E_KEEP"):
             print(f"\nkept {self.dir}", flush=True)
         else:
