@@ -77,7 +77,7 @@ short poll_now(int fd, short events) {
   do {
     ready = ::poll(&entry, 1, 0);
   } while (ready < 0 && errno == EINTR);
-  return ready > 0 ? entry.revents : 0;
+  return ready > 0 ? entry.revents : short{0};
 }
 
 bool write_all(int fd, const std::string& data) {
