@@ -241,11 +241,10 @@ class Stack(unittest.TestCase):
         return proc
 
     def start_anvild(self, extra=()):
-        log = open(os.path.join(self.dir, "anvild.log"), "ab")
-        self.anvild = self.spawn(
-            [os.path.join(BIN, "anvild"), "--run-dir", self.dir, *self.anvild_options, *extra],
-            stdout=log, stderr=log)
-        log.close()
+        with open(os.path.join(self.dir, "anvild.log"), "ab") as log:
+            self.anvild = self.spawn(
+                [os.path.join(BIN, "anvild"), "--run-dir", self.dir, *self.anvild_options, *extra],
+                stdout=log, stderr=log)
         # A socket file may be left over from a killed anvild: ready means
         # that both sockets accept connections.
         self.assertTrue(wait_until(lambda: accepts(self.admin_socket)
@@ -258,11 +257,10 @@ class Stack(unittest.TestCase):
             return f.read()
 
     def start_echod(self, service="echo", listen="127.0.0.1:0"):
-        log = open(os.path.join(self.dir, f"echod-{len(self.processes)}.log"), "ab")
-        proc = self.spawn([os.path.join(BIN, "anvil-echod"), "--listen", listen,
-                           "--anvil", self.service_socket, "--service", service],
-                          stdout=subprocess.PIPE, stderr=log, text=True)
-        log.close()
+        with open(os.path.join(self.dir, f"echod-{len(self.processes)}.log"), "ab") as log:
+            proc = self.spawn([os.path.join(BIN, "anvil-echod"), "--listen", listen,
+                               "--anvil", self.service_socket, "--service", service],
+                              stdout=subprocess.PIPE, stderr=log, text=True)
         line = proc.stdout.readline().strip()
         self.assertTrue(line.startswith("listening on "), line)
         proc.port = int(line.rsplit(":", 1)[1])
@@ -551,10 +549,9 @@ def start_proxy(stack, settings):
     conf = os.path.join(stack.dir, f"proxy-{index}.conf")
     with open(conf, "w") as f:
         f.writelines(f"{key} = {value}\n" for key, value in values.items())
-    log = open(os.path.join(stack.dir, f"proxy-{index}.log"), "ab")
-    proc = stack.spawn([os.path.join(BIN, "anvil-proxy"), "-c", conf],
-                       stdout=subprocess.PIPE, stderr=log, text=True)
-    log.close()
+    with open(os.path.join(stack.dir, f"proxy-{index}.log"), "ab") as log:
+        proc = stack.spawn([os.path.join(BIN, "anvil-proxy"), "-c", conf],
+                           stdout=subprocess.PIPE, stderr=log, text=True)
     proc.log_path = os.path.join(stack.dir, f"proxy-{index}.log")
     expected = sum(1 for key in ("imap_listen", "imaps_listen", "pop3_listen", "pop3s_listen")
                    if values[key])
