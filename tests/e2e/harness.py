@@ -36,32 +36,30 @@ def wait_until(condition, timeout=30.0, interval=0.02):
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
+def logs(directory):
+    """(name relative to directory, text) of every log a test made there:
+    anvild's, its services', Dovecot's, the proxy's."""
+    for root, _, names in sorted(os.walk(directory)):
+        for name in sorted(names):
+            if name.endswith(".log"):
+                path = os.path.join(root, name)
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    yield os.path.relpath(path, directory), f.read()
+
+
 def sanitizer_reports(directory):
-    """Sanitizer reports in the logs of anvild and the services of a test."""
-    reports = []
-    for name in sorted(os.listdir(directory)):
-        if not name.endswith(".log"):
-            continue
-        with open(os.path.join(directory, name), encoding="utf-8", errors="replace") as f:
-            text = f.read()
-        if any(marker in text for marker in SANITIZER_MARKERS):
-            reports.append(f"{name}:\n{text[-4000:]}")
-    return reports
+    """Sanitizer reports in the logs of a test."""
+    return [f"{name}:\n{text[-4000:]}" for name, text in logs(directory)
+            if any(marker in text for marker in SANITIZER_MARKERS)]
 
 
 def log_tails(directory, lines=60):
-    """The last lines of every log under directory, for a failed test's
-    report: CI keeps no scratch directories."""
+    """The last lines of every log of a test, for a failed test's report:
+    CI keeps no scratch directories."""
     tails = []
-    for root, _, names in sorted(os.walk(directory)):
-        for name in sorted(names):
-            if not name.endswith(".log"):
-                continue
-            path = os.path.join(root, name)
-            with open(path, encoding="utf-8", errors="replace") as f:
-                text = f.read().splitlines()[-lines:]
-            tails.append(f"--- {os.path.relpath(path, directory)} (last {len(text)} lines)\n"
-                         + "\n".join(text))
+    for name, text in logs(directory):
+        last = text.splitlines()[-lines:]
+        tails.append(f"--- {name} (last {len(last)} lines)\n" + "\n".join(last))
     return "\n".join(tails)
 
 
