@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   g++ cmake ninja-build make pkg-config
-  libasio-dev libfmt-dev nlohmann-json3-dev libssl-dev
+  libasio-dev libfmt-dev nlohmann-json3-dev libssl-dev libsodium-dev
   libgtest-dev libbenchmark-dev
   python3
   # TLS material and a second real client for anvil-proxy's tests.

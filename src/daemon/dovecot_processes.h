@@ -14,6 +14,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/keyed_hash.h"
 #include "registry/session.h"
 
 namespace anvil {
@@ -51,7 +52,7 @@ class DovecotProcesses {
 
   asio::io_context& io_;
   ExitHandler on_exit_;
-  std::unordered_map<pid_t, std::shared_ptr<Watched>> by_pid_;
+  std::unordered_map<pid_t, std::shared_ptr<Watched>, KeyedHash> by_pid_;  // pids a peer names
   std::unordered_map<OwnerId, pid_t> pids_;
 };
 

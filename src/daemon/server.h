@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/keyed_hash.h"
 #include "common/unix_socket.h"
 #include "daemon/config.h"
 #include "daemon/dovecot_processes.h"
@@ -48,7 +49,7 @@ struct KickOperation {
   }
   asio::steady_timer done;
   std::size_t outstanding = 0;
-  std::unordered_map<ConnectionId, KickStatus, ConnectionIdHash> status;
+  std::unordered_map<ConnectionId, KickStatus, KeyedHash> status;
 };
 
 class Server {

@@ -2,6 +2,7 @@
 
 #include <unordered_set>
 
+#include "common/keyed_hash.h"
 #include "common/log.h"
 #include "common/wall_clock.h"
 #include "registry/wire_codec.h"
@@ -154,7 +155,7 @@ void ServiceChannel::handle_kicked(const std::vector<std::string>& fields) {
   }
   // What the process dropped is gone, even when its answer comes too late
   // for the kick that asked: otherwise those sessions would linger.
-  std::unordered_set<ConnectionId, ConnectionIdHash> dropped;
+  std::unordered_set<ConnectionId, KeyedHash> dropped;
   for (std::size_t i = 2; i < fields.size(); i++) {
     auto id = ConnectionId::parse(fields[i]);
     if (!id) return error("KICKED", fields[i], "invalid connection id: " + fields[i]);

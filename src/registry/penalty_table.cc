@@ -4,7 +4,7 @@
 
 namespace anvil {
 
-void PenaltyTable::forget(std::unordered_map<std::string, Record>::iterator it) {
+void PenaltyTable::forget(Records::iterator it) {
   by_update_.erase(it->second.position);
   records_.erase(it);
 }

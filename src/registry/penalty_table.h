@@ -11,6 +11,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/keyed_hash.h"
+
 namespace anvil {
 
 class PenaltyTable {
@@ -51,11 +53,12 @@ class PenaltyTable {
   };
 
   void expire(std::int64_t now);
-  void forget(std::unordered_map<std::string, Record>::iterator it);
+  using Records = std::unordered_map<std::string, Record, KeyedHash>;
+  void forget(Records::iterator it);
 
   std::size_t max_records_;
   std::int64_t expire_secs_ = 3600;
-  std::unordered_map<std::string, Record> records_;
+  Records records_;  // idents come from peers
   std::list<std::string> by_update_;  // idents, least recently updated first
 };
 

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/keyed_hash.h"
 #include "registry/session.h"
 #include "registry/session_filter.h"
 
@@ -60,8 +61,9 @@ class SessionTable {
   void unindex(const Session* session);
   std::vector<const Session*> candidates(const SessionFilter& filter) const;
 
-  std::unordered_map<ConnectionId, std::unique_ptr<Session>, ConnectionIdHash> sessions_;
-  std::unordered_map<std::string, SessionSet> by_user_;
+  // Ids and names are chosen by peers: keyed hashing (common/keyed_hash.h).
+  std::unordered_map<ConnectionId, std::unique_ptr<Session>, KeyedHash> sessions_;
+  std::unordered_map<std::string, SessionSet, KeyedHash> by_user_;
   std::map<IpAddress, SessionSet> by_client_ip_;
   std::map<IpAddress, SessionSet> by_dest_ip_;
   std::map<AltKey, SessionSet> by_alt_;
