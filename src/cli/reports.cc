@@ -28,7 +28,8 @@ std::vector<Column> connection_columns() {
           {"ip", "ip"},
           {"dest_ip", "dest_ip"},
           {"dest_port", "dest_port", true, false, true},
-          {"conn_id", "conn_id"}};
+          {"conn_id", "conn_id"},
+          {"uid", "uid", true}};
 }
 
 std::vector<Cell> connection_cells(const Session& s) {
@@ -38,7 +39,8 @@ std::vector<Cell> connection_cells(const Session& s) {
           Cell::of_text(ip_text(s.client_ip)),
           Cell::of_text(ip_text(s.dest_ip)),
           s.dest_port == 0 ? Cell{} : Cell::of_number(s.dest_port),
-          Cell::of_text(s.id.is_zero() ? "" : s.id.to_hex())};  // Dovecot's have none
+          Cell::of_text(s.id.is_zero() ? "" : s.id.to_hex()),  // Dovecot's have none
+          s.uid == kNoUid ? Cell{} : Cell::of_number(s.uid)};
 }
 
 Table kick_table(const std::vector<KickResult>& results) {

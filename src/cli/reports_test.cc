@@ -36,23 +36,27 @@ TEST(WhoPerConnection, ColumnsAndAltField) {
   s.dest_ip = IpAddress::parse("10.0.0.5");
   s.dest_port = 143;
   s.alt_names = {{"user_email", "jane@example.com"}};
+  s.uid = 110;
   Table t = who_per_connection({s}, "user_email");
-  ASSERT_EQ(t.columns.size(), 8u);
+  ASSERT_EQ(t.columns.size(), 9u);
   // The text views keep doveadm's columns; json has the port too.
   EXPECT_EQ(format_tab(t),
-            "username\tservice\tpid\tip\tdest_ip\tconn_id\tuser_email\n"
+            "username\tservice\tpid\tip\tdest_ip\tconn_id\tuid\tuser_email\n"
             "jane\timap\t8192\t::1\t10.0.0.5\t" +
-                s.id.to_hex() + "\tjane@example.com\n");
+                s.id.to_hex() + "\t110\tjane@example.com\n");
   EXPECT_EQ(format_table(t, 200).find("dest_port"), std::string::npos);
   EXPECT_EQ(format_flow(t).find("dest_port"), std::string::npos);
   auto json = nlohmann::json::parse(format_json(t));
   EXPECT_EQ(json[0]["dest_ip"], "10.0.0.5");
   EXPECT_EQ(json[0]["dest_port"], 143);
+  EXPECT_EQ(json[0]["uid"], 110);
   EXPECT_EQ(json[0]["user_email"], "jane@example.com");
   s.dest_port = 0;
   EXPECT_TRUE(
       nlohmann::json::parse(format_json(who_per_connection({s}, "")))[0]["dest_port"].is_null());
-  EXPECT_EQ(who_per_connection({s}, "").columns.size(), 7u);
+  EXPECT_EQ(who_per_connection({s}, "").columns.size(), 8u);
+  s.uid = kNoUid;  // Dovecot's own anvil names no uid
+  EXPECT_TRUE(nlohmann::json::parse(format_json(who_per_connection({s}, "")))[0]["uid"].is_null());
 }
 
 TEST(KickReport, SortedUniqueUserNamesOnOneLine) {

@@ -22,7 +22,8 @@ template <typename Hash>
 std::size_t largest_bucket(const std::vector<ConnectionId>& ids) {
   std::unordered_set<ConnectionId, Hash> set(ids.begin(), ids.end());
   std::size_t largest = 0;
-  for (std::size_t b = 0; b < set.bucket_count(); b++) largest = std::max(largest, set.bucket_size(b));
+  for (std::size_t b = 0; b < set.bucket_count(); b++)
+    largest = std::max(largest, set.bucket_size(b));
   return largest;
 }
 

@@ -53,6 +53,9 @@ class LineBuffer {
   std::string take_buffered();
   std::size_t max_line_length() const { return max_; }
   std::size_t buffered() const { return buffer_.size() - consumed_; }
+  // The first bytes not yet handed out (after an overflow: the start of the
+  // overlong line, enough to say which command it was).
+  std::string peek(std::size_t size) const { return buffer_.substr(consumed_, size); }
 
  private:
   std::size_t max_;

@@ -26,6 +26,27 @@ bool debug_log_enabled() {
   return debug_enabled;
 }
 
+std::string clip(std::string_view text, std::size_t max) {
+  if (text.size() <= max) return std::string(text);
+  return std::string(text.substr(0, max)) + "...";
+}
+
+bool Throttle::allow(std::size_t* held_back) {
+  auto now = std::chrono::steady_clock::now();
+  if (now - window_start_ >= period_) {
+    window_start_ = now;
+    in_window_ = 0;
+  }
+  if (in_window_ >= burst_) {
+    held_back_++;
+    return false;
+  }
+  in_window_++;
+  *held_back = held_back_;
+  held_back_ = 0;
+  return true;
+}
+
 void write_log(LogLevel level, std::string_view message) {
   static constexpr const char* kNames[] = {"debug", "info", "warning", "error"};
   std::string line;

@@ -94,3 +94,22 @@ bool write_all(int fd, const std::string& data) {
 }
 
 }  // namespace anvil
+
+namespace anvil {
+
+std::vector<gid_t> peer_groups(int fd, gid_t primary) {
+  std::vector<gid_t> groups(64);
+  for (int attempt = 0; attempt < 2; attempt++) {
+    socklen_t len = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) == 0) {
+      groups.resize(len / sizeof(gid_t));
+      break;
+    }
+    // ERANGE: len now says how much room the list needs.
+    groups.assign(errno == ERANGE && attempt == 0 ? len / sizeof(gid_t) : 0, 0);
+  }
+  groups.push_back(primary);
+  return groups;
+}
+
+}  // namespace anvil

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace anvil {
 
@@ -59,5 +60,14 @@ enum class ReadResult { line, closed, timed_out, too_long, failed };
 // Reads a blocking fd into buffer until it holds a complete line, and hands
 // that out. timed_out: the fd's SO_RCVTIMEO passed.
 ReadResult read_line(int fd, LineBuffer& buffer, std::string* line);
+
+}  // namespace anvil
+
+namespace anvil {
+
+// Every group of a UNIX socket's peer: its primary gid (SO_PEERCRED) and
+// its supplementary groups (SO_PEERGROUPS), as the kernel recorded them at
+// connect time.
+std::vector<gid_t> peer_groups(int fd, gid_t primary);
 
 }  // namespace anvil

@@ -8,35 +8,69 @@ namespace anvil {
 
 namespace {
 constexpr std::size_t kMaxReasonLength = 1024;
-}
+// A WHO answer goes out this many sessions at a time, each part only once
+// the client has taken most of the last: other clients are served in
+// between, and anvild never holds a whole large answer for a slow reader.
+constexpr std::size_t kWhoChunk = 512;
+constexpr std::size_t kWhoLowWater = 256 * 1024;
+}  // namespace
 
-AdminChannel::AdminChannel(Server& server, UnixSocket socket, PeerCredentials peer, bool counted)
-    : LineChannel(std::move(socket), server.config().max_line_length),
+AdminChannel::AdminChannel(Server& server, UnixSocket socket, PeerCredentials peer, Role role,
+                           Socket kind)
+    : LineChannel(std::move(socket), server.config().max_line_length,
+                  server.config().max_output_bytes),
       server_(server),
       peer_(peer),
-      counted_(counted) {}
+      role_(role),
+      kind_(kind) {}
 
 asio::awaitable<void> AdminChannel::run() {
   auto self = shared_from_this();
   start_writer();
+  std::string line;
   while (!closing()) {
-    auto line = co_await read_line();
-    if (!line) break;
-    co_await handle(*line);
+    // On anvild's own socket a client must greet at once and may not sit
+    // idle for long; Dovecot's processes keep their connections open.
+    std::chrono::milliseconds deadline{};
+    if (kind_ != Socket::dovecot) {
+      deadline =
+          greeted_ ? server_.config().admin_idle_timeout : server_.config().handshake_timeout;
+    }
+    ReadStatus status = co_await read_line(&line, deadline);
+    if (status == ReadStatus::closed) break;
+    if (status == ReadStatus::timed_out) {
+      log_info("admin client uid {} pid {}: {}; closing", peer_.uid, peer_.pid,
+               greeted_ ? "idle for admin_idle_timeout_ms" : "no VERSION line in time");
+      send_and_close(LineWriter().add("ERROR").add("timed out").finish());
+      break;
+    }
+    if (status == ReadStatus::overlong) {
+      if (dovecot23_) {
+        handle_dovecot23(std::string(kDovecot23MaxLine + 1, 'x'));
+        break;
+      }
+      log_warning("admin client uid {} pid {}: line longer than {} bytes; closing", peer_.uid,
+                  peer_.pid, max_line_length());
+      send_and_close(LineWriter().add("ERROR").add("line too long").finish());
+      break;
+    }
+    co_await handle(line);
   }
-  if (overflowed()) {
-    log_warning("admin client uid {} pid {}: line longer than {} bytes; closing", peer_.uid,
-                peer_.pid, max_line_length());
-    send_and_close(LineWriter().add("ERROR").add("line too long").finish());
+  if (output_overrun()) {
+    log_warning("admin client uid {} pid {}: more than max_output_bytes={} unread; dropping it",
+                peer_.uid, peer_.pid, server_.config().max_output_bytes);
   } else if (!closing()) {
     close();
   }
-  if (counted_) server_.remove_admin();
+  if (kind_ == Socket::counted) server_.remove_admin();
 }
 
 void AdminChannel::error(const std::string& message) {
-  log_warning("admin client uid {} pid {}: {}", peer_.uid, peer_.pid, message);
-  send(LineWriter().add("ERROR").add(message).finish());
+  std::size_t held_back = 0;
+  if (!errors_.allow(&held_back)) return;
+  std::string text = clip(message, 200);
+  log_warning("admin client uid {} pid {}: {}", peer_.uid, peer_.pid, text);
+  send(LineWriter().add("ERROR").add(text).finish());
 }
 
 void AdminChannel::handle_dovecot23(const std::string& line) {
@@ -44,11 +78,14 @@ void AdminChannel::handle_dovecot23(const std::string& line) {
   if (line.size() > kDovecot23MaxLine) {
     reply.fatal = "Anvil client connection sent too much data";
   } else {
-    reply = handle_dovecot23_line(server_, split_fields(line));
+    Dovecot23Sender sender;
+    sender.may_register = role_ == Role::kick || kind_ == Socket::dovecot;
+    sender.uid = peer_.uid;
+    reply = handle_dovecot23_line(server_, split_fields(line), sender);
   }
   if (!reply.fatal.empty()) {
     log_warning("Dovecot anvil client uid {} pid {}: {}; closing", peer_.uid, peer_.pid,
-                reply.fatal);
+                clip(reply.fatal, 200));
     close();  // Dovecot's protocol has no error reply
     return;
   }
@@ -81,29 +118,49 @@ asio::awaitable<void> AdminChannel::handle(const std::string& line) {
     co_return;
   }
   if (command == "WHO") {
-    who(fields);
+    co_await who(fields);
   } else if (command == "KICK") {
+    if (role_ != Role::kick) {
+      error(fmt::format("permission denied: uid {} may only read (admin role {})", peer_.uid,
+                        role_name(role_)));
+      co_return;
+    }
     co_await kick(fields);
   } else {
     error("unknown command: " + command);
   }
 }
 
-void AdminChannel::who(const std::vector<std::string>& fields) {
+asio::awaitable<void> AdminChannel::who(const std::vector<std::string>& fields) {
+  auto self = shared_from_this();
   SessionFilter filter;
   for (std::size_t i = 1; i < fields.size(); i++) {
     std::string problem = apply_filter_field(filter, fields[i]);
-    if (!problem.empty()) return error("WHO: " + problem);
+    if (!problem.empty()) {
+      error("WHO: " + problem);
+      co_return;
+    }
   }
   server_.sync_registrations();
-  auto sessions = server_.sessions().select(filter);
-  for (const Session* session : sessions) {
-    LineWriter line;
-    line.add("SESSION");
-    add_session_fields(line, *session);
-    send(line.finish());
+  // Ids, not pointers: sessions may come and go between the parts.
+  std::vector<ConnectionId> ids;
+  for (const Session* session : server_.sessions().select(filter)) ids.push_back(session->id);
+  std::size_t sent = 0;
+  for (std::size_t start = 0; start < ids.size() && !closing(); start += kWhoChunk) {
+    std::string part;
+    for (std::size_t i = start; i < ids.size() && i < start + kWhoChunk; i++) {
+      const Session* session = server_.sessions().find(ids[i]);
+      if (!session) continue;  // gone since the answer began
+      LineWriter line;
+      line.add("SESSION");
+      add_session_fields(line, *session);
+      part += line.finish();
+      sent++;
+    }
+    send(std::move(part));
+    co_await drain_to(kWhoLowWater, server_.config().admin_idle_timeout);
   }
-  send(LineWriter().add("END").add("count=" + std::to_string(sessions.size())).finish());
+  send(LineWriter().add("END").add("count=" + std::to_string(sent)).finish());
 }
 
 asio::awaitable<void> AdminChannel::kick(const std::vector<std::string>& fields) {

@@ -1,30 +1,39 @@
 // One administrator's connection (protocol anvil-admin, see
-// docs/protocol.md): WHO and KICK with a filter evaluated here.
+// docs/protocol.md): WHO and KICK with a filter evaluated here, or Dovecot
+// 2.3's anvil protocol. What the peer may do is its role: read (who,
+// Dovecot's lookups) or kick (also kick, and 2.3 registrations).
 #pragma once
 
 #include "daemon/line_channel.h"
+#include "daemon/peer_access.h"
 #include "daemon/server.h"
 
 namespace anvil {
 
 class AdminChannel : public LineChannel {
  public:
-  // counted: the connection counts towards max_admin_clients.
-  AdminChannel(Server& server, UnixSocket socket, PeerCredentials peer, bool counted);
+  enum class Socket {
+    counted,  // anvild's admin socket, counted towards max_admin_clients
+    exempt,   // anvild's admin socket, root or anvild's uid: never refused
+    dovecot,  // a socket Dovecot's master made and handed over
+  };
+  AdminChannel(Server& server, UnixSocket socket, PeerCredentials peer, Role role, Socket kind);
   asio::awaitable<void> run();
 
  private:
   asio::awaitable<void> handle(const std::string& line);
   void handle_dovecot23(const std::string& line);
-  void who(const std::vector<std::string>& fields);
+  asio::awaitable<void> who(const std::vector<std::string>& fields);
   asio::awaitable<void> kick(const std::vector<std::string>& fields);
   void error(const std::string& message);
 
   Server& server_;
   PeerCredentials peer_;
-  bool counted_;
+  Role role_;
+  Socket kind_;
   bool greeted_ = false;
   bool dovecot23_ = false;  // the client speaks Dovecot 2.3's protocol
+  Throttle errors_;
 };
 
 }  // namespace anvil

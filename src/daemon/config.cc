@@ -47,20 +47,39 @@ std::string DaemonConfig::set(const std::string& key, const std::string& value) 
     if (!parse_mode(value, &admin_socket_mode)) return bad();
   } else if (key == "service_socket_mode") {
     if (!parse_mode(value, &service_socket_mode)) return bad();
-  } else if (key == "admin_allow_uids") {
-    std::vector<uid_t> uids;
-    for (const std::string& item : split_list(value)) {
-      long long uid = 0;
-      if (!parse_integer(item, 0, 0xfffffffe, &uid)) return bad();
-      uids.push_back(static_cast<uid_t>(uid));
-    }
-    admin_allow_uids = std::move(uids);
+  } else if (key == "service_socket_group") {
+    service_socket_group = value;
+  } else if (key == "admin_allow_uids" || key == "admin_allow_groups") {
+    std::string error = admin_access.parse(value, key == "admin_allow_groups", true, Role::kick);
+    if (!error.empty()) return "invalid value for " + key + ": " + error;
+  } else if (key == "service_allow_uids" || key == "service_allow_groups") {
+    std::string error =
+        service_access.parse(value, key == "service_allow_groups", false, Role::kick);
+    if (!error.empty()) return "invalid value for " + key + ": " + error;
   } else if (key == "max_line_length") {
     if (!parse_size(value, 256, 16LL * 1024 * 1024, &max_line_length)) return bad();
   } else if (key == "max_sessions_per_process") {
     if (!parse_size(value, 1, 100'000'000, &max_sessions_per_process)) return bad();
+  } else if (key == "max_sessions_per_uid") {
+    if (!parse_size(value, 1, 100'000'000, &max_sessions_per_uid)) return bad();
+  } else if (key == "max_sessions") {
+    if (!parse_size(value, 1, 100'000'000, &max_sessions)) return bad();
   } else if (key == "max_service_clients") {
     if (!parse_size(value, 1, 1'000'000, &max_service_clients)) return bad();
+  } else if (key == "max_channels_per_uid") {
+    if (!parse_size(value, 1, 1'000'000, &max_channels_per_uid)) return bad();
+  } else if (key == "max_dovecot_processes") {
+    if (!parse_size(value, 1, 1'000'000, &max_dovecot_processes)) return bad();
+  } else if (key == "max_output_bytes") {
+    if (!parse_size(value, 65536, 1LL << 32, &max_output_bytes)) return bad();
+  } else if (key == "handshake_timeout_ms") {
+    std::size_t ms = 0;
+    if (!parse_size(value, 1, 600'000, &ms)) return bad();
+    handshake_timeout = std::chrono::milliseconds(ms);
+  } else if (key == "admin_idle_timeout_ms") {
+    std::size_t ms = 0;
+    if (!parse_size(value, 1, 86'400'000, &ms)) return bad();
+    admin_idle_timeout = std::chrono::milliseconds(ms);
   } else if (key == "max_admin_clients") {
     if (!parse_size(value, 1, 1'000'000, &max_admin_clients)) return bad();
   } else if (key == "kick_timeout_ms") {

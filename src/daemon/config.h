@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/settings_file.h"
+#include "daemon/peer_access.h"
 
 namespace anvil {
 
@@ -18,12 +19,26 @@ struct DaemonConfig {
   std::string admin_socket = "anvil";  // relative paths live in run_dir
   std::string service_socket = "anvil-service";
   mode_t admin_socket_mode = 0600;
-  mode_t service_socket_mode = 0666;
-  std::vector<uid_t> admin_allow_uids;  // besides root and anvild's own uid
+  mode_t service_socket_mode = 0660;
+  // The service socket's group; its members may register. Empty: anvild's.
+  std::string service_socket_group = "anvil";
+  // Besides root and anvild's own uid: who may use the admin socket, with
+  // which role (admin_allow_uids, admin_allow_groups), and who may register
+  // on the service socket besides the socket group's members.
+  AccessList admin_access;
+  AccessList service_access;
   std::size_t max_line_length = 16384;
-  std::size_t max_sessions_per_process = 100000;
+  std::size_t max_sessions_per_process = 100000;  // per process, over all its channels
+  std::size_t max_sessions_per_uid = 1'000'000;
+  std::size_t max_sessions = 4'000'000;
   std::size_t max_service_clients = 4096;
-  std::size_t max_admin_clients = 64;
+  std::size_t max_channels_per_uid = 1024;
+  std::size_t max_admin_clients = 64;         // root and anvild's uid are never refused
+  std::size_t max_dovecot_processes = 16384;  // pidfds of 2.3-dialect processes
+  // Unsent output one connection may hold before anvild drops it.
+  std::size_t max_output_bytes = 16 << 20;
+  std::chrono::milliseconds handshake_timeout{5000};
+  std::chrono::milliseconds admin_idle_timeout{300'000};
   std::chrono::milliseconds kick_timeout{5000};
   bool dovecot_service = false;  // run as Dovecot 2.3's anvil service (--dovecot-service)
 

@@ -22,8 +22,17 @@ TEST(DaemonConfig, OverridesParseAndValidate) {
   EXPECT_EQ(config.kick_timeout.count(), 250);
   EXPECT_EQ(config.apply_override("admin_socket_mode=0660"), "");
   EXPECT_EQ(config.admin_socket_mode, 0660u);
-  EXPECT_EQ(config.apply_override("admin_allow_uids=1000, 1001"), "");
-  EXPECT_EQ(config.admin_allow_uids, (std::vector<uid_t>{1000, 1001}));
+  EXPECT_EQ(config.apply_override("admin_allow_uids=1000, 1001:read"), "");
+  EXPECT_EQ(config.admin_access.role_of(1000, {}), Role::kick);
+  EXPECT_EQ(config.admin_access.role_of(1001, {}), Role::read);
+  EXPECT_EQ(config.admin_access.role_of(1002, {}), Role::none);
+  EXPECT_EQ(config.apply_override("admin_allow_groups=nogroup:read"), "");
+  EXPECT_EQ(config.admin_access.role_of(1002, {65534}), Role::read);
+  EXPECT_EQ(config.admin_access.role_of(1000, {}), Role::kick);  // uids kept
+  EXPECT_NE(config.apply_override("admin_allow_uids=1000:admin"), "");
+  EXPECT_NE(config.apply_override("admin_allow_uids=no-such-user-here"), "");
+  EXPECT_EQ(config.apply_override("service_allow_uids=nobody"), "");
+  EXPECT_EQ(config.service_access.role_of(65534, {}), Role::kick);
   EXPECT_NE(config.apply_override("admin_socket_mode=0999"), "");
   EXPECT_NE(config.apply_override("max_line_length=10"), "");
   EXPECT_NE(config.apply_override("kick_timeout_ms=soon"), "");

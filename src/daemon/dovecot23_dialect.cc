@@ -150,9 +150,14 @@ Dovecot23Reply penalty(Server& server, const std::vector<std::string>& fields) {
 }  // namespace
 
 Dovecot23Reply handle_dovecot23_line(Server& server, const std::vector<std::string>& fields,
-                                     bool from_master) {
+                                     const Dovecot23Sender& sender) {
   if (fields.empty()) return {};
   const std::string& command = fields[0];
+  bool from_master = sender.from_master;
+  if (!sender.may_register && (command == "CONNECT" || command == "DISCONNECT" ||
+                               command == "PENALTY-INC" || command == "PENALTY-SET-EXPIRE-SECS")) {
+    return fatal("permission denied: " + command + " needs the kick role");
+  }
   if (command == "CONNECT") return connect(server, fields, false);
   if (command == "DISCONNECT") return connect(server, fields, true);
   if (command == "LOOKUP") return lookup(server, fields);

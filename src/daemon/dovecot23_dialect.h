@@ -5,6 +5,7 @@
 // pidfd), not to the connection that sent them. See docs/dovecot.md.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -20,9 +21,14 @@ struct Dovecot23Reply {
   std::string fatal;  // when set: log it and close the connection
 };
 
-// from_master: the line came from Dovecot's master (the only sender that
-// may KILL).
+// Who sent a line, and so what it may do.
+struct Dovecot23Sender {
+  bool from_master = false;        // Dovecot's master: the only sender that may KILL
+  bool may_register = false;       // CONNECT, DISCONNECT and penalty updates
+  std::uint32_t uid = 0xffffffff;  // the sender's uid, when it is a socket peer
+};
+
 Dovecot23Reply handle_dovecot23_line(Server& server, const std::vector<std::string>& fields,
-                                     bool from_master = false);
+                                     const Dovecot23Sender& sender);
 
 }  // namespace anvil

@@ -88,7 +88,10 @@ void DovecotService::handle_pipe_line(const std::string& line, Pipe& pipe) {
   // After a restart, lines written for the previous anvil may still be in
   // the pipe; they end at master's VERSION line.
   if (pipe.waiting_for_version) return;
-  Dovecot23Reply reply = handle_dovecot23_line(server_, fields, pipe.from_master);
+  Dovecot23Sender sender;
+  sender.from_master = pipe.from_master;
+  sender.may_register = true;  // Dovecot's processes; what they name is checked
+  Dovecot23Reply reply = handle_dovecot23_line(server_, fields, sender);
   // A pipe cannot be answered, and closing it would lose every later
   // registration: errors are logged and reading goes on.
   if (!reply.fatal.empty()) log_error("Anvil client input error: {}", reply.fatal);

@@ -2,8 +2,12 @@
 
 namespace anvil {
 
-LineChannel::LineChannel(UnixSocket socket, std::size_t max_line_length)
-    : socket_(std::move(socket)), buffer_(max_line_length), wakeup_(socket_.get_executor()) {}
+LineChannel::LineChannel(UnixSocket socket, std::size_t max_line_length, std::size_t max_output)
+    : socket_(std::move(socket)),
+      buffer_(max_line_length),
+      max_output_(max_output),
+      wakeup_(socket_.get_executor()),
+      drained_(socket_.get_executor()) {}
 
 void LineChannel::start_writer() {
   asio::co_spawn(socket_.get_executor(), write_loop(shared_from_this()), asio::detached);
@@ -11,6 +15,12 @@ void LineChannel::start_writer() {
 
 void LineChannel::send(std::string line) {
   if (closing()) return;
+  if (queued_bytes_ + line.size() > max_output_) {
+    output_overrun_ = true;
+    close();
+    return;
+  }
+  queued_bytes_ += line.size();
   outbox_.push_back(std::move(line));
   wakeup_.cancel();
 }
@@ -28,20 +38,62 @@ void LineChannel::close() {
   socket_.shutdown(UnixSocket::shutdown_both, ignored);
   socket_.close(ignored);
   wakeup_.cancel();
+  drained_.cancel();
 }
 
-asio::awaitable<std::optional<std::string>> LineChannel::read_line() {
+asio::awaitable<void> LineChannel::drain_to(std::size_t bytes, std::chrono::milliseconds stall) {
+  auto self = shared_from_this();
+  while (!closed_ && queued_bytes_ > bytes) {
+    asio::error_code ec;
+    drained_.expires_after(stall);
+    co_await drained_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec) {  // expired: the writer took nothing all that time
+      output_overrun_ = true;
+      close();
+    }
+  }
+}
+
+asio::awaitable<LineChannel::ReadStatus> LineChannel::read_line(
+    std::string* line, std::chrono::milliseconds deadline) {
+  // The deadline closes nothing by itself: it cancels the read, and the
+  // caller decides what a silent peer deserves.
+  std::optional<asio::steady_timer> timer;
+  auto timed_out = std::make_shared<bool>(false);  // outlives this frame in the handler
+  if (deadline.count() > 0) {
+    timer.emplace(socket_.get_executor(), deadline);
+    timer->async_wait([self = shared_from_this(), timed_out](const asio::error_code& ec) {
+      if (ec) return;
+      *timed_out = true;
+      asio::error_code ignored;
+      self->socket_.cancel(ignored);
+    });
+  }
   char chunk[8192];
+  ReadStatus status = ReadStatus::closed;
   while (!closed_) {
-    if (auto line = buffer_.next_line()) co_return line;
-    if (buffer_.overflowed()) co_return std::nullopt;
+    if (auto next = buffer_.next_line()) {
+      *line = std::move(*next);
+      status = ReadStatus::line;
+      break;
+    }
+    if (buffer_.overflowed()) {
+      *line = buffer_.peek(80);
+      buffer_.skip_overlong_line();
+      status = ReadStatus::overlong;
+      break;
+    }
     asio::error_code ec;
     std::size_t n = co_await socket_.async_read_some(asio::buffer(chunk),
                                                      asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return std::nullopt;
+    if (*timed_out) {
+      status = ReadStatus::timed_out;
+      break;
+    }
+    if (ec) break;
     buffer_.append(chunk, n);
   }
-  co_return std::nullopt;
+  co_return status;
 }
 
 // `self` keeps the channel alive for as long as the loop runs.
@@ -65,6 +117,8 @@ asio::awaitable<void> LineChannel::write_loop(std::shared_ptr<LineChannel> /*sel
     asio::error_code ec;
     co_await asio::async_write(socket_, asio::buffer(data),
                                asio::redirect_error(asio::use_awaitable, ec));
+    queued_bytes_ -= data.size();
+    drained_.cancel();
     if (ec) close();
   }
 }

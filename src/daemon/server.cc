@@ -1,6 +1,8 @@
 #include "daemon/server.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -68,6 +70,20 @@ std::string Server::start() {
       !error.empty()) {
     return error;
   }
+  if (!config_.service_socket_group.empty()) {
+    gid_t gid = 0;
+    if (!resolve_group(config_.service_socket_group, &gid)) {
+      // A fresh machine may not have the group yet: only root, anvild's
+      // uid and service_allow_* may then register.
+      log_warning("service_socket_group {} does not exist; {} keeps anvild's group",
+                  config_.service_socket_group, config_.service_socket_path());
+    } else if (::chown(config_.service_socket_path().c_str(), static_cast<uid_t>(-1), gid) != 0) {
+      return "chown(" + config_.service_socket_path() + ") failed: " + std::strerror(errno);
+    } else {
+      service_gid_ = gid;
+    }
+  }
+  spare_fd_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (auto error = listen(admin_acceptor_, config_.admin_socket_path(), config_.admin_socket_mode);
       !error.empty()) {
     return error;
@@ -95,17 +111,55 @@ void Server::stop() {
 }
 
 void Server::remove_service(OwnerId owner) {
-  services_.erase(owner);
+  auto it = services_.find(owner);
+  if (it == services_.end()) return;
+  auto count = channels_by_uid_.find(it->second->peer().uid);
+  if (count != channels_by_uid_.end() && --count->second == 0) channels_by_uid_.erase(count);
+  services_.erase(it);
 }
 
-bool Server::admin_allowed(const PeerCredentials& cred) const {
-  if (cred.uid == 0 || cred.uid == ::geteuid()) return true;
-  return std::find(config_.admin_allow_uids.begin(), config_.admin_allow_uids.end(), cred.uid) !=
-         config_.admin_allow_uids.end();
+namespace {
+bool privileged(uid_t uid) {
+  return uid == 0 || uid == ::geteuid();
+}
+}  // namespace
+
+Role Server::admin_role(const PeerCredentials& peer, const std::vector<gid_t>& groups) const {
+  if (privileged(peer.uid)) return Role::kick;
+  return config_.admin_access.role_of(peer.uid, groups);
 }
 
-void Server::reject(UnixSocket socket, const std::string& line) {
-  auto channel = std::make_shared<LineChannel>(std::move(socket), config_.max_line_length);
+bool Server::service_allowed(const PeerCredentials& peer, const std::vector<gid_t>& groups) const {
+  if (privileged(peer.uid)) return true;
+  if (service_gid_ && std::find(groups.begin(), groups.end(), *service_gid_) != groups.end()) {
+    return true;
+  }
+  return config_.service_access.role_of(peer.uid, groups) != Role::none;
+}
+
+std::string Server::session_limit(std::int32_t pid, std::uint32_t uid) const {
+  auto over = [](const char* name, std::size_t limit) {
+    return std::string("too many sessions (") + name + "=" + std::to_string(limit) + ")";
+  };
+  if (sessions_.pid_size(pid) >= config_.max_sessions_per_process) {
+    return over("max_sessions_per_process", config_.max_sessions_per_process);
+  }
+  if (sessions_.uid_size(uid) >= config_.max_sessions_per_uid) {
+    return over("max_sessions_per_uid", config_.max_sessions_per_uid);
+  }
+  if (sessions_.size() >= config_.max_sessions) return over("max_sessions", config_.max_sessions);
+  return "";
+}
+
+void Server::reject(UnixSocket socket, const std::string& line, const std::string& log_line) {
+  std::size_t held_back = 0;
+  if (refusals_.allow(&held_back)) {
+    log_warning("{}{}", log_line,
+                held_back ? fmt::format(" ({} similar refusals not logged)", held_back) : "");
+  }
+  // A refused peer gets its line or nothing: it cannot hold anvild's memory.
+  auto channel =
+      std::make_shared<LineChannel>(std::move(socket), config_.max_line_length, line.size() + 1);
   channel->start_writer();
   channel->send_and_close(line);
 }
@@ -117,9 +171,26 @@ asio::awaitable<std::optional<Server::Accepted>> Server::accept_one(
     UnixSocket socket =
         co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::operation_aborted) break;
+    if (ec == asio::error::no_descriptors) {
+      // Out of descriptors: the waiting connection would make every accept
+      // fail at once, forever. Give up the spare descriptor, take the
+      // connection and close it, so the client learns at once and the log
+      // gets one line per throttle window, not one per wakeup.
+      spare_fd_.reset();
+      int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd >= 0) ::close(fd);
+      spare_fd_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+      std::size_t held_back = 0;
+      if (refusals_.allow(&held_back)) {
+        log_error("accept on {} failed: out of file descriptors; connection closed ({} more)", path,
+                  held_back);
+      }
+      continue;
+    }
     if (ec) {
-      log_error("accept on {} failed: {}", path, ec.message());
-      asio::steady_timer pause(io_, std::chrono::milliseconds(100));  // e.g. out of fds
+      std::size_t held_back = 0;
+      if (refusals_.allow(&held_back)) log_error("accept on {} failed: {}", path, ec.message());
+      asio::steady_timer pause(io_, std::chrono::milliseconds(100));
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
@@ -128,22 +199,43 @@ asio::awaitable<std::optional<Server::Accepted>> Server::accept_one(
       log_warning("connection on {} without peer credentials refused", path);
       continue;
     }
-    co_return Accepted{std::move(socket), *cred};
+    std::vector<gid_t> groups = peer_groups(socket.native_handle(), cred->gid);
+    co_return Accepted{std::move(socket), *cred, std::move(groups)};
   }
   co_return std::nullopt;
 }
 
 asio::awaitable<void> Server::accept_services() {
-  while (auto accepted = co_await accept_one(service_acceptor_, config_.service_socket_path())) {
-    auto& [socket, cred] = *accepted;
-    if (services_.size() >= config_.max_service_clients) {
-      log_warning("service pid {} refused: max_service_clients={} reached", cred.pid,
-                  config_.max_service_clients);
+  const std::string& path = config_.service_socket_path();
+  auto refusal = [](const std::string& message) {
+    return LineWriter().add("ERROR").add("").add("").add(message).finish();
+  };
+  while (auto accepted = co_await accept_one(service_acceptor_, path)) {
+    auto& [socket, cred, groups] = *accepted;
+    std::string who = fmt::format("service uid {} pid {}", cred.uid, cred.pid);
+    if (!service_allowed(cred, groups)) {
       reject(
           std::move(socket),
-          LineWriter().add("ERROR").add("").add("").add("too many service connections").finish());
+          refusal(fmt::format("permission denied: uid {} may not register on {}", cred.uid, path)),
+          who +
+              " refused: not in service_allow_uids, service_allow_groups or the socket's "
+              "group");
       continue;
     }
+    if (services_.size() >= config_.max_service_clients) {
+      reject(std::move(socket), refusal("too many service connections"),
+             fmt::format("{} refused: max_service_clients={} reached", who,
+                         config_.max_service_clients));
+      continue;
+    }
+    std::size_t& per_uid = channels_by_uid_[cred.uid];
+    if (per_uid >= config_.max_channels_per_uid) {
+      reject(std::move(socket), refusal("too many service connections for this uid"),
+             fmt::format("{} refused: max_channels_per_uid={} reached", who,
+                         config_.max_channels_per_uid));
+      continue;
+    }
+    per_uid++;
     OwnerId owner = next_owner_++;
     auto channel = std::make_shared<ServiceChannel>(*this, std::move(socket), cred, owner);
     services_.emplace(owner, channel);
@@ -164,27 +256,43 @@ std::string Server::adopt_admin_listener(int fd, const std::string& name) {
 asio::awaitable<void> Server::accept_admins(asio::local::stream_protocol::acceptor& acceptor,
                                             std::string path, bool own_socket) {
   while (auto accepted = co_await accept_one(acceptor, path)) {
-    auto& [socket, cred] = *accepted;
-    if (own_socket && !admin_allowed(cred)) {
+    auto& [socket, cred, groups] = *accepted;
+    if (!own_socket) {
+      // Dovecot's master decides who may open its sockets (their modes)
+      // and sizes their clients (every login process keeps one
+      // connection). What they may do there is Dovecot's read role, plus
+      // its penalty updates; see AdminChannel.
+      auto channel = std::make_shared<AdminChannel>(*this, std::move(socket), cred, Role::read,
+                                                    AdminChannel::Socket::dovecot);
+      asio::co_spawn(io_, channel->run(), asio::detached);
+      continue;
+    }
+    Role role = admin_role(cred, groups);
+    if (role == Role::none) {
       std::string who = "uid " + std::to_string(cred.uid);
-      log_warning("admin connection from {} refused: permission denied", who);
-      reject(std::move(socket),
-             LineWriter()
-                 .add("ERROR")
-                 .add("permission denied: " + who + " may not use " + config_.admin_socket_path())
-                 .finish());
+      reject(
+          std::move(socket),
+          LineWriter()
+              .add("ERROR")
+              .add("permission denied: " + who + " may not use " + config_.admin_socket_path())
+              .finish(),
+          fmt::format("admin connection from {} pid {} refused: permission denied", who, cred.pid));
       continue;
     }
-    // Dovecot's master sizes the clients of its own sockets (every login
-    // process keeps one connection); the cap is for anvild's admin socket.
-    if (own_socket && admin_count_ >= config_.max_admin_clients) {
-      log_warning("admin connection from uid {} refused: max_admin_clients={} reached", cred.uid,
-                  config_.max_admin_clients);
-      reject(std::move(socket), LineWriter().add("ERROR").add("too many admin clients").finish());
+    // Root and anvild's own uid always get in: no crowd of idle
+    // connections from other admins can lock them out.
+    bool counted = !privileged(cred.uid);
+    if (counted && admin_count_ >= config_.max_admin_clients) {
+      reject(std::move(socket), LineWriter().add("ERROR").add("too many admin clients").finish(),
+             fmt::format("admin connection from uid {} pid {} refused: max_admin_clients={} "
+                         "reached",
+                         cred.uid, cred.pid, config_.max_admin_clients));
       continue;
     }
-    if (own_socket) admin_count_++;
-    auto channel = std::make_shared<AdminChannel>(*this, std::move(socket), cred, own_socket);
+    if (counted) admin_count_++;
+    auto channel = std::make_shared<AdminChannel>(
+        *this, std::move(socket), cred, role,
+        counted ? AdminChannel::Socket::counted : AdminChannel::Socket::exempt);
     asio::co_spawn(io_, channel->run(), asio::detached);
   }
 }
@@ -242,7 +350,34 @@ void Server::signal_dovecot_process(OwnerId owner, const std::vector<ConnectionI
   for (const ConnectionId& id : ids) op.status[id] = status;
 }
 
+namespace {
+
+// Every service channel, admin connection and watched Dovecot process is a
+// descriptor: take all the kernel allows (the usual soft limit of 1024
+// would run out long before the configured limits), and say so when even
+// that is less than the limits add up to.
+void raise_descriptor_limit(const DaemonConfig& config) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  rlim_t wanted =
+      config.max_service_clients + config.max_admin_clients + config.max_dovecot_processes + 64;
+  if (limit.rlim_cur < wanted) {
+    log_warning(
+        "file descriptor limit {} is below what the limits may need ({}); connections "
+        "past it are refused",
+        static_cast<unsigned long long>(limit.rlim_cur), static_cast<unsigned long long>(wanted));
+  }
+}
+
+}  // namespace
+
 int run_daemon(const DaemonConfig& config) {
+  raise_descriptor_limit(config);
   asio::io_context io(1);
   Server server(io, config);
   if (std::string error = server.start(); !error.empty()) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/keyed_hash.h"
+#include "common/log.h"
 #include "common/unix_socket.h"
 #include "daemon/config.h"
 #include "daemon/dovecot_processes.h"
@@ -82,6 +83,13 @@ class Server {
   void remove_service(OwnerId owner);
   void remove_admin() { admin_count_--; }
 
+  // "" if one more session may be registered for this process and uid, or
+  // the limit (max_sessions_per_process, _per_uid, max_sessions) that says no.
+  std::string session_limit(std::int32_t pid, std::uint32_t uid) const;
+  // The admin role of a peer on anvild's own admin socket: kick for root
+  // and anvild's uid, else what admin_allow_uids / _groups grant.
+  Role admin_role(const PeerCredentials& peer, const std::vector<gid_t>& groups) const;
+
   // Asks the owning processes to drop every session the filter selects,
   // and waits for their answers (at most kick_timeout). Processes that
   // registered through Dovecot 2.3's protocol get SIGTERM instead, and
@@ -95,6 +103,7 @@ class Server {
   struct Accepted {
     UnixSocket socket;
     PeerCredentials peer;
+    std::vector<gid_t> groups;  // primary and supplementary, at connect time
   };
   // The next connection with its peer's credentials; nullopt once stopped.
   asio::awaitable<std::optional<Accepted>> accept_one(
@@ -105,8 +114,9 @@ class Server {
   // client limit Dovecot's master sets.
   asio::awaitable<void> accept_admins(asio::local::stream_protocol::acceptor& acceptor,
                                       std::string path, bool own_socket);
-  bool admin_allowed(const PeerCredentials& cred) const;
-  void reject(UnixSocket socket, const std::string& line);
+  bool service_allowed(const PeerCredentials& peer, const std::vector<gid_t>& groups) const;
+  // Refuses a connection with one line; the log line is throttled.
+  void reject(UnixSocket socket, const std::string& line, const std::string& log_line);
   void signal_dovecot_process(OwnerId owner, const std::vector<ConnectionId>& ids, bool force,
                               KickOperation& op);
 
@@ -119,7 +129,11 @@ class Server {
   asio::local::stream_protocol::acceptor admin_acceptor_;
   std::vector<std::unique_ptr<asio::local::stream_protocol::acceptor>> dovecot_acceptors_;
   std::unordered_map<OwnerId, std::shared_ptr<ServiceChannel>> services_;
+  std::unordered_map<uid_t, std::size_t> channels_by_uid_;
   std::size_t admin_count_ = 0;
+  std::optional<gid_t> service_gid_;  // the service socket's group
+  UniqueFd spare_fd_;                 // given up to refuse a connection when out of fds
+  Throttle refusals_;                 // log lines about refused connections
   OwnerId next_owner_ = 1;
   bool stopped_ = false;
   std::function<void()> registration_sync_;

@@ -25,7 +25,8 @@ bool valid_service_name(const std::string& name) {
 
 ServiceChannel::ServiceChannel(Server& server, UnixSocket socket, PeerCredentials peer,
                                OwnerId owner)
-    : LineChannel(std::move(socket), server.config().max_line_length),
+    : LineChannel(std::move(socket), server.config().max_line_length,
+                  server.config().max_output_bytes),
       server_(server),
       peer_(peer),
       owner_(owner) {}
@@ -33,13 +34,38 @@ ServiceChannel::ServiceChannel(Server& server, UnixSocket socket, PeerCredential
 asio::awaitable<void> ServiceChannel::run() {
   auto self = shared_from_this();
   start_writer();
+  std::string line;
   while (!closing()) {
-    auto line = co_await read_line();
-    if (!line) break;
-    handle(split_fields(*line));
+    // The handshake must come at once; afterwards a service may stay
+    // silent for as long as it likes.
+    auto deadline =
+        state_ == State::ready ? std::chrono::milliseconds{} : server_.config().handshake_timeout;
+    ReadStatus status = co_await read_line(&line, deadline);
+    if (status == ReadStatus::closed) break;
+    if (status == ReadStatus::timed_out) {
+      fatal("no VERSION and HELLO within handshake_timeout_ms");
+      break;
+    }
+    if (status == ReadStatus::overlong) {
+      // Only this line is lost: the rest of the channel, and every other
+      // session of the process, stay.
+      std::vector<std::string> head = split_fields(line);
+      std::string command = head.empty() ? "" : head[0];
+      std::string id = head.size() > 1 && head[1].size() == 32 ? head[1] : "";
+      if (state_ != State::ready) {
+        fatal("line longer than " + std::to_string(max_line_length()) + " bytes");
+        break;
+      }
+      error(command, id,
+            "line longer than " + std::to_string(max_line_length()) + " bytes ignored");
+      continue;
+    }
+    handle(split_fields(line));
   }
-  if (overflowed()) {
-    fatal("line longer than " + std::to_string(max_line_length()) + " bytes");
+  if (output_overrun()) {
+    log_warning("service {} pid {} uid {}: more than max_output_bytes={} unread; dropping it",
+                service_.empty() ? "?" : service_, peer_.pid, peer_.uid,
+                server_.config().max_output_bytes);
   } else if (!closing()) {
     close();
   }
@@ -48,13 +74,17 @@ asio::awaitable<void> ServiceChannel::run() {
 
 void ServiceChannel::error(const std::string& command, const std::string& id,
                            const std::string& message) {
-  log_warning("service {} pid {}: {}", service_.empty() ? "?" : service_, peer_.pid, message);
-  send(LineWriter().add("ERROR").add(command).add(id).add(message).finish());
+  std::size_t held_back = 0;
+  if (!errors_.allow(&held_back)) return;
+  std::string text = clip(message, 200);
+  if (held_back > 0) text += " (" + std::to_string(held_back) + " earlier errors not reported)";
+  log_warning("service {} pid {}: {}", service_.empty() ? "?" : service_, peer_.pid, text);
+  send(LineWriter().add("ERROR").add(clip(command, 32)).add(clip(id, 32)).add(text).finish());
 }
 
 void ServiceChannel::fatal(const std::string& message) {
-  log_warning("service {} pid {}: {}; closing its channel", service_.empty() ? "?" : service_,
-              peer_.pid, message);
+  log_warning("service {} pid {} uid {}: {}; closing its channel",
+              service_.empty() ? "?" : service_, peer_.pid, peer_.uid, message);
   send_and_close(LineWriter().add("ERROR").add("").add("").add(message).finish());
 }
 
@@ -79,7 +109,7 @@ void ServiceChannel::handle(const std::vector<std::string>& fields) {
         return;
       }
       if (pid != peer_.pid) {
-        fatal("HELLO claims pid " + fields[2] + " but the connecting process is pid " +
+        fatal("HELLO claims pid " + clip(fields[2]) + " but the connecting process is pid " +
               std::to_string(peer_.pid));
         return;
       }
@@ -107,7 +137,8 @@ void ServiceChannel::handle_connect(const std::vector<std::string>& fields, bool
   const std::string& command = fields[0];
   if (fields.size() < 2) return error(command, "", command + " needs a connection id");
   auto id = ConnectionId::parse(fields[1]);
-  if (!id || id->is_zero()) return error(command, fields[1], "invalid connection id: " + fields[1]);
+  if (!id || id->is_zero())
+    return error(command, fields[1], "invalid connection id: " + clip(fields[1]));
 
   SessionTable& table = server_.sessions();
   const Session* existing = table.find(*id);
@@ -115,16 +146,17 @@ void ServiceChannel::handle_connect(const std::vector<std::string>& fields, bool
     return error(command, fields[1], "unknown connection id " + fields[1]);
   }
   if (!update && existing) return error(command, fields[1], "duplicate connection id " + fields[1]);
-  if (!update && table.owner_size(owner_) >= server_.config().max_sessions_per_process) {
-    return error(command, fields[1],
-                 "too many sessions for one process (max_sessions_per_process=" +
-                     std::to_string(server_.config().max_sessions_per_process) + ")");
+  if (!update) {
+    if (std::string limit = server_.session_limit(peer_.pid, peer_.uid); !limit.empty()) {
+      return error(command, fields[1], limit);
+    }
   }
 
   Session session;
   session.id = *id;
   session.owner = owner_;
   session.pid = peer_.pid;
+  session.uid = peer_.uid;
   session.service = service_;
   session.start_time = update ? existing->start_time : unix_seconds();
   for (std::size_t i = 2; i < fields.size(); i++) {

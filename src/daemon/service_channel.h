@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/log.h"
 #include "daemon/line_channel.h"
 #include "daemon/server.h"
 
@@ -27,6 +28,7 @@ class ServiceChannel : public LineChannel {
   void abandon(const std::shared_ptr<KickOperation>& op);
 
   OwnerId owner() const { return owner_; }
+  const PeerCredentials& peer() const { return peer_; }
 
  private:
   enum class State { version, hello, ready };
@@ -48,6 +50,7 @@ class ServiceChannel : public LineChannel {
   OwnerId owner_;
   State state_ = State::version;
   std::string service_;
+  Throttle errors_;  // error replies and their log lines
   std::unordered_map<std::uint64_t, PendingKick> pending_;
   std::uint64_t next_request_ = 1;
 };

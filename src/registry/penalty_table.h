@@ -58,7 +58,7 @@ class PenaltyTable {
 
   std::size_t max_records_;
   std::int64_t expire_secs_ = 3600;
-  Records records_;  // idents come from peers
+  Records records_;                   // idents come from peers
   std::list<std::string> by_update_;  // idents, least recently updated first
 };
 

@@ -15,6 +15,18 @@ void erase_from(Map& map, const Key& key, const Session* session) {
   if (it->second.empty()) map.erase(it);
 }
 
+template <typename Map, typename Key>
+void decrement(Map& counts, const Key& key) {
+  auto it = counts.find(key);
+  if (it != counts.end() && --it->second == 0) counts.erase(it);
+}
+
+template <typename Map, typename Key>
+std::size_t count_of(const Map& counts, const Key& key) {
+  auto it = counts.find(key);
+  return it == counts.end() ? 0 : it->second;
+}
+
 template <typename Set>
 void append(std::vector<const Session*>& out, const Set& set) {
   out.insert(out.end(), set.begin(), set.end());
@@ -30,6 +42,8 @@ void SessionTable::index(const Session* s) {
     by_alt_[{ascii_fold(alt.field), ascii_fold(alt.value)}].insert(s);
   }
   by_owner_[s->owner].insert(s);
+  count_by_uid_[s->uid]++;
+  count_by_pid_[s->pid]++;
 }
 
 void SessionTable::unindex(const Session* s) {
@@ -40,6 +54,8 @@ void SessionTable::unindex(const Session* s) {
     erase_from(by_alt_, AltKey{ascii_fold(alt.field), ascii_fold(alt.value)}, s);
   }
   erase_from(by_owner_, s->owner, s);
+  decrement(count_by_uid_, s->uid);
+  decrement(count_by_pid_, s->pid);
 }
 
 bool SessionTable::add(Session session) {
@@ -93,6 +109,14 @@ const Session* SessionTable::find(const ConnectionId& id) const {
 std::size_t SessionTable::owner_size(OwnerId owner) const {
   auto it = by_owner_.find(owner);
   return it == by_owner_.end() ? 0 : it->second.size();
+}
+
+std::size_t SessionTable::uid_size(std::uint32_t uid) const {
+  return count_of(count_by_uid_, uid);
+}
+
+std::size_t SessionTable::pid_size(std::int32_t pid) const {
+  return count_of(count_by_pid_, pid);
 }
 
 std::vector<const Session*> SessionTable::owned_by(OwnerId owner) const {

@@ -42,6 +42,10 @@ class SessionTable {
   const Session* find(const ConnectionId& id) const;
   std::size_t size() const { return sessions_.size(); }
   std::size_t owner_size(OwnerId owner) const;
+  // Sessions registered by one uid, and owned by one process (over all its
+  // channels): the counts anvild's per-peer limits bound.
+  std::size_t uid_size(std::uint32_t uid) const;
+  std::size_t pid_size(std::int32_t pid) const;
   // The sessions of one channel or process, in no particular order.
   std::vector<const Session*> owned_by(OwnerId owner) const;
 
@@ -68,6 +72,8 @@ class SessionTable {
   std::map<IpAddress, SessionSet> by_dest_ip_;
   std::map<AltKey, SessionSet> by_alt_;
   std::unordered_map<OwnerId, SessionSet> by_owner_;
+  std::unordered_map<std::uint32_t, std::size_t> count_by_uid_;
+  std::unordered_map<std::int32_t, std::size_t, KeyedHash> count_by_pid_;
 };
 
 // Sessions grouped by the channel that must be asked to drop them.

@@ -65,6 +65,7 @@ void add_session_fields(LineWriter& line, const Session& s) {
   line.add(key_value("id", s.id.to_hex()));
   line.add(key_value("service", s.service));
   line.add(key_value("pid", std::to_string(s.pid)));
+  if (s.uid != kNoUid) line.add(key_value("uid", std::to_string(s.uid)));
   line.add(key_value("start", std::to_string(s.start_time)));
   add_session_info_fields(line, s);
 }
@@ -103,6 +104,10 @@ std::string apply_session_field(Session& s, std::string_view field, FieldScope s
     long long pid = 0;
     if (!parse_integer(value, 0, INT32_MAX, &pid)) return "invalid pid: " + std::string(value);
     s.pid = static_cast<std::int32_t>(pid);
+  } else if (scope == FieldScope::full && key == "uid") {
+    long long uid = 0;
+    if (!parse_integer(value, 0, kNoUid - 1, &uid)) return "invalid uid: " + std::string(value);
+    s.uid = static_cast<std::uint32_t>(uid);
   } else if (scope == FieldScope::full && key == "start") {
     long long start = 0;
     if (!parse_integer(value, 0, INT64_MAX, &start)) return "invalid start: " + std::string(value);

@@ -299,6 +299,46 @@ class Stack(unittest.TestCase):
                         f"expected {count} sessions, have {self.who_users()}")
 
 
+_HOLDER = r"""
+import socket, sys, time
+path, count, greeting = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
+held, answers = [], []
+for _ in range(count):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    try:
+        s.connect(path)
+        if greeting:
+            s.sendall(greeting)
+            answers.append(s.recv(4096).decode().strip().replace("\n", " | "))
+    except OSError as e:
+        answers.append("error: " + type(e).__name__)
+    held.append(s)
+print("\n".join(answers), flush=True)
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+
+def hold_connections(stack, path, count, user=None, greeting="VERSION\tanvil-admin\t1\t0\n"):
+    """Opens count connections to a UNIX socket from a process of its own,
+    as `user` if given, each sending `greeting` and reading one answer, and
+    holds them until the process is killed. Returns the process, with
+    .answers: what each connection got (or "error: <exception>")."""
+    # Another uid may not reach this interpreter (e.g. one under /root):
+    # Debian's python3 serves it.
+    python = "/usr/bin/python3" if user is not None else sys.executable
+    proc = stack.spawn([python, "-c", _HOLDER, path, str(count), greeting],
+                       stdout=subprocess.PIPE, text=True, user=user)
+    proc.answers = []
+    while True:
+        line = proc.stdout.readline()
+        stack.assertTrue(line, "the holding process died")
+        if line.strip() == "ready":
+            return proc
+        proc.answers.append(line.rstrip("\n"))
+
+
 def _bindable(address, port):
     probe = socket.socket()
     try:

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import unittest
 
-from harness import BIN, RawLineSocket, Stack, wait_until
+from harness import BIN, RawLineSocket, Stack, hold_connections, wait_until
 
 ID_A = "a" * 32
 ID_B = "b" * 32
@@ -82,15 +82,22 @@ class BadServiceInput(Stack):
         self.assertEqual(peer.line(), f"ERROR\tDISCONNECT\t{ID_B}\tunknown connection id {ID_B}")
         self.assert_bystander_intact()
 
-    def test_over_long_line_closes_that_channel_and_drops_its_sessions(self):
+    def test_over_long_line_is_an_error_for_that_line_only(self):
         peer = self.service()
         peer.send(f"CONNECT\t{ID_A}\tuser=victim\n")
         self.assertTrue(wait_until(lambda: self.who_users("victim") == ["victim"]))
-        peer.send_flood("CONNECT\t" + "x" * (8 * 1024 * 1024) + "\n")
-        line = peer.line()
-        self.assertIn("line longer than 16384 bytes", line)
-        self.assertTrue(peer.closed())
-        self.assertEqual(self.who_users("victim"), [])
+        # 8 MiB in one line: refused as a line, and the channel, with the
+        # other sessions of its process, stays.
+        peer.send(f"UPDATE\t{ID_A}\tuser_note=" + "x" * (8 * 1024 * 1024) + "\n")
+        self.assertEqual(peer.line(),
+                         f"ERROR\tUPDATE\t{ID_A}\tline longer than 16384 bytes ignored")
+        peer.send(f"CONNECT\t{ID_B}\tuser=after\n")
+        self.assertTrue(wait_until(lambda: self.who_users("victim", "after") == ["after", "victim"]))
+        # Before the handshake is done, the stream cannot be trusted: closed.
+        fresh = self.service(hello=False)
+        fresh.send_flood("VERSION\t" + "x" * (64 * 1024) + "\n")
+        self.assertIn("line longer than 16384 bytes", fresh.line())
+        self.assertTrue(fresh.closed())
         self.assert_bystander_intact()
 
     def test_claiming_another_pid_is_refused(self):
@@ -122,8 +129,9 @@ class BadServiceInput(Stack):
 
 class Limits(Stack):
 
-    anvild_options = ["-o", "max_sessions_per_process=2", "-o", "max_service_clients=2",
-                      "-o", "max_admin_clients=1"]
+    anvild_options = ["-o", "max_sessions_per_process=2", "-o", "max_service_clients=3",
+                      "-o", "max_admin_clients=1", "-o", "admin_allow_uids=nobody",
+                      "-o", "admin_socket_mode=0666"]
 
     def hello(self):
         peer = RawLineSocket(self.service_socket)
@@ -136,11 +144,17 @@ class Limits(Stack):
         peer = self.hello()
         for i, user in enumerate(("one", "two", "three")):
             peer.send(f"CONNECT\t{str(i + 1) * 32}\tuser={user}\n")
-        self.assertIn("too many sessions for one process (max_sessions_per_process=2)", peer.line())
+        self.assertIn("too many sessions (max_sessions_per_process=2)", peer.line())
+        self.assertEqual(self.who_users(), ["one", "two"])
+        # The limit is the process's, not one connection's: a second channel
+        # of the same process gets no more.
+        more = self.hello()
+        more.send(f"CONNECT\t{'4' * 32}\tuser=four\n")
+        self.assertIn("too many sessions (max_sessions_per_process=2)", more.line())
         self.assertEqual(self.who_users(), ["one", "two"])
 
     def test_service_clients(self):
-        first, second = self.hello(), self.hello()
+        first, second, _ = self.hello(), self.hello(), self.hello()
         third = RawLineSocket(self.service_socket)
         self.clients.append(third)
         self.assertIn("too many service connections", third.line())
@@ -150,15 +164,16 @@ class Limits(Stack):
         self.assertIsNotNone(second)
 
     def test_admin_clients(self):
-        holder = RawLineSocket(self.admin_socket)
-        self.clients.append(holder)
-        holder.send("VERSION\tanvil-admin\t1\t0\n")
-        self.assertEqual(holder.line(), "VERSION\tanvil-admin\t1\t0")
-        code, out, err = self.anvilctl("who")
+        # An allowed uid holds the one admin slot: the next such client is
+        # refused, but root always gets in.
+        holder = hold_connections(self, self.admin_socket, 1, "nobody")
+        code, out, err = self.anvilctl("who", user="nobody")
         self.assertEqual(code, 75, err)
         self.assertIn("too many admin clients", err)
-        holder.close()
-        self.assertTrue(wait_until(lambda: self.anvilctl("who")[0] == 0))
+        code, out, err = self.anvilctl("who")
+        self.assertEqual(code, 0, err)
+        holder.kill()
+        self.assertTrue(wait_until(lambda: self.anvilctl("who", user="nobody")[0] == 0))
 
 
 class BadAdminInput(Stack):

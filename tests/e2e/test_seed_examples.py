@@ -3,6 +3,7 @@ anvil-echod processes and real clients; documentation addresses are mapped
 onto loopback (2001:db8::/32 and fd95::/16 onto ::1, 192.0.2.0/24 onto
 127.0.2.0/24)."""
 
+import os
 import unittest
 
 from harness import Stack
@@ -41,8 +42,10 @@ class SeedExampleMasks(Stack):
         code, out, err = self.anvilctl("who", "-1", "ja*")
         self.assertEqual(code, 0, err)
         lines = out.splitlines()
-        self.assertEqual(lines[0].split(), ["username", "service", "pid", "ip", "dest_ip", "conn_id"])
+        self.assertEqual(lines[0].split(), ["username", "service", "pid", "ip", "dest_ip", "conn_id", "uid"])
         rows = [line.split() for line in lines[1:]]
+        for r in rows:
+            self.assertEqual(r[6], str(os.getuid()))  # the uid echod registered as
         self.assertEqual([r[0] for r in rows], ["james", "jane", "jane", "janet", "jano"])
         by_user = {(r[0], r[3]): r for r in rows}
         self.assertEqual(by_user[("jane", "::1")][1], "imap")
