@@ -30,9 +30,12 @@ struct CliError {
 
 struct KickResult {
   Session session;
-  std::string status;  // kicked, not-dropped, timeout, vanished, would-kick, shared
+  // kicked, not-dropped, timeout, vanished, would-kick, shared, not-signalled
+  std::string status;
   // For "shared": the users of the process's other connections, when known.
   std::vector<std::string> others = {};
+  // For "not-signalled": why the process may not be signalled.
+  std::string why = {};
 };
 
 // Connects to an admin socket; throws CliError (75, or 77 when the socket

@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "common/dovecot_process.h"
 #include "common/pidfd.h"
 #include "registry/dovecot_ident.h"
 #include "registry/wire_codec.h"
@@ -71,19 +72,6 @@ std::vector<Session> DovecotAnvil::sessions() {
   }
 }
 
-bool DovecotAnvil::is_child_of_master(pid_t pid) const {
-  if (master_pid_ <= 0) return true;  // nothing to check against
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  // "pid (comm) state ppid ...": comm may hold spaces, so parse after ')'.
-  std::size_t paren = text.rfind(')');
-  if (paren == std::string::npos) return false;
-  int ppid = 0;
-  char state = 0;
-  if (std::sscanf(text.c_str() + paren + 1, " %c %d", &state, &ppid) != 2) return false;
-  return ppid == master_pid_;
-}
-
 std::vector<KickResult> DovecotAnvil::kick(const SessionFilter& filter, bool dry_run, bool force) {
   struct Process {
     std::vector<Session> hit;
@@ -133,8 +121,15 @@ std::vector<KickResult> DovecotAnvil::kick(const SessionFilter& filter, bool dry
   for (const Session& s : sessions()) still_registered.insert(s.pid);
   for (auto& [pid, pidfd] : targets) {
     const Process& p = processes[pid];
-    if (!still_registered.contains(pid) || !is_child_of_master(pid)) {
+    if (!still_registered.contains(pid)) {
       report(p.hit, "vanished", {});
+      continue;
+    }
+    // The rule anvild applies to the sessions it signals (one copy of it).
+    std::vector<pid_t> masters;
+    if (master_pid_ > 0) masters.push_back(master_pid_);
+    if (std::string why = dovecot_signal_refusal(pid, masters, {}); !why.empty()) {
+      for (const Session& s : p.hit) results.push_back({s, "not-signalled", {}, why});
       continue;
     }
     std::string error = signal_pidfd(pidfd.get(), pid, SIGTERM);

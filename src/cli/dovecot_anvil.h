@@ -17,8 +17,8 @@ namespace anvil {
 
 class DovecotAnvil {
  public:
-  // fd: connected to Dovecot's anvil socket. master_pid: the pid that owns
-  // the socket (Dovecot's master), or 0 when unknown.
+  // fd: connected to Dovecot's anvil socket. master_pid: Dovecot's master,
+  // or 0 when unknown (then no process is signalled).
   DovecotAnvil(UniqueFd fd, std::string path, pid_t master_pid, bool debug);
 
   // One Session per connection: service, pid, ip and user (no id).
@@ -27,7 +27,6 @@ class DovecotAnvil {
 
  private:
   std::vector<std::string> read_fields();
-  bool is_child_of_master(pid_t pid) const;
 
   UniqueFd fd_;
   std::string path_;

@@ -16,6 +16,7 @@
 #include "cli/arguments.h"
 #include "cli/dovecot_anvil.h"
 #include "cli/reports.h"
+#include "common/dovecot_process.h"
 
 namespace {
 
@@ -51,18 +52,37 @@ void print(const std::string& text, FILE* stream) {
 
 enum class Dialect { anvild, dovecot23, unknown };
 
+std::string process_name(pid_t pid) {
+  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(comm, name);
+  return name;
+}
+
 // The process that created a UNIX socket's listener is its SO_PEERCRED
 // peer: anvild itself, or Dovecot's master for Dovecot's own anvil. That
 // tells the dialect without sending Dovecot a line it would log as an error.
-Dialect socket_dialect(int fd, pid_t* listener_pid) {
+// A master that daemonized made its sockets before it forked: that pid is
+// gone, and the master is the one its master.pid, beside the socket in
+// base_dir, names. *master_pid: Dovecot's master, when found.
+Dialect socket_dialect(int fd, const std::string& socket_path, pid_t* master_pid) {
   auto cred = anvil::peer_credentials(fd);
   if (!cred || cred->pid <= 0) return Dialect::unknown;
-  *listener_pid = cred->pid;
-  std::ifstream comm("/proc/" + std::to_string(cred->pid) + "/comm");
-  std::string name;
-  std::getline(comm, name);
+  std::string name = process_name(cred->pid);
   if (name == "anvild") return Dialect::anvild;
-  if (name == "dovecot" || name == "anvil") return Dialect::dovecot23;
+  if (name == "dovecot") {
+    *master_pid = cred->pid;
+    return Dialect::dovecot23;
+  }
+  std::string base_dir = socket_path.substr(0, socket_path.rfind('/') + 1);
+  if (auto master = anvil::read_pid_file(base_dir + "master.pid");
+      master && process_name(*master) == "dovecot") {
+    auto facts = anvil::read_process_facts(*master);
+    if (facts && facts->uid == cred->uid) {  // the same owner as the socket's maker
+      *master_pid = *master;
+      return Dialect::dovecot23;
+    }
+  }
   return Dialect::unknown;
 }
 
@@ -108,8 +128,8 @@ int run_dovecot(anvil::DovecotAnvil& dovecot, const anvil::Invocation& inv) {
 
 int run(const anvil::Invocation& inv) {
   anvil::UniqueFd fd = anvil::connect_admin_socket(inv.socket);
-  pid_t listener_pid = 0;
-  if (socket_dialect(fd.get(), &listener_pid) != Dialect::dovecot23) {
+  pid_t master_pid = 0;
+  if (socket_dialect(fd.get(), inv.socket, &master_pid) != Dialect::dovecot23) {
     try {
       anvil::AdminConnection anvild(std::move(fd), inv.socket, inv.debug);
       if (inv.command == anvil::Command::who) return print_who(inv, anvild.who(inv.filter));
@@ -118,7 +138,7 @@ int run(const anvil::Invocation& inv) {
       fd = anvil::connect_admin_socket(inv.socket);  // try Dovecot's dialect
     }
   }
-  anvil::DovecotAnvil dovecot(std::move(fd), inv.socket, listener_pid, inv.debug);
+  anvil::DovecotAnvil dovecot(std::move(fd), inv.socket, master_pid, inv.debug);
   return run_dovecot(dovecot, inv);
 }
 

@@ -111,6 +111,7 @@ Report kick_report(const std::vector<KickResult>& results, const std::string& fo
   struct Problem {
     std::size_t count = 0;
     std::set<std::string> others;
+    std::string why;
   };
   std::map<std::tuple<std::int32_t, std::string, std::string>, Problem> problems;
   for (const KickResult& r : results) {
@@ -124,6 +125,7 @@ Report kick_report(const std::vector<KickResult>& results, const std::string& fo
     Problem& problem = problems[{r.session.pid, r.session.service, r.status}];
     problem.count++;
     problem.others.insert(r.others.begin(), r.others.end());
+    if (!r.why.empty()) problem.why = r.why;
   }
   for (const auto& [key, problem] : problems) {
     const auto& [pid, service, status] = key;
@@ -132,7 +134,9 @@ Report kick_report(const std::vector<KickResult>& results, const std::string& fo
         : status == "vanished" ? "went away before answering (its connections are gone)"
         : status == "shared"   ? "also serves connections that do not match, and only a signal "
                                  "ends it (use --force to end it all the same)"
-                               : "did not drop them (already closed)";
+        : status == "not-signalled"
+            ? "may not be signalled as one of Dovecot's: " + problem.why
+            : "did not drop them (already closed)";
     report.err += "warning: " + std::to_string(problem.count) + " connection(s) of " + service +
                   " pid " + std::to_string(pid) + " not kicked: the process " + what + "\n";
     if (!problem.others.empty()) {

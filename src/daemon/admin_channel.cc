@@ -80,6 +80,10 @@ void AdminChannel::handle_dovecot23(const std::string& line) {
   } else {
     Dovecot23Sender sender;
     sender.may_register = role_ == Role::kick || kind_ == Socket::dovecot;
+    // Only a kick-role admin of anvild's own socket (Dovecot's tools, tests,
+    // benchmarks) may register processes that are not Dovecot's; they are
+    // never signalled.
+    sender.may_register_any = role_ == Role::kick && kind_ != Socket::dovecot;
     sender.uid = peer_.uid;
     reply = handle_dovecot23_line(server_, split_fields(line), sender);
   }
@@ -191,6 +195,7 @@ asio::awaitable<void> AdminChannel::kick(const std::vector<std::string>& fields)
     LineWriter line;
     line.add("RESULT").add(std::string("status=") + kick_status_name(outcome.status));
     add_session_fields(line, outcome.session);
+    if (!outcome.why.empty()) line.add("why=" + outcome.why);
     send(line.finish());
   }
   if (!dry_run) {

@@ -56,6 +56,16 @@ std::string DaemonConfig::set(const std::string& key, const std::string& value) 
     std::string error =
         service_access.parse(value, key == "service_allow_groups", false, Role::kick);
     if (!error.empty()) return "invalid value for " + key + ": " + error;
+  } else if (key == "dovecot_master_pid_files") {
+    dovecot_master_pid_files = split_list(value);
+  } else if (key == "dovecot_service_uids") {
+    std::vector<uid_t> uids;
+    for (const std::string& item : split_list(value)) {
+      uid_t uid = 0;
+      if (!resolve_user(item, &uid)) return "invalid value for " + key + ": no such user: " + item;
+      uids.push_back(uid);
+    }
+    dovecot_service_uids = std::move(uids);
   } else if (key == "max_line_length") {
     if (!parse_size(value, 256, 16LL * 1024 * 1024, &max_line_length)) return bad();
   } else if (key == "max_sessions_per_process") {

@@ -40,6 +40,11 @@ struct DaemonConfig {
   std::chrono::milliseconds handshake_timeout{5000};
   std::chrono::milliseconds admin_idle_timeout{300'000};
   std::chrono::milliseconds kick_timeout{5000};
+  // Dovecot masters whose children anvild may signal, besides the master
+  // that runs anvild (--dovecot-service): their master.pid files.
+  std::vector<std::string> dovecot_master_pid_files;
+  // The uids Dovecot's mail processes run as; empty: any uid but root.
+  std::vector<uid_t> dovecot_service_uids;
   bool dovecot_service = false;  // run as Dovecot 2.3's anvil service (--dovecot-service)
 
   std::string admin_socket_path() const { return resolve(admin_socket); }

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "common/dovecot_process.h"
 #include "common/log.h"
 #include "common/wall_clock.h"
 #include "daemon/server.h"
@@ -27,7 +28,8 @@ bool enough(const std::vector<std::string>& fields, std::size_t count, Dovecot23
   return false;
 }
 
-Dovecot23Reply connect(Server& server, const std::vector<std::string>& fields, bool disconnect) {
+Dovecot23Reply connect(Server& server, const std::vector<std::string>& fields, bool disconnect,
+                       const Dovecot23Sender& sender) {
   Dovecot23Reply reply;
   if (!enough(fields, 3, &reply)) return reply;
   long long pid = 0;
@@ -51,21 +53,34 @@ Dovecot23Reply connect(Server& server, const std::vector<std::string>& fields, b
   }
 
   std::string error;
-  auto owner = server.dovecot_processes().attach(
-      static_cast<pid_t>(pid), [&] { return server.new_owner(); }, &error);
+  DovecotProcesses& processes = server.dovecot_processes();
+  auto owner = processes.attach(
+      static_cast<pid_t>(pid), [&] { return server.new_owner(); },
+      [&](pid_t pinned) { return server.dovecot_refusal(pinned); }, &error);
   if (!owner) {
     log_warning("CONNECT for pid {} ignored: {}", pid, error);
     return reply;
   }
-  if (table.owner_size(*owner) >= server.config().max_sessions_per_process) {
-    log_warning("CONNECT for pid {} ignored: max_sessions_per_process={} reached", pid,
-                server.config().max_sessions_per_process);
+  if (std::string refusal = processes.refusal(*owner);
+      !refusal.empty() && !sender.may_register_any) {
+    log_warning("CONNECT for pid {} ignored: {}", pid, refusal);
+    if (table.owner_size(*owner) == 0) processes.forget(static_cast<pid_t>(pid));
+    return reply;
+  }
+  std::uint32_t uid = sender.uid;
+  if (uid == kNoUid) {  // a pipe: the process registers itself
+    if (auto facts = read_process_facts(static_cast<pid_t>(pid))) uid = facts->uid;
+  }
+  if (std::string limit = server.session_limit(static_cast<std::int32_t>(pid), uid);
+      !limit.empty()) {
+    log_warning("CONNECT for pid {} ignored: {}", pid, limit);
     return reply;
   }
   Session session;
   session.id = ConnectionId::random();
   session.owner = *owner;
   session.pid = static_cast<std::int32_t>(pid);
+  session.uid = uid;
   session.service = ident->service;
   session.user = ident->user;
   session.client_ip = ident->ip;
@@ -158,8 +173,8 @@ Dovecot23Reply handle_dovecot23_line(Server& server, const std::vector<std::stri
                                command == "PENALTY-INC" || command == "PENALTY-SET-EXPIRE-SECS")) {
     return fatal("permission denied: " + command + " needs the kick role");
   }
-  if (command == "CONNECT") return connect(server, fields, false);
-  if (command == "DISCONNECT") return connect(server, fields, true);
+  if (command == "CONNECT") return connect(server, fields, false, sender);
+  if (command == "DISCONNECT") return connect(server, fields, true, sender);
   if (command == "LOOKUP") return lookup(server, fields);
   if (command == "CONNECT-DUMP") return connect_dump(server);
   if (command == "KILL") {

@@ -25,6 +25,9 @@ struct Dovecot23Reply {
 struct Dovecot23Sender {
   bool from_master = false;        // Dovecot's master: the only sender that may KILL
   bool may_register = false;       // CONNECT, DISCONNECT and penalty updates
+  // CONNECT also for processes that may not be signalled as Dovecot's
+  // (they are listed and counted, never signalled); else those are ignored.
+  bool may_register_any = false;
   std::uint32_t uid = 0xffffffff;  // the sender's uid, when it is a socket peer
 };
 

@@ -7,8 +7,9 @@
 
 namespace anvil {
 
-DovecotProcesses::DovecotProcesses(asio::io_context& io, ExitHandler on_exit)
-    : io_(io), on_exit_(std::move(on_exit)) {}
+DovecotProcesses::DovecotProcesses(asio::io_context& io, ExitHandler on_exit,
+                                   std::size_t max_processes)
+    : io_(io), on_exit_(std::move(on_exit)), max_processes_(max_processes) {}
 
 DovecotProcesses::~DovecotProcesses() {
   close_all();
@@ -16,11 +17,17 @@ DovecotProcesses::~DovecotProcesses() {
 
 std::optional<OwnerId> DovecotProcesses::attach(pid_t pid,
                                                 const std::function<OwnerId()>& new_owner,
+                                                const std::function<std::string(pid_t)>& check,
                                                 std::string* error) {
   if (auto it = by_pid_.find(pid); it != by_pid_.end()) return it->second->owner;
+  if (by_pid_.size() >= max_processes_) {
+    *error = "max_dovecot_processes=" + std::to_string(max_processes_) + " reached";
+    return std::nullopt;
+  }
   UniqueFd fd = open_pidfd(pid, error);
   if (!fd) return std::nullopt;
-  auto watched = std::make_shared<Watched>(Watched{new_owner(), pid, {io_, fd.release()}});
+  auto watched =
+      std::make_shared<Watched>(Watched{new_owner(), pid, {io_, fd.release()}, check(pid)});
   by_pid_.emplace(pid, watched);
   pids_.emplace(watched->owner, pid);
   watch(watched);
@@ -53,6 +60,17 @@ void DovecotProcesses::exited(pid_t pid) {
   asio::error_code ignored;
   watched->pidfd.close(ignored);
   on_exit_(watched->owner, pid);
+}
+
+std::string DovecotProcesses::refusal(OwnerId owner) const {
+  auto pid = pids_.find(owner);
+  if (pid == pids_.end()) return "the process is gone";
+  return by_pid_.at(pid->second)->refusal;
+}
+
+pid_t DovecotProcesses::pid_of(OwnerId owner) const {
+  auto pid = pids_.find(owner);
+  return pid == pids_.end() ? 0 : pid->second;
 }
 
 std::optional<OwnerId> DovecotProcesses::owner_of(pid_t pid) const {

@@ -23,16 +23,24 @@ class DovecotProcesses {
  public:
   using ExitHandler = std::function<void(OwnerId owner, pid_t pid)>;
 
-  DovecotProcesses(asio::io_context& io, ExitHandler on_exit);
+  // At most max_processes are watched at once (each costs a descriptor).
+  DovecotProcesses(asio::io_context& io, ExitHandler on_exit, std::size_t max_processes = 16384);
   ~DovecotProcesses();
   DovecotProcesses(const DovecotProcesses&) = delete;
   DovecotProcesses& operator=(const DovecotProcesses&) = delete;
 
   // The owner id for pid, watching the process from now on; new_owner
   // supplies an id the first time. nullopt, with *error set, when the
-  // process cannot be watched (it does not exist).
+  // process cannot be watched (it does not exist, or max_processes are).
+  // check runs once the process is pinned by its pidfd, the first time:
+  // it says why the process may not be signalled ("" if it may), which
+  // refusal() then returns.
   std::optional<OwnerId> attach(pid_t pid, const std::function<OwnerId()>& new_owner,
-                                std::string* error);
+                                const std::function<std::string(pid_t)>& check, std::string* error);
+  // Why the process registered as owner may not be signalled, as found
+  // when it registered; "" if it may.
+  std::string refusal(OwnerId owner) const;
+  pid_t pid_of(OwnerId owner) const;
   std::optional<OwnerId> owner_of(pid_t pid) const;
   // The process is gone (Dovecot's master says so): runs the exit handler.
   void forget(pid_t pid) { exited(pid); }
@@ -46,12 +54,14 @@ class DovecotProcesses {
     OwnerId owner;
     pid_t pid;
     asio::posix::stream_descriptor pidfd;
+    std::string refusal;
   };
   void watch(const std::shared_ptr<Watched>& watched);
   void exited(pid_t pid);
 
   asio::io_context& io_;
   ExitHandler on_exit_;
+  std::size_t max_processes_;
   std::unordered_map<pid_t, std::shared_ptr<Watched>, KeyedHash> by_pid_;  // pids a peer names
   std::unordered_map<OwnerId, pid_t> pids_;
 };

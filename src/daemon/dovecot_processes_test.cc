@@ -44,10 +44,14 @@ class DovecotProcessesTest : public ::testing::Test {
   pid_t child_ = start_child();
 };
 
+std::string no_check(pid_t) {
+  return "";
+}
+
 TEST_F(DovecotProcessesTest, AnExitIsSeen) {
   std::string error;
   ASSERT_TRUE(processes_.attach(
-      child_, [] { return OwnerId{7}; }, &error))
+      child_, [] { return OwnerId{7}; }, no_check, &error))
       << error;
   EXPECT_EQ(processes_.owner_of(child_), OwnerId{7});
   ::kill(child_, SIGKILL);
@@ -61,8 +65,23 @@ TEST_F(DovecotProcessesTest, AnExitIsSeen) {
 TEST_F(DovecotProcessesTest, AProcessThatDoesNotExistIsRefused) {
   std::string error;
   EXPECT_FALSE(processes_.attach(
-      999'999'999, [] { return OwnerId{7}; }, &error));
+      999'999'999, [] { return OwnerId{7}; }, no_check, &error));
   EXPECT_NE(error.find("cannot open pid 999999999"), std::string::npos) << error;
+}
+
+TEST_F(DovecotProcessesTest, TheCheckIsKeptAndTheNumberOfProcessesIsBounded) {
+  DovecotProcesses bounded(io_, [](OwnerId, pid_t) {}, 1);
+  std::string error;
+  auto owner = bounded.attach(
+      child_, [] { return OwnerId{3}; }, [](pid_t) { return std::string("not Dovecot's"); },
+      &error);
+  ASSERT_TRUE(owner) << error;
+  EXPECT_EQ(bounded.refusal(*owner), "not Dovecot's");
+  EXPECT_EQ(bounded.pid_of(*owner), child_);
+  // One more process would be one more descriptor than allowed.
+  EXPECT_FALSE(bounded.attach(
+      ::getpid(), [] { return OwnerId{4}; }, no_check, &error));
+  EXPECT_NE(error.find("max_dovecot_processes=1 reached"), std::string::npos) << error;
 }
 
 // Two descriptors are readable in one round of the reactor. The first one's
@@ -80,7 +99,7 @@ TEST_F(DovecotProcessesTest, AReadinessMeantForAClosedDescriptorIsNoExit) {
     std::string error;
     attached = processes_
                    .attach(
-                       child_, [] { return OwnerId{7}; }, &error)
+                       child_, [] { return OwnerId{7}; }, no_check, &error)
                    .has_value();
   });
   stale.async_wait(asio::posix::descriptor_base::wait_read, [](const asio::error_code&) {});

@@ -10,8 +10,6 @@
 
 namespace anvil {
 
-namespace {
-
 bool resolve_user(const std::string& text, uid_t* uid) {
   long long number = 0;
   if (parse_integer(text, 0, 0xfffffffe, &number)) {
@@ -24,8 +22,6 @@ bool resolve_user(const std::string& text, uid_t* uid) {
   *uid = found->pw_uid;
   return true;
 }
-
-}  // namespace
 
 const char* role_name(Role role) {
   switch (role) {

@@ -36,7 +36,8 @@ class AccessList {
   std::vector<Entry> entries_;
 };
 
-// A group by name or number; false if there is no such group.
+// A group, or a user, by name or number; false if there is no such one.
 bool resolve_group(const std::string& text, gid_t* gid);
+bool resolve_user(const std::string& text, uid_t* uid);
 
 }  // namespace anvil

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/dovecot_process.h"
 #include "common/log.h"
 #include "daemon/admin_channel.h"
 #include "daemon/daemon.h"
@@ -27,6 +28,7 @@ const char* kick_status_name(KickStatus status) {
     case KickStatus::vanished: return "vanished";
     case KickStatus::would_kick: return "would-kick";
     case KickStatus::shared: return "shared";
+    case KickStatus::not_signalled: return "not-signalled";
   }
   return "unknown";
 }
@@ -38,9 +40,21 @@ Server::Server(asio::io_context& io, DaemonConfig config)
                [this](OwnerId owner, pid_t pid) {
                  std::size_t removed = sessions_.remove_owner(owner);
                  if (removed > 0) log_info("pid {} exited; {} sessions removed", pid, removed);
-               }),
+               },
+               config_.max_dovecot_processes),
       service_acceptor_(io),
-      admin_acceptor_(io) {}
+      admin_acceptor_(io) {
+  if (config_.dovecot_service) served_master_ = ::getppid();
+}
+
+std::string Server::dovecot_refusal(pid_t pid) const {
+  std::vector<pid_t> masters;
+  if (served_master_ > 0) masters.push_back(served_master_);
+  for (const std::string& file : config_.dovecot_master_pid_files) {
+    if (auto master = read_pid_file(file)) masters.push_back(*master);
+  }
+  return dovecot_signal_refusal(pid, masters, config_.dovecot_service_uids);
+}
 
 std::string Server::listen(asio::local::stream_protocol::acceptor& acceptor,
                            const std::string& path, mode_t mode) {
@@ -333,6 +347,9 @@ asio::awaitable<std::vector<KickOutcome>> Server::kick(SessionFilter filter, std
   for (KickOutcome& outcome : outcomes) {
     auto it = op->status.find(outcome.session.id);
     if (it != op->status.end()) outcome.status = it->second;
+    if (auto why = op->why.find(outcome.session.id); why != op->why.end()) {
+      outcome.why = why->second;
+    }
   }
   co_return outcomes;
 }
@@ -340,14 +357,28 @@ asio::awaitable<std::vector<KickOutcome>> Server::kick(SessionFilter filter, std
 void Server::signal_dovecot_process(OwnerId owner, const std::vector<ConnectionId>& ids, bool force,
                                     KickOperation& op) {
   // Only the whole process can be ended; its sessions go when it exits.
+  // The process must have been Dovecot's when it registered and still be
+  // (its parent and uid are read again: the pidfd pins the process, not
+  // its uid).
   KickStatus status = KickStatus::kicked;
+  std::string why;
   if (!force && ids.size() < sessions_.owner_size(owner)) {
     status = KickStatus::shared;
+  } else if (why = dovecot_.refusal(owner); !why.empty()) {
+    status = KickStatus::not_signalled;
+  } else if (why = dovecot_refusal(dovecot_.pid_of(owner)); !why.empty()) {
+    status = KickStatus::not_signalled;
   } else if (std::string error = dovecot_.signal(owner, SIGTERM); !error.empty()) {
     log_warning("kick: {}", error);
     status = KickStatus::not_dropped;
   }
-  for (const ConnectionId& id : ids) op.status[id] = status;
+  if (status == KickStatus::not_signalled) {
+    log_warning("kick: pid {} not signalled: {}", dovecot_.pid_of(owner), why);
+  }
+  for (const ConnectionId& id : ids) {
+    op.status[id] = status;
+    if (!why.empty()) op.why[id] = why;
+  }
 }
 
 namespace {

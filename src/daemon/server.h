@@ -33,12 +33,14 @@ enum class KickStatus {
   would_kick,   // dry run
   shared,       // a Dovecot 2.3 process that also holds connections that do not
                 // match: only a signal can end it, so it needs force
+  not_signalled,  // a 2.3-dialect process anvild may not signal (not Dovecot's)
 };
 const char* kick_status_name(KickStatus status);
 
 struct KickOutcome {
   Session session;  // a copy: the registry entry may be gone by now
   KickStatus status;
+  std::string why = {};  // for not_signalled: the reason
 };
 
 // One admin kick in flight: the requests sent to service processes settle
@@ -51,6 +53,7 @@ struct KickOperation {
   asio::steady_timer done;
   std::size_t outstanding = 0;
   std::unordered_map<ConnectionId, KickStatus, KeyedHash> status;
+  std::unordered_map<ConnectionId, std::string, KeyedHash> why;
 };
 
 class Server {
@@ -79,6 +82,11 @@ class Server {
   // Serves an inherited listening socket (Dovecot's `anvil` and
   // `anvil-auth-penalty`) like the admin socket. Returns "" or an error.
   std::string adopt_admin_listener(int fd, const std::string& name);
+
+  // Why anvild may not signal this process as one of Dovecot's
+  // (common/dovecot_process.h): "" if it may. The masters are the one that
+  // runs anvild (--dovecot-service) and those of dovecot_master_pid_files.
+  std::string dovecot_refusal(pid_t pid) const;
 
   void remove_service(OwnerId owner);
   void remove_admin() { admin_count_--; }
@@ -135,6 +143,7 @@ class Server {
   UniqueFd spare_fd_;                 // given up to refuse a connection when out of fds
   Throttle refusals_;                 // log lines about refused connections
   OwnerId next_owner_ = 1;
+  pid_t served_master_ = 0;  // Dovecot's master, when anvild is its anvil
   bool stopped_ = false;
   std::function<void()> registration_sync_;
 };

@@ -367,6 +367,50 @@ def free_port(addresses=("127.0.0.1",)):
     raise RuntimeError(f"no free port below {ephemeral_low} on {addresses}")
 
 
+class DaemonizedMaster:
+    """A Dovecot master started without -F, as init scripts and admins at a
+    shell start it: `dovecot` forks, the parent exits, and the master is
+    the process its master.pid names. Stands in for a Popen in a Stack's
+    process list (poll, terminate, kill, wait)."""
+
+    stdout = stderr = None
+
+    def __init__(self, conf, pid_file, log_path):
+        self.pid_file = pid_file
+        self.pid = None
+        with open(log_path, "ab") as log:
+            self.returncode = subprocess.run(["dovecot", "-c", conf], stdout=log, stderr=log,
+                                             stdin=subprocess.DEVNULL, timeout=60).returncode
+        if self.returncode == 0:
+            wait_until(lambda: os.path.exists(pid_file))
+            with open(pid_file) as f:
+                self.pid = int(f.read().strip())
+
+    def poll(self):
+        if self.pid is None:
+            return self.returncode or 1
+        try:
+            os.kill(self.pid, 0)
+            return None
+        except ProcessLookupError:
+            return 0
+
+    def send_signal(self, number):
+        if self.pid is not None and self.poll() is None:
+            os.kill(self.pid, number)
+
+    def terminate(self):
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self):
+        self.send_signal(signal.SIGKILL)
+
+    def wait(self, timeout=30):
+        if not wait_until(lambda: self.poll() is not None, timeout=timeout):
+            raise subprocess.TimeoutExpired("dovecot", timeout)
+        return 0
+
+
 class DovecotServer:
     """Debian's Dovecot 2.3, run by a test from its own directory: loopback
     only, free ports, passwd-file users (password "secret"), maildirs owned
@@ -374,9 +418,12 @@ class DovecotServer:
 
     USERS = ("jane", "jano", "bob", "james", "foo")
 
-    def __init__(self, stack, extra_config="", listen="127.0.0.1", tls_pair=None):
+    def __init__(self, stack, extra_config="", listen="127.0.0.1", tls_pair=None,
+                 daemonize=False):
         """listen: Dovecot's listen setting; tls_pair: (cert, key) to serve
-        STARTTLS and imaps/pop3s (imaps_port, pop3s_port) with."""
+        STARTTLS and imaps/pop3s (imaps_port, pop3s_port) with; daemonize:
+        start the master without -F (it forks and detaches)."""
+        self.daemonize = daemonize
         self.dir = os.path.join(stack.dir, "dovecot")
         os.makedirs(os.path.join(self.dir, "mail"))
         shutil.chown(os.path.join(self.dir, "mail"), "nobody", "nogroup")
@@ -447,6 +494,11 @@ service pop3-login {{
 {extra_config}
 """)
         # Errors before Dovecot's log process runs go to the master's stderr.
+        if self.daemonize:
+            self.master = DaemonizedMaster(self.conf, os.path.join(self.dir, "run", "master.pid"),
+                                           log_path)
+            stack.processes.append(self.master)
+            return
         with open(log_path, "ab") as log:
             self.master = stack.spawn(["dovecot", "-F", "-c", self.conf],
                                       stdout=log, stderr=log)

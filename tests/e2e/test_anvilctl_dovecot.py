@@ -3,6 +3,7 @@ by itself, lists what doveadm lists, and kicks real IMAP and POP3 clients by
 signalling their processes through pidfds."""
 
 import os
+import socket
 import unittest
 
 from harness import DovecotServer, Stack, imap_alive, imap_goodbye, pop3_alive, wait_until
@@ -16,11 +17,14 @@ def doveadm_rows(dovecot):
 
 class AnvilctlAgainstDovecot(Stack):
 
+    daemonize = False  # Dovecot's master in the foreground (-F)
+
     def setUp(self):
         super().setUp()
         # pop3: one process for every client, as in doveadm-kick(1)'s -f text.
         self.dovecot = DovecotServer(self, "service pop3 {\n  client_limit = 10\n"
-                                           "  service_count = 0\n  process_limit = 1\n}\n")
+                                           "  service_count = 0\n  process_limit = 1\n}\n",
+                                     daemonize=self.daemonize)
         self.jane_imap = self.dovecot.imap("jane")
         self.bob_imap = self.dovecot.imap("bob")
         self.jane_pop3 = self.dovecot.pop3("jane")
@@ -91,10 +95,40 @@ class AnvilctlAgainstDovecot(Stack):
         self.assertNotIn("not compatible", text)
         self.assertNotIn("input error", text)
 
+    def test_a_process_not_of_dovecots_master_is_not_signalled(self):
+        # Dovecot's anvil lists whatever pid a CONNECT names; anvilctl
+        # signals only children of the master that made the socket.
+        stranger = self.spawn(["sleep", "60"], user="nobody")
+        with socket_to(self.dovecot.anvil_socket) as sock:
+            sock.sendall(f"VERSION\tanvil\t1\t0\nCONNECT\t{stranger.pid}\timap/127.0.0.77/mallory\n"
+                         .encode())
+            self.assertTrue(wait_until(lambda: ("mallory", "imap") in
+                                       {r[:2] for r in doveadm_rows(self.dovecot)}))
+            code, out, err = self.ctl("kick", "mallory")
+        self.assertEqual(code, 68, err)
+        self.assertIn("may not be signalled as one of Dovecot's: it is not a child of Dovecot's "
+                      "master", err)
+        self.assertIsNone(stranger.poll())
+
     def test_connection_ids_are_refused(self):
         code, out, err = self.ctl("kick", "--id", "0123456789abcdef0123456789abcdef")
         self.assertEqual(code, 64)
         self.assertIn("no connection ids", err)
+
+
+class AnvilctlAgainstDaemonizedDovecot(AnvilctlAgainstDovecot):
+    """The same against a master that daemonized (started without -F, as
+    init scripts and admins at a shell start it): the process that made
+    the socket has exited, and the master is the one master.pid names."""
+
+    daemonize = True
+
+
+def socket_to(path):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(10)
+    sock.connect(path)
+    return sock
 
 
 if __name__ == "__main__":
