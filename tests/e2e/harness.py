@@ -250,6 +250,12 @@ class Stack(unittest.TestCase):
                         "anvild did not start listening")
         return self.anvild
 
+    def restart_anvild_with(self, *extra):
+        """Stops anvild and starts it again with more options."""
+        self.anvild.terminate()
+        self.anvild.wait(10)
+        return self.start_anvild(extra)
+
     def anvild_log(self):
         with open(os.path.join(self.dir, "anvild.log"), encoding="utf-8", errors="replace") as f:
             return f.read()

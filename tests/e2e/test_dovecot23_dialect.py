@@ -2,13 +2,22 @@
 by hand: registration, dumps, lookups, penalties, process watching, kicks by
 signal, and bad input."""
 
+import atexit
 import os
 import signal
 import subprocess
+import tempfile
 import time
 import unittest
 
-from harness import RawLineSocket, Stack, wait_until
+from harness import RawLineSocket, Stack, hold_connections, wait_until
+
+# This test process stands in for Dovecot's master: anvild signals only its
+# children (dovecot_master_pid_files) that do not run as root.
+with tempfile.NamedTemporaryFile("w", prefix="anvil-master-", suffix=".pid", delete=False) as _f:
+    _f.write(f"{os.getpid()}\n")
+    MASTER_PID_FILE = _f.name
+atexit.register(os.unlink, MASTER_PID_FILE)
 
 
 class Dovecot23Client(RawLineSocket):
@@ -32,6 +41,8 @@ class Dovecot23Client(RawLineSocket):
 
 class Dovecot23Dialect(Stack):
 
+    anvild_options = ["-o", f"dovecot_master_pid_files={MASTER_PID_FILE}"]
+
     def setUp(self):
         super().setUp()
         self.mail1 = self.sleeper()  # stand-ins for Dovecot imap processes
@@ -41,10 +52,10 @@ class Dovecot23Dialect(Stack):
         self.wait_for_sessions(1)
         self.dc = self.client()
 
-    def sleeper(self):
-        proc = subprocess.Popen(["sleep", "120"])
-        self.processes.append(proc)
-        return proc
+    def sleeper(self, user="nobody"):
+        """A stand-in for a Dovecot mail process: a child of this "master",
+        running as a mail user unless told otherwise."""
+        return self.spawn(["sleep", "120"], user=user)
 
     def client(self):
         peer = Dovecot23Client(self.admin_socket)
@@ -129,6 +140,42 @@ class Dovecot23Dialect(Stack):
         self.assertEqual(self.mail2.wait(10), -signal.SIGTERM)
         self.assertIsNone(self.mail1.poll())
 
+    def test_a_process_that_is_not_dovecots_is_listed_but_never_signalled(self):
+        # What a kick-role admin (or a test) may register: a root process,
+        # and one that is no child of the master. Both count in LOOKUP and
+        # show in who, and a kick signals neither and says why.
+        root_owned = self.sleeper(user=None)
+        # A mail user's process whose parent has exited: no child of ours.
+        orphan = subprocess.run(
+            ["/usr/bin/python3", "-c", "import subprocess; print(subprocess.Popen("
+             "['sleep', '120'], start_new_session=True).pid)"],
+            user="nobody", capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        stranger_pid = int(orphan.stdout)
+        self.addCleanup(lambda: os.kill(stranger_pid, signal.SIGKILL))
+        self.dc.send(f"CONNECT\t{root_owned.pid}\timap/127.0.0.66/ghost\n"
+                     f"CONNECT\t{stranger_pid}\timap/127.0.0.66/ghost\n"
+                     "LOOKUP\timap/127.0.0.66/ghost\n")
+        self.assertEqual(self.dc.line(), "2")
+        code, out, err = self.anvilctl("kick", "ghost")
+        self.assertEqual(code, 68, err)
+        self.assertEqual(out, "no users kicked\n")
+        self.assertIn(f"pid {root_owned.pid} not kicked: the process may not be signalled as one of "
+                      "Dovecot's: it runs as uid 0", err)
+        self.assertIn(f"pid {stranger_pid} not kicked: the process may not be signalled as one of "
+                      "Dovecot's: it is not a child of Dovecot's master", err)
+        time.sleep(0.2)
+        self.assertIsNone(root_owned.poll())
+        os.kill(stranger_pid, 0)  # still there
+        self.assertIn("not signalled", self.anvild_log())
+
+    def test_a_read_role_admin_may_not_register(self):
+        self.restart_anvild_with("-o", "admin_socket_mode=0666", "-o", "admin_allow_uids=nobody:read")
+        holder = hold_connections(self, self.admin_socket, 1, "nobody",
+                                  f"VERSION\tanvil\t1\t0\nCONNECT\t{self.mail1.pid}\timap/127.0.0.5/x\n")
+        self.assertEqual(holder.answers, [""])  # closed without a reply
+        self.assertTrue(wait_until(lambda: "CONNECT needs the kick role" in self.anvild_log()))
+        self.assertEqual(self.who_users("x"), [])
+
     def test_penalties(self):
         self.dc.send("PENALTY-SET-EXPIRE-SECS\t29\n")
         self.dc.send("PENALTY-GET\t127.0.0.1\n")
@@ -149,6 +196,8 @@ class Dovecot23Dialect(Stack):
 
 class Dovecot23BadInput(Stack):
     """Each of these closes that connection and nothing else."""
+
+    anvild_options = ["-o", f"dovecot_master_pid_files={MASTER_PID_FILE}"]
 
     def setUp(self):
         super().setUp()
