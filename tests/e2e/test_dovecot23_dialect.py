@@ -148,7 +148,8 @@ class Dovecot23Dialect(Stack):
         # A mail user's process whose parent has exited: no child of ours.
         orphan = subprocess.run(
             ["/usr/bin/python3", "-c", "import subprocess; print(subprocess.Popen("
-             "['sleep', '120'], start_new_session=True).pid)"],
+             "['sleep', '120'], start_new_session=True, stdout=subprocess.DEVNULL, "
+             "stderr=subprocess.DEVNULL).pid)"],
             user="nobody", capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
         stranger_pid = int(orphan.stdout)
         self.addCleanup(lambda: os.kill(stranger_pid, signal.SIGKILL))
