@@ -134,9 +134,8 @@ Report kick_report(const std::vector<KickResult>& results, const std::string& fo
         : status == "vanished" ? "went away before answering (its connections are gone)"
         : status == "shared"   ? "also serves connections that do not match, and only a signal "
                                  "ends it (use --force to end it all the same)"
-        : status == "not-signalled"
-            ? "may not be signalled as one of Dovecot's: " + problem.why
-            : "did not drop them (already closed)";
+        : status == "not-signalled" ? "may not be signalled as one of Dovecot's: " + problem.why
+                                    : "did not drop them (already closed)";
     report.err += "warning: " + std::to_string(problem.count) + " connection(s) of " + service +
                   " pid " + std::to_string(pid) + " not kicked: the process " + what + "\n";
     if (!problem.others.empty()) {

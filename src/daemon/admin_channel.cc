@@ -11,8 +11,8 @@ constexpr std::size_t kMaxReasonLength = 1024;
 // A WHO answer goes out this many sessions at a time, each part only once
 // the client has taken most of the last: other clients are served in
 // between, and anvild never holds a whole large answer for a slow reader.
-constexpr std::size_t kWhoChunk = 512;
-constexpr std::size_t kWhoLowWater = 256 * 1024;
+constexpr std::size_t kWhoPartBytes = 64 * 1024;
+constexpr std::size_t kWhoLowWater = 64 * 1024;
 }  // namespace
 
 AdminChannel::AdminChannel(Server& server, UnixSocket socket, PeerCredentials peer, Role role,
@@ -59,6 +59,9 @@ asio::awaitable<void> AdminChannel::run() {
   if (output_overrun()) {
     log_warning("admin client uid {} pid {}: more than max_output_bytes={} unread; dropping it",
                 peer_.uid, peer_.pid, server_.config().max_output_bytes);
+  } else if (output_stalled()) {
+    log_warning("admin client uid {} pid {}: read nothing for admin_idle_timeout_ms; dropping it",
+                peer_.uid, peer_.pid);
   } else if (!closing()) {
     close();
   }
@@ -150,10 +153,10 @@ asio::awaitable<void> AdminChannel::who(const std::vector<std::string>& fields) 
   std::vector<ConnectionId> ids;
   for (const Session* session : server_.sessions().select(filter)) ids.push_back(session->id);
   std::size_t sent = 0;
-  for (std::size_t start = 0; start < ids.size() && !closing(); start += kWhoChunk) {
+  for (std::size_t next = 0; next < ids.size() && !closing();) {
     std::string part;
-    for (std::size_t i = start; i < ids.size() && i < start + kWhoChunk; i++) {
-      const Session* session = server_.sessions().find(ids[i]);
+    for (; next < ids.size() && part.size() < kWhoPartBytes; next++) {
+      const Session* session = server_.sessions().find(ids[next]);
       if (!session) continue;  // gone since the answer began
       LineWriter line;
       line.add("SESSION");

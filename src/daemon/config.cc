@@ -81,7 +81,8 @@ std::string DaemonConfig::set(const std::string& key, const std::string& value) 
   } else if (key == "max_dovecot_processes") {
     if (!parse_size(value, 1, 1'000'000, &max_dovecot_processes)) return bad();
   } else if (key == "max_output_bytes") {
-    if (!parse_size(value, 65536, 1LL << 32, &max_output_bytes)) return bad();
+    // At least two parts of a streamed answer and one longest line.
+    if (!parse_size(value, 256 * 1024, 1LL << 32, &max_output_bytes)) return bad();
   } else if (key == "handshake_timeout_ms") {
     std::size_t ms = 0;
     if (!parse_size(value, 1, 600'000, &ms)) return bad();

@@ -23,8 +23,8 @@ struct Dovecot23Reply {
 
 // Who sent a line, and so what it may do.
 struct Dovecot23Sender {
-  bool from_master = false;        // Dovecot's master: the only sender that may KILL
-  bool may_register = false;       // CONNECT, DISCONNECT and penalty updates
+  bool from_master = false;   // Dovecot's master: the only sender that may KILL
+  bool may_register = false;  // CONNECT, DISCONNECT and penalty updates
   // CONNECT also for processes that may not be signalled as Dovecot's
   // (they are listed and counted, never signalled); else those are ignored.
   bool may_register_any = false;

@@ -70,7 +70,8 @@ TEST_F(DovecotProcessesTest, AProcessThatDoesNotExistIsRefused) {
 }
 
 TEST_F(DovecotProcessesTest, TheCheckIsKeptAndTheNumberOfProcessesIsBounded) {
-  DovecotProcesses bounded(io_, [](OwnerId, pid_t) {}, 1);
+  DovecotProcesses bounded(
+      io_, [](OwnerId, pid_t) {}, 1);
   std::string error;
   auto owner = bounded.attach(
       child_, [] { return OwnerId{3}; }, [](pid_t) { return std::string("not Dovecot's"); },

@@ -48,7 +48,7 @@ asio::awaitable<void> LineChannel::drain_to(std::size_t bytes, std::chrono::mill
     drained_.expires_after(stall);
     co_await drained_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (!ec) {  // expired: the writer took nothing all that time
-      output_overrun_ = true;
+      output_stalled_ = true;
       close();
     }
   }

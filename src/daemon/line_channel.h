@@ -36,9 +36,10 @@ class LineChannel : public std::enable_shared_from_this<LineChannel> {
   void close();
   bool closing() const { return closed_ || close_after_flush_; }
   bool output_overrun() const { return output_overrun_; }
+  bool output_stalled() const { return output_stalled_; }
   // Waits until at most `bytes` are queued (or the channel closes): a long
   // reply is sent in parts, each only once the peer has taken the last. A
-  // peer that takes nothing for `stall` is dropped (output_overrun()).
+  // peer that takes nothing for `stall` is dropped (output_stalled()).
   asio::awaitable<void> drain_to(std::size_t bytes, std::chrono::milliseconds stall);
 
  protected:
@@ -64,6 +65,7 @@ class LineChannel : public std::enable_shared_from_this<LineChannel> {
   bool close_after_flush_ = false;
   bool closed_ = false;
   bool output_overrun_ = false;
+  bool output_stalled_ = false;
 };
 
 }  // namespace anvil

@@ -36,12 +36,13 @@ const char* kick_status_name(KickStatus status) {
 Server::Server(asio::io_context& io, DaemonConfig config)
     : io_(io),
       config_(std::move(config)),
-      dovecot_(io,
-               [this](OwnerId owner, pid_t pid) {
-                 std::size_t removed = sessions_.remove_owner(owner);
-                 if (removed > 0) log_info("pid {} exited; {} sessions removed", pid, removed);
-               },
-               config_.max_dovecot_processes),
+      dovecot_(
+          io,
+          [this](OwnerId owner, pid_t pid) {
+            std::size_t removed = sessions_.remove_owner(owner);
+            if (removed > 0) log_info("pid {} exited; {} sessions removed", pid, removed);
+          },
+          config_.max_dovecot_processes),
       service_acceptor_(io),
       admin_acceptor_(io) {
   if (config_.dovecot_service) served_master_ = ::getppid();

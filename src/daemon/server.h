@@ -26,13 +26,13 @@ class ServiceChannel;
 
 // What became of one session that a kick selected.
 enum class KickStatus {
-  kicked,       // the owning process confirmed it dropped the connection
-  not_dropped,  // the process answered but did not drop it (already gone)
-  timeout,      // the process did not answer within kick_timeout
-  vanished,     // the process closed its channel before answering
-  would_kick,   // dry run
-  shared,       // a Dovecot 2.3 process that also holds connections that do not
-                // match: only a signal can end it, so it needs force
+  kicked,         // the owning process confirmed it dropped the connection
+  not_dropped,    // the process answered but did not drop it (already gone)
+  timeout,        // the process did not answer within kick_timeout
+  vanished,       // the process closed its channel before answering
+  would_kick,     // dry run
+  shared,         // a Dovecot 2.3 process that also holds connections that do not
+                  // match: only a signal can end it, so it needs force
   not_signalled,  // a 2.3-dialect process anvild may not signal (not Dovecot's)
 };
 const char* kick_status_name(KickStatus status);

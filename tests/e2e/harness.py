@@ -20,6 +20,17 @@ BIN = os.environ.get("ANVIL_BIN_DIR") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "bin")
 
 
+def as_user(user):
+    """subprocess keyword arguments that run a child as `user` with that
+    user's primary group and no other (Popen's user= alone keeps root's
+    groups); none for user None."""
+    if user is None:
+        return {}
+    import pwd
+    entry = pwd.getpwuid(user) if isinstance(user, int) else pwd.getpwnam(user)
+    return {"user": user, "group": entry.pw_gid, "extra_groups": []}
+
+
 def wait_until(condition, timeout=30.0, interval=0.02):
     """Polls condition() until it is true or timeout seconds pass. The
     default is generous: only a failing test ever waits that long, and a
@@ -238,11 +249,11 @@ class Stack(unittest.TestCase):
         self.processes.append(proc)
         return proc
 
-    def start_anvild(self, extra=()):
+    def start_anvild(self, extra=(), preexec_fn=None):
         with open(os.path.join(self.dir, "anvild.log"), "ab") as log:
             self.anvild = self.spawn(
                 [os.path.join(BIN, "anvild"), "--run-dir", self.dir, *self.anvild_options, *extra],
-                stdout=log, stderr=log)
+                stdout=log, stderr=log, preexec_fn=preexec_fn)
         # A socket file may be left over from a killed anvild: ready means
         # that both sockets accept connections.
         self.assertTrue(wait_until(lambda: accepts(self.admin_socket)
@@ -260,11 +271,24 @@ class Stack(unittest.TestCase):
         with open(os.path.join(self.dir, "anvild.log"), encoding="utf-8", errors="replace") as f:
             return f.read()
 
-    def start_echod(self, service="echo", listen="127.0.0.1:0"):
+    def binary_for(self, name, user):
+        """The path of a program that `user` may run: the build tree may sit
+        where another uid cannot reach it, so a copy goes to the test's
+        directory."""
+        binary = os.path.join(BIN, name)
+        if user is None:
+            return binary
+        copy = os.path.join(self.dir, name)
+        if not os.path.exists(copy):
+            shutil.copy(binary, copy)
+            os.chmod(copy, 0o755)
+        return copy
+
+    def start_echod(self, service="echo", listen="127.0.0.1:0", user=None):
         with open(os.path.join(self.dir, f"echod-{len(self.processes)}.log"), "ab") as log:
-            proc = self.spawn([os.path.join(BIN, "anvil-echod"), "--listen", listen,
+            proc = self.spawn([self.binary_for("anvil-echod", user), "--listen", listen,
                                "--anvil", self.service_socket, "--service", service],
-                              stdout=subprocess.PIPE, stderr=log, text=True)
+                              stdout=subprocess.PIPE, stderr=log, text=True, **as_user(user))
         line = proc.stdout.readline().strip()
         self.assertTrue(line.startswith("listening on "), line)
         proc.port = int(line.rsplit(":", 1)[1])
@@ -280,18 +304,11 @@ class Stack(unittest.TestCase):
     def anvilctl(self, *args, socket_path=None, global_args=(), user=None):
         """Runs anvilctl, as another uid if user is given; returns (exit
         code, stdout, stderr)."""
-        binary = os.path.join(BIN, "anvilctl")
-        if user is not None:
-            # The build tree may sit where another uid cannot reach it.
-            copy = os.path.join(self.dir, "anvilctl")
-            if not os.path.exists(copy):
-                shutil.copy(binary, copy)
-                os.chmod(copy, 0o755)
-            binary = copy
+        binary = self.binary_for("anvilctl", user)
         command = [binary, *global_args, args[0],
                    "-a", socket_path or self.admin_socket, *args[1:]]
         proc = subprocess.run(command, capture_output=True, text=True, timeout=60,
-                              stdin=subprocess.DEVNULL, user=user)
+                              stdin=subprocess.DEVNULL, **as_user(user))
         return proc.returncode, proc.stdout, proc.stderr
 
     def who_users(self, *args):
@@ -306,8 +323,9 @@ class Stack(unittest.TestCase):
 
 
 _HOLDER = r"""
-import socket, sys, time
-path, count, greeting = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
+import os, socket, sys, time
+path, count = sys.argv[1], int(sys.argv[2])
+greeting = sys.argv[3].replace("{pid}", str(os.getpid())).encode()
 held, answers = [], []
 for _ in range(count):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -328,14 +346,15 @@ time.sleep(600)
 
 def hold_connections(stack, path, count, user=None, greeting="VERSION\tanvil-admin\t1\t0\n"):
     """Opens count connections to a UNIX socket from a process of its own,
-    as `user` if given, each sending `greeting` and reading one answer, and
+    as `user` if given, each sending `greeting` ("{pid}" in it becomes the
+    process's pid) and reading one answer, and
     holds them until the process is killed. Returns the process, with
     .answers: what each connection got (or "error: <exception>")."""
     # Another uid may not reach this interpreter (e.g. one under /root):
     # Debian's python3 serves it.
     python = "/usr/bin/python3" if user is not None else sys.executable
     proc = stack.spawn([python, "-c", _HOLDER, path, str(count), greeting],
-                       stdout=subprocess.PIPE, text=True, user=user)
+                       stdout=subprocess.PIPE, text=True, **as_user(user))
     proc.answers = []
     while True:
         line = proc.stdout.readline()

@@ -6,7 +6,7 @@ import os
 import socket
 import unittest
 
-from harness import DovecotServer, Stack, imap_alive, imap_goodbye, pop3_alive, wait_until
+from harness import DovecotServer, Stack, as_user, imap_alive, imap_goodbye, pop3_alive, wait_until
 
 
 def doveadm_rows(dovecot):
@@ -98,7 +98,7 @@ class AnvilctlAgainstDovecot(Stack):
     def test_a_process_not_of_dovecots_master_is_not_signalled(self):
         # Dovecot's anvil lists whatever pid a CONNECT names; anvilctl
         # signals only children of the master that made the socket.
-        stranger = self.spawn(["sleep", "60"], user="nobody")
+        stranger = self.spawn(["sleep", "60"], **as_user("nobody"))
         with socket_to(self.dovecot.anvil_socket) as sock:
             sock.sendall(f"VERSION\tanvil\t1\t0\nCONNECT\t{stranger.pid}\timap/127.0.0.77/mallory\n"
                          .encode())

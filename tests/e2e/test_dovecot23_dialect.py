@@ -10,7 +10,7 @@ import tempfile
 import time
 import unittest
 
-from harness import RawLineSocket, Stack, hold_connections, wait_until
+from harness import RawLineSocket, as_user, Stack, hold_connections, wait_until
 
 # This test process stands in for Dovecot's master: anvild signals only its
 # children (dovecot_master_pid_files) that do not run as root.
@@ -55,7 +55,7 @@ class Dovecot23Dialect(Stack):
     def sleeper(self, user="nobody"):
         """A stand-in for a Dovecot mail process: a child of this "master",
         running as a mail user unless told otherwise."""
-        return self.spawn(["sleep", "120"], user=user)
+        return self.spawn(["sleep", "120"], **as_user(user))
 
     def client(self):
         peer = Dovecot23Client(self.admin_socket)
@@ -150,7 +150,7 @@ class Dovecot23Dialect(Stack):
             ["/usr/bin/python3", "-c", "import subprocess; print(subprocess.Popen("
              "['sleep', '120'], start_new_session=True, stdout=subprocess.DEVNULL, "
              "stderr=subprocess.DEVNULL).pid)"],
-            user="nobody", capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+            **as_user("nobody"), capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
         stranger_pid = int(orphan.stdout)
         self.addCleanup(lambda: os.kill(stranger_pid, signal.SIGKILL))
         self.dc.send(f"CONNECT\t{root_owned.pid}\timap/127.0.0.66/ghost\n"
