@@ -62,10 +62,13 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   // Registers a new session and returns its id. On invalid info (a bad
-  // address) returns a zero id and sets *error.
+  // address, or more than anvild takes in one line: 16384 bytes on the
+  // wire) returns a zero id and sets *error; the caller should then refuse
+  // the connection, since a kick could not reach it.
   ConnectionId register_session(const SessionInfo& info, std::string* error = nullptr);
   // Replaces what anvild knows about a session (e.g. the user at login).
-  // False, with *error set, for an unknown id or invalid info.
+  // False, with *error set, for an unknown id or invalid info (as above);
+  // anvild then keeps what it knew.
   bool update_session(const ConnectionId& id, const SessionInfo& info,
                       std::string* error = nullptr);
   // Forgets a session; unknown ids are ignored.

@@ -17,6 +17,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t kMaxLineLength = 1 << 20;
+// The longest line anvild takes by default (max_line_length): a session
+// whose line is longer could never be registered, so it is refused here.
+constexpr std::size_t kMaxSessionLine = 16384;
 // Past this much unsent output anvild is not keeping up: reconnect and replay.
 constexpr std::size_t kMaxPendingOutput = 64 << 20;
 
@@ -49,6 +52,14 @@ std::string session_line(const char* command, const ConnectionId& id, const Sess
   line.add(command).add(id.to_hex());
   add_session_info_fields(line, s);
   return line.finish();
+}
+
+// "" if the session fits in one line anvild accepts, else why not.
+std::string check_size(const Session& s) {
+  std::size_t size = session_line("CONNECT", ConnectionId{}, s).size() - 1;  // without LF
+  if (size <= kMaxSessionLine) return "";
+  return "session too large to register: " + std::to_string(size) + " bytes on the wire, at most " +
+         std::to_string(kMaxSessionLine);
 }
 
 }  // namespace
@@ -125,9 +136,25 @@ class Client::Impl {
       report("anvild: " + message);
     } else if (fields[0] == "KICK" && fields.size() >= 3) {
       std::vector<ConnectionId> ids;
+      bool expired = false;
       for (std::size_t i = 3; i < fields.size(); i++) {
+        if (fields[i].starts_with("deadline=")) {
+          // anvild has given up on this kick (and told the admin so) once
+          // its deadline has passed: dropping now would make that a lie.
+          long long deadline = 0;
+          if (parse_integer(std::string_view(fields[i]).substr(9), 0, INT64_MAX, &deadline)) {
+            auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                Clock::now().time_since_epoch());
+            expired = now.count() > deadline;
+          }
+          continue;
+        }
         auto id = ConnectionId::parse(fields[i]);
         if (id && sessions_.contains(*id)) ids.push_back(*id);
+      }
+      if (expired) {
+        report("kick request " + fields[1] + " arrived after its deadline; ignored");
+        ids.clear();
       }
       std::vector<ConnectionId> dropped;
       if (kick_handler_ && !ids.empty()) dropped = kick_handler_(ids, fields[2]);
@@ -187,6 +214,7 @@ Client::~Client() = default;
 ConnectionId Client::register_session(const SessionInfo& info, std::string* error) {
   Session session;
   std::string problem = to_session(info, &session);
+  if (problem.empty()) problem = check_size(session);
   if (!problem.empty()) {
     if (error) *error = problem;
     return {};
@@ -205,6 +233,7 @@ bool Client::update_session(const ConnectionId& id, const SessionInfo& info, std
   }
   Session session;
   std::string problem = to_session(info, &session);
+  if (problem.empty()) problem = check_size(session);
   if (!problem.empty()) {
     if (error) *error = problem;
     return false;

@@ -117,6 +117,26 @@ TEST(Client, InvalidInfoIsRefusedLocally) {
   EXPECT_EQ(client.session_count(), 0u);
 }
 
+// A session anvild would refuse as one over-long line is refused here, so
+// the service knows at once; an update that is too large keeps the session
+// as anvild knew it.
+TEST(Client, ASessionTooLargeForOneLineIsRefusedAndSaidSo) {
+  Daemon daemon;
+  Client client({.socket_path = daemon.service_socket(), .service = "imap"});
+  std::string huge(20000, 'x');
+  std::string error;
+  EXPECT_TRUE(client.register_session({.user = huge}, &error).is_zero());
+  EXPECT_NE(error.find("session too large to register"), std::string::npos) << error;
+  ConnectionId id = client.register_session({.user = "jane"});
+  ASSERT_FALSE(id.is_zero());
+  EXPECT_FALSE(
+      client.update_session(id, {.user = "jane", .alt_names = {{"user_note", huge}}}, &error));
+  EXPECT_NE(error.find("session too large to register"), std::string::npos) << error;
+  ASSERT_TRUE(pump_until(client, [&] { return daemon.who().size() == 1; }));
+  EXPECT_EQ(daemon.who()[0].user, "jane");
+  EXPECT_EQ(client.session_count(), 1u);
+}
+
 TEST(Client, KickHandlerGetsIdsAndReasonAndItsAnswerIsTheCount) {
   Daemon daemon;
   Client client({.socket_path = daemon.service_socket(), .service = "pop3"});

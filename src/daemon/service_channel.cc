@@ -211,6 +211,16 @@ void ServiceChannel::handle_kicked(const std::vector<std::string>& fields) {
 
 void ServiceChannel::request_kick(const std::vector<ConnectionId>& ids, const std::string& reason,
                                   const std::shared_ptr<KickOperation>& op) {
+  // The process must not act on the request once anvild has told the
+  // admin it timed out, however late the process reads it (one stopped with
+  // SIGSTOP reads it when it resumes). The deadline, on the monotonic clock
+  // that every process of this host shares, falls before anvild's own, so
+  // that an answer sent in time arrives in time.
+  auto timeout = server_.config().kick_timeout;
+  auto margin = std::min<std::chrono::milliseconds>(timeout / 5, std::chrono::seconds(1));
+  auto deadline = std::chrono::duration_cast<std::chrono::milliseconds>(
+      (std::chrono::steady_clock::now() + timeout - margin).time_since_epoch());
+  std::string deadline_field = "deadline=" + std::to_string(deadline.count());
   // Each id takes 33 bytes; keep every line well inside the limit.
   std::size_t room = max_line_length() / 2;
   std::size_t overhead = 64 + escape_field(reason).size();
@@ -219,7 +229,7 @@ void ServiceChannel::request_kick(const std::vector<ConnectionId>& ids, const st
     std::uint64_t request = next_request_++;
     PendingKick pending{{}, op};
     LineWriter line;
-    line.add("KICK").add(static_cast<long long>(request)).add(reason);
+    line.add("KICK").add(static_cast<long long>(request)).add(reason).add(deadline_field);
     for (std::size_t i = start; i < ids.size() && i < start + per_line; i++) {
       pending.ids.push_back(ids[i]);
       line.add(ids[i].to_hex());

@@ -5,6 +5,7 @@ anvild does about it. Other uids are `nobody` (65534)."""
 import json
 import os
 import resource
+import signal
 import time
 import unittest
 
@@ -119,6 +120,35 @@ class AdminRoles(Stack):
         self.assertIn(f"permission denied: uid {NOBODY} may only read", err)
         self.assertTrue(jane.alive())
         self.assertEqual(self.who_users(), ["jane"])
+
+
+class KicksThatTimedOut(Stack):
+    """A kick reported as failed to a stopped service ran when it resumed."""
+
+    anvild_options = ["-o", "kick_timeout_ms=400"]
+
+    def test_a_kick_reported_as_timed_out_does_not_happen_later(self):
+        echod = self.start_echod("imap")
+        jane = self.connect(echod, "127.0.0.2", "jane")
+        bob = self.connect(echod, "127.0.0.3", "bob")
+        self.wait_for_sessions(2)
+        os.kill(echod.pid, signal.SIGSTOP)
+        try:
+            code, out, err = self.anvilctl("kick", "jane")
+        finally:
+            os.kill(echod.pid, signal.SIGCONT)
+        self.assertEqual(code, 75, err)
+        self.assertIn("did not answer within the kick timeout", err)
+        # The service reads the request now, after its deadline: it must
+        # leave jane connected, as the admin was told.
+        time.sleep(1)
+        self.assertTrue(jane.alive())
+        self.assertTrue(bob.alive())
+        self.assertEqual(self.who_users(), ["bob", "jane"])
+        # A kick now works as usual.
+        code, out, err = self.anvilctl("kick", "jane")
+        self.assertEqual(code, 0, err)
+        self.assertIsNotNone(jane.read_bye())
 
 
 class BoundedMemory(Stack):
