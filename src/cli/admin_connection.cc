@@ -129,4 +129,15 @@ std::vector<KickResult> AdminConnection::kick(const SessionFilter& filter,
   }
 }
 
+std::vector<std::string> AdminConnection::audit(long long count) {
+  send(LineWriter().add("AUDIT").add("count=" + std::to_string(count)).finish());
+  std::vector<std::string> records;
+  while (true) {
+    auto fields = read_fields();
+    if (fields.empty()) continue;
+    if (fields[0] == "END") return records;
+    if (fields[0] == "RECORD" && fields.size() >= 2) records.push_back(fields[1]);
+  }
+}
+
 }  // namespace anvil

@@ -56,6 +56,8 @@ class AdminConnection {
   std::vector<Session> who(const SessionFilter& filter);
   std::vector<KickResult> kick(const SessionFilter& filter, const std::string& reason, bool dry_run,
                                bool force = false);
+  // The newest audit records (JSON texts), oldest first.
+  std::vector<std::string> audit(long long count);
 
  private:
   void send(const std::string& line);

@@ -11,6 +11,7 @@ const char* const kUsageText =
     "       anvilctl [-Dv] [-o setting=value] [-f formatter] kick [-a socket]\n"
     "                [-f passdb_field] [-h dest_host] [--dry-run] [--force] [--reason TEXT]\n"
     "                [--service NAME] [--id CONN_ID] [user_mask ...] [ip[/bits] ...]\n"
+    "       anvilctl [-Dv] [-o setting=value] [-f formatter] audit [-a socket] [-n N]\n"
     "formatters: table, flow, tab, pager, json\n"
     "settings (-o): run_dir=DIR, admin_socket=PATH\n";
 
@@ -74,8 +75,8 @@ std::optional<ArgumentError> parse_arguments(const std::vector<std::string>& arg
       out->command = Command::version;
       return std::nullopt;
     }
-    if (arg == "who" || arg == "kick") {
-      out->command = arg == "who" ? Command::who : Command::kick;
+    if (arg == "who" || arg == "kick" || arg == "audit") {
+      out->command = arg == "who" ? Command::who : arg == "kick" ? Command::kick : Command::audit;
       break;
     }
     if (arg.size() < 2 || arg[0] != '-' || arg[1] == '-') {
@@ -120,8 +121,29 @@ std::optional<ArgumentError> parse_arguments(const std::vector<std::string>& arg
       }
     }
   }
-  if (out->command == Command::none) return error("no command given (who or kick)");
+  if (out->command == Command::none) return error("no command given (who, kick or audit)");
   bool kick = out->command == Command::kick;
+  if (out->command == Command::audit) {
+    while (!cursor.done()) {
+      std::string arg = cursor.next();
+      if (arg == "-a" || arg == "-n") {
+        auto value = cursor.value();
+        if (!value || value->empty()) return error(arg + " needs a value");
+        if (arg == "-a") {
+          admin_socket = *value;
+        } else if (!all_digits(*value) || value->size() > 4 || std::stoll(*value) < 1 ||
+                   std::stoll(*value) > 1000) {
+          return error("-n needs a number from 1 to 1000, got " + *value);
+        } else {
+          out->audit_count = std::stoll(*value);
+        }
+      } else {
+        return error("unknown argument for audit: " + arg);
+      }
+    }
+    out->socket = admin_socket.empty() ? run_dir + "/anvil" : admin_socket;
+    return std::nullopt;
+  }
 
   std::vector<std::string> hosts;
   bool options_done = false;

@@ -4,6 +4,7 @@
 //   anvilctl [-Dv] [-o setting=value] [-f formatter] kick [-a socket]
 //            [-f passdb_field] [-h dest_host] [--dry-run] [--force] [--reason TEXT]
 //            [--service NAME] [--id CONN_ID] [user_mask ...] [ip[/bits] ...]
+//   anvilctl [-Dv] [-o setting=value] [-f formatter] audit [-a socket] [-n N]
 // Parsing is pure: no I/O, except resolving -h host names through the
 // resolver passed in.
 #pragma once
@@ -17,7 +18,7 @@
 
 namespace anvil {
 
-enum class Command { none, help, version, who, kick };
+enum class Command { none, help, version, who, kick, audit };
 
 struct Invocation {
   Command command = Command::none;
@@ -29,6 +30,7 @@ struct Invocation {
   bool dry_run = false;
   bool force = false;  // kick: signal Dovecot 2.3 processes that also serve others
   std::string reason = "Disconnected by administrator";
+  long long audit_count = 20;  // audit -n
   SessionFilter filter;
 };
 

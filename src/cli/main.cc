@@ -104,6 +104,9 @@ int print_kick(const anvil::Invocation& inv, const std::vector<anvil::KickResult
 }
 
 int run_dovecot(anvil::DovecotAnvil& dovecot, const anvil::Invocation& inv) {
+  if (inv.command == anvil::Command::audit) {
+    throw anvil::CliError{anvil::kExitUsage, "Dovecot's anvil keeps no audit trail"};
+  }
   if (!inv.filter.ids.empty()) {
     throw anvil::CliError{anvil::kExitUsage, "Dovecot 2.3's anvil has no connection ids (--id)"};
   }
@@ -133,6 +136,12 @@ int run(const anvil::Invocation& inv) {
     try {
       anvil::AdminConnection anvild(std::move(fd), inv.socket, inv.debug);
       if (inv.command == anvil::Command::who) return print_who(inv, anvild.who(inv.filter));
+      if (inv.command == anvil::Command::audit) {
+        anvil::Report report = anvil::audit_report(anvild.audit(inv.audit_count), inv.formatter);
+        print(report.out, stdout);
+        print(report.err, stderr);
+        return anvil::kExitOk;
+      }
       return print_kick(inv, anvild.kick(inv.filter, inv.reason, inv.dry_run, inv.force));
     } catch (const anvil::NotAnvild&) {
       fd = anvil::connect_admin_socket(inv.socket);  // try Dovecot's dialect

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <tuple>
 
@@ -168,6 +169,73 @@ Report kick_report(const std::vector<KickResult>& results, const std::string& fo
   std::string names;
   for (const std::string& user : users) names += (names.empty() ? "" : " ") + user;
   report.out += names + "\n";
+  return report;
+}
+
+namespace {
+
+std::string json_text(const nlohmann::json& value) {
+  if (value.is_null()) return "-";
+  if (value.is_string()) return value.get<std::string>();
+  return value.dump();
+}
+
+// A member of a JSON object, or null when it is missing.
+const nlohmann::json& member(const nlohmann::json& object, const char* key) {
+  static const nlohmann::json missing;
+  if (!object.is_object()) return missing;
+  auto it = object.find(key);
+  return it == object.end() ? missing : *it;
+}
+
+std::string text_of(const nlohmann::json& object, const char* key) {
+  return json_text(member(object, key));
+}
+
+}  // namespace
+
+Report audit_report(const std::vector<std::string>& records, const std::string& formatter) {
+  Report report;
+  nlohmann::json all = nlohmann::json::array();
+  for (const std::string& text : records) {
+    nlohmann::json record = nlohmann::json::parse(text, nullptr, false);
+    if (record.is_discarded()) {
+      report.err += "warning: skipping an audit record that is not JSON\n";
+      continue;
+    }
+    if (formatter == "json") {
+      all.push_back(std::move(record));
+      continue;
+    }
+    if (record.contains("omitted")) {
+      report.out += text_of(record, "omitted") + "\n";
+      continue;
+    }
+    const nlohmann::json& peer = member(record, "peer");
+    std::string filter;
+    const nlohmann::json& filters = member(record, "filter");
+    if (filters.is_object()) {
+      for (auto it = filters.begin(); it != filters.end(); ++it) {
+        if (!it.value().is_array()) continue;
+        for (const nlohmann::json& value : it.value()) {
+          filter += (filter.empty() ? "" : " ") + it.key() + "=" + json_text(value);
+        }
+      }
+    }
+    report.out += text_of(record, "time") + " " + text_of(record, "action") + " by " +
+                  text_of(peer, "user") + " (uid " + text_of(peer, "uid") + ", pid " +
+                  text_of(peer, "pid") + ", " + text_of(peer, "program") + "): " + filter +
+                  ", reason \"" + text_of(record, "reason") + "\", " + text_of(record, "matched") +
+                  " matched, " + text_of(record, "kicked") + " kicked\n";
+    const nlohmann::json& connections = member(record, "connections");
+    if (!connections.is_array()) continue;
+    for (const nlohmann::json& c : connections) {
+      report.out += "  " + text_of(c, "outcome") + " " + text_of(c, "user") + " " +
+                    text_of(c, "service") + " pid " + text_of(c, "pid") + " ip " +
+                    text_of(c, "ip") + " id " + text_of(c, "id") + "\n";
+    }
+  }
+  if (formatter == "json") report.out = all.dump() + "\n";
   return report;
 }
 

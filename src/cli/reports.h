@@ -28,4 +28,8 @@ struct Report {
 Report kick_report(const std::vector<KickResult>& results, const std::string& formatter,
                    bool verbose, bool dry_run, int width);
 
+// audit: each record (a JSON text from anvild's audit trail) as a short
+// paragraph, or with formatter "json" as one JSON array.
+Report audit_report(const std::vector<std::string>& records, const std::string& formatter);
+
 }  // namespace anvil

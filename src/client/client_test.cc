@@ -39,8 +39,9 @@ class Daemon {
     pid_ = fork();
     if (pid_ == 0) {
       std::string binary = std::string(ANVIL_BIN_DIR) + "/anvild";
-      execl(binary.c_str(), "anvild", "--run-dir", dir_.c_str(), "-o", "kick_timeout_ms=2000",
-            static_cast<char*>(nullptr));
+      std::string audit = "audit_log=" + dir_ + "/audit.jsonl";
+      execl(binary.c_str(), "anvild", "--run-dir", dir_.c_str(), "-o", "kick_timeout_ms=2000", "-o",
+            audit.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
     auto deadline = std::chrono::steady_clock::now() + 10s;

@@ -13,6 +13,9 @@ constexpr std::size_t kMaxReasonLength = 1024;
 // between, and anvild never holds a whole large answer for a slow reader.
 constexpr std::size_t kWhoPartBytes = 64 * 1024;
 constexpr std::size_t kWhoLowWater = 64 * 1024;
+// An AUDIT answer is sent whole: its size is bounded by this many records.
+constexpr long long kMaxAuditRecords = 1000;
+constexpr std::size_t kMaxAuditLine = 256 * 1024;
 }  // namespace
 
 AdminChannel::AdminChannel(Server& server, UnixSocket socket, PeerCredentials peer, Role role,
@@ -126,6 +129,8 @@ asio::awaitable<void> AdminChannel::handle(const std::string& line) {
   }
   if (command == "WHO") {
     co_await who(fields);
+  } else if (command == "AUDIT") {
+    audit_tail(fields);
   } else if (command == "KICK") {
     if (role_ != Role::kick) {
       error(fmt::format("permission denied: uid {} may only read (admin role {})", peer_.uid,
@@ -171,7 +176,10 @@ asio::awaitable<void> AdminChannel::who(const std::vector<std::string>& fields) 
 }
 
 asio::awaitable<void> AdminChannel::kick(const std::vector<std::string>& fields) {
+  auto self = shared_from_this();
   SessionFilter filter;
+  KickAudit audit;
+  audit.peer = peer_;
   std::string reason = "Disconnected by administrator";
   bool dry_run = false, force = false;
   for (std::size_t i = 1; i < fields.size(); i++) {
@@ -185,6 +193,8 @@ asio::awaitable<void> AdminChannel::kick(const std::vector<std::string>& fields)
     } else if (std::string problem = apply_filter_field(filter, field); !problem.empty()) {
       error("KICK: " + problem);
       co_return;
+    } else {
+      audit.filter.push_back(field);
     }
   }
   if (filter.empty()) {
@@ -193,23 +203,70 @@ asio::awaitable<void> AdminChannel::kick(const std::vector<std::string>& fields)
   }
   auto outcomes = co_await server_.kick(filter, reason, dry_run, force);
   std::size_t kicked = 0;
+  for (const KickOutcome& outcome : outcomes) kicked += outcome.status == KickStatus::kicked;
+  // The record is on disk before the admin hears anything.
+  audit.reason = reason;
+  audit.dry_run = dry_run;
+  audit.force = force;
+  std::string audit_error = server_.audit().record(audit, outcomes);
+  if (!audit_error.empty()) log_error("kick not audited: {}", audit_error);
+  if (!dry_run) {
+    log_info("kick by uid {} (reason \"{}\"): {} matched, {} kicked", peer_.uid, clip(reason),
+             outcomes.size(), kicked);
+  }
+  std::string part;
   for (const KickOutcome& outcome : outcomes) {
-    if (outcome.status == KickStatus::kicked) kicked++;
     LineWriter line;
     line.add("RESULT").add(std::string("status=") + kick_status_name(outcome.status));
     add_session_fields(line, outcome.session);
     if (!outcome.why.empty()) line.add("why=" + outcome.why);
-    send(line.finish());
+    part += line.finish();
+    if (part.size() >= kWhoPartBytes) {
+      send(std::exchange(part, {}));
+      co_await drain_to(kWhoLowWater, server_.config().admin_idle_timeout);
+    }
   }
-  if (!dry_run) {
-    log_info("kick by uid {} (reason \"{}\"): {} matched, {} kicked", peer_.uid, reason,
-             outcomes.size(), kicked);
-  }
+  send(std::move(part));
   send(LineWriter()
            .add("END")
            .add("matched=" + std::to_string(outcomes.size()))
            .add("kicked=" + std::to_string(kicked))
            .finish());
+}
+
+void AdminChannel::audit_tail(const std::vector<std::string>& fields) {
+  long long count = 20;
+  for (std::size_t i = 1; i < fields.size(); i++) {
+    if (!fields[i].starts_with("count=") ||
+        !parse_integer(std::string_view(fields[i]).substr(6), 1, kMaxAuditRecords, &count)) {
+      return error("AUDIT: expected count=<1.." + std::to_string(kMaxAuditRecords) + ">");
+    }
+  }
+  if (!server_.audit().enabled()) return error("AUDIT: the audit trail is off (audit_log)");
+  std::vector<std::string> records = server_.audit().tail(static_cast<std::size_t>(count));
+  std::string out;
+  std::size_t sent = 0;
+  // The newest records, as many as fit in half the output limit.
+  std::size_t first = records.size(), bytes = 0;
+  while (first > 0) {
+    std::size_t cost = std::min(records[first - 1].size(), kMaxAuditLine) + 16;
+    if (bytes + cost > server_.config().max_output_bytes / 2) break;
+    bytes += cost;
+    first--;
+  }
+  records.erase(records.begin(), records.begin() + static_cast<std::ptrdiff_t>(first));
+  for (const std::string& record : records) {
+    // A kick of very many connections makes a record too large for one
+    // answer line; the file has it whole.
+    std::string line = record.size() <= kMaxAuditLine
+                           ? record
+                           : fmt::format("{{\"omitted\":\"a record of {} bytes; it is in {}\"}}",
+                                         record.size(), server_.audit().path());
+    out += LineWriter().add("RECORD").add(line).finish();
+    sent++;
+  }
+  out += LineWriter().add("END").add("count=" + std::to_string(sent)).finish();
+  send(std::move(out));
 }
 
 }  // namespace anvil

@@ -25,6 +25,7 @@ class AdminChannel : public LineChannel {
   void handle_dovecot23(const std::string& line);
   asio::awaitable<void> who(const std::vector<std::string>& fields);
   asio::awaitable<void> kick(const std::vector<std::string>& fields);
+  void audit_tail(const std::vector<std::string>& fields);
   void error(const std::string& message);
 
   Server& server_;

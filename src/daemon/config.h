@@ -45,6 +45,8 @@ struct DaemonConfig {
   std::vector<std::string> dovecot_master_pid_files;
   // The uids Dovecot's mail processes run as; empty: any uid but root.
   std::vector<uid_t> dovecot_service_uids;
+  // One JSON line per kick and dry run; "" turns the trail off.
+  std::string audit_log = "/var/log/anvil/audit.log";
   bool dovecot_service = false;  // run as Dovecot 2.3's anvil service (--dovecot-service)
 
   std::string admin_socket_path() const { return resolve(admin_socket); }

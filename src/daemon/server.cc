@@ -36,6 +36,7 @@ const char* kick_status_name(KickStatus status) {
 Server::Server(asio::io_context& io, DaemonConfig config)
     : io_(io),
       config_(std::move(config)),
+      audit_(config_.audit_log),
       dovecot_(
           io,
           [this](OwnerId owner, pid_t pid) {
@@ -99,6 +100,12 @@ std::string Server::start() {
     }
   }
   spare_fd_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (std::string error = audit_.open(); !error.empty()) {
+    // Kicks still work; each one's log line says it was not audited.
+    log_error("{}; kicks are not audited until it can be opened (SIGHUP retries)", error);
+  } else if (audit_.enabled()) {
+    log_info("audit trail in {}", audit_.path());
+  }
   if (auto error = listen(admin_acceptor_, config_.admin_socket_path(), config_.admin_socket_mode);
       !error.empty()) {
     return error;
@@ -424,12 +431,26 @@ int run_daemon(const DaemonConfig& config) {
       return 1;
     }
   }
+  // SIGHUP: reopen the audit trail (after log rotation).
+  asio::signal_set hangup(io, SIGHUP);
+  std::function<void(const asio::error_code&, int)> on_hangup = [&](const asio::error_code& ec,
+                                                                    int) {
+    if (ec) return;
+    if (std::string error = server.audit().open(); !error.empty()) {
+      log_error("{}", error);
+    } else if (server.audit().enabled()) {
+      log_info("reopened {}", server.audit().path());
+    }
+    hangup.async_wait(on_hangup);
+  };
+  hangup.async_wait(on_hangup);
   // Dovecot's master ends its children with SIGQUIT at shutdown.
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGQUIT);
   signals.async_wait([&](const asio::error_code& ec, int signal) {
     if (ec) return;
     log_info("signal {} received; shutting down", signal);
     server.stop();
+    hangup.cancel();
     io.stop();
   });
   io.run();

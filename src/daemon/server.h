@@ -14,6 +14,7 @@
 #include "common/keyed_hash.h"
 #include "common/log.h"
 #include "common/unix_socket.h"
+#include "daemon/audit_log.h"
 #include "daemon/config.h"
 #include "daemon/dovecot_processes.h"
 #include "daemon/line_channel.h"
@@ -70,6 +71,7 @@ class Server {
   const DaemonConfig& config() const { return config_; }
   SessionTable& sessions() { return sessions_; }
   PenaltyTable& penalties() { return penalties_; }
+  AuditLog& audit() { return audit_; }
   DovecotProcesses& dovecot_processes() { return dovecot_; }
   OwnerId new_owner() { return next_owner_++; }
   // Brings in registrations that are written but not yet read (Dovecot's
@@ -132,6 +134,7 @@ class Server {
   DaemonConfig config_;
   SessionTable sessions_;
   PenaltyTable penalties_;
+  AuditLog audit_;
   DovecotProcesses dovecot_;
   asio::local::stream_protocol::acceptor service_acceptor_;
   asio::local::stream_protocol::acceptor admin_acceptor_;

@@ -237,6 +237,10 @@ class Stack(unittest.TestCase):
     # --- processes -------------------------------------------------------
 
     @property
+    def audit_log(self):
+        return os.path.join(self.dir, "audit.jsonl")
+
+    @property
     def admin_socket(self):
         return os.path.join(self.dir, "anvil")
 
@@ -252,7 +256,8 @@ class Stack(unittest.TestCase):
     def start_anvild(self, extra=(), preexec_fn=None):
         with open(os.path.join(self.dir, "anvild.log"), "ab") as log:
             self.anvild = self.spawn(
-                [os.path.join(BIN, "anvild"), "--run-dir", self.dir, *self.anvild_options, *extra],
+                [os.path.join(BIN, "anvild"), "--run-dir", self.dir,
+                 "-o", f"audit_log={self.audit_log}", *self.anvild_options, *extra],
                 stdout=log, stderr=log, preexec_fn=preexec_fn)
         # A socket file may be left over from a killed anvild: ready means
         # that both sockets accept connections.

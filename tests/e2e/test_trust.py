@@ -151,6 +151,69 @@ class KicksThatTimedOut(Stack):
         self.assertIsNotNone(jane.read_bye())
 
 
+class AuditTrail(Stack):
+    """A kick left no record beyond a log line."""
+
+    def records(self):
+        with open(self.audit_log) as f:
+            return [json.loads(line) for line in f]
+
+    def test_every_kick_and_dry_run_is_recorded_before_the_answer(self):
+        echod = self.start_echod("imap")
+        jane = self.connect(echod, "127.0.0.2", "jane")
+        bob = self.connect(echod, "127.0.0.3", "bob")
+        self.wait_for_sessions(2)
+        code, out, err = self.anvilctl("who", "-1", global_args=("-f", "json"))
+        ids = {row["username"]: row["conn_id"] for row in json.loads(out)}
+        code, out, err = self.anvilctl("kick", "--dry-run", "127.0.0.0/8")
+        self.assertEqual(code, 0, err)
+        code, out, err = self.anvilctl("kick", "--reason", "password changed", "jane")
+        self.assertEqual(code, 0, err)
+        # anvilctl has its answer: the records are already in the file.
+        dry, kick = self.records()
+        self.assertEqual(dry["action"], "dry-run")
+        self.assertEqual(dry["filter"], {"net": ["127.0.0.0/8"]})
+        self.assertEqual({c["user"]: c["outcome"] for c in dry["connections"]},
+                         {"jane": "would-kick", "bob": "would-kick"})
+        self.assertEqual(kick["action"], "kick")
+        self.assertEqual(kick["peer"]["uid"], os.getuid())
+        self.assertEqual(kick["peer"]["user"], "root")
+        self.assertEqual(kick["peer"]["program"], "anvilctl")
+        self.assertEqual(kick["filter"], {"user": ["jane"]})
+        self.assertEqual(kick["reason"], "password changed")
+        self.assertEqual((kick["matched"], kick["kicked"]), (1, 1))
+        [conn] = kick["connections"]
+        self.assertEqual((conn["id"], conn["user"], conn["service"], conn["pid"], conn["ip"],
+                          conn["outcome"]),
+                         (ids["jane"], "jane", "imap", echod.pid, "127.0.0.2", "kicked"))
+        self.assertIsNotNone(jane.read_bye())
+        self.assertTrue(bob.alive())
+        # anvilctl audit shows the same, newest last.
+        code, out, err = self.anvilctl("audit", "-n", "1", global_args=("-f", "json"))
+        self.assertEqual(code, 0, err)
+        self.assertEqual(json.loads(out), [kick])
+        code, out, err = self.anvilctl("audit")
+        self.assertEqual(code, 0, err)
+        lines = out.splitlines()
+        self.assertIn("dry-run by root (uid 0", lines[0])
+        self.assertIn("kick by root (uid 0", lines[3])
+        self.assertIn('user=jane, reason "password changed", 1 matched, 1 kicked', lines[3])
+        self.assertEqual(lines[4].split()[:3], ["kicked", "jane", "imap"])
+
+    def test_reopened_on_sighup(self):
+        echod = self.start_echod("imap")
+        self.connect(echod, "127.0.0.2", "jane")
+        self.wait_for_sessions(1)
+        self.assertEqual(self.anvilctl("kick", "--dry-run", "jane")[0], 0)
+        os.rename(self.audit_log, self.audit_log + ".1")
+        self.anvild.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: "reopened" in self.anvild_log()))
+        self.assertEqual(self.anvilctl("kick", "jane")[0], 0)
+        self.assertEqual([r["action"] for r in self.records()], ["kick"])
+        with open(self.audit_log + ".1") as f:
+            self.assertEqual([json.loads(line)["action"] for line in f], ["dry-run"])
+
+
 class BoundedMemory(Stack):
     """Peers that send without reading grew anvild and its log without end."""
 

@@ -1,0 +1,162 @@
+#include "daemon/audit_log.h"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "daemon/server.h"
+
+namespace anvil {
+
+namespace {
+
+std::string user_name(uid_t uid) {
+  passwd entry{}, *found = nullptr;
+  char buffer[4096];
+  if (getpwuid_r(uid, &entry, buffer, sizeof buffer, &found) != 0 || !found) return "";
+  return found->pw_name;
+}
+
+std::string program_of(pid_t pid) {
+  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(comm, name);
+  return name;
+}
+
+std::string iso8601(std::int64_t unix_ms) {
+  std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[40];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+  char with_ms[48];
+  std::snprintf(with_ms, sizeof with_ms, "%s.%03dZ", text, static_cast<int>(unix_ms % 1000));
+  return with_ms;
+}
+
+nlohmann::json optional_text(const std::string& text) {
+  return text.empty() ? nlohmann::json(nullptr) : nlohmann::json(text);
+}
+
+}  // namespace
+
+std::string AuditLog::open() {
+  if (path_.empty()) return "";
+  std::error_code ignored;
+  std::filesystem::path dir = std::filesystem::path(path_).parent_path();
+  if (!dir.empty() && !std::filesystem::exists(dir, ignored)) {
+    std::filesystem::create_directories(dir, ignored);
+    ::chmod(dir.c_str(), 0750);
+  }
+  int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) return "cannot open audit_log " + path_ + ": " + std::strerror(errno);
+  fd_.reset(fd);
+  return "";
+}
+
+std::string AuditLog::format(const KickAudit& kick, const std::vector<KickOutcome>& outcomes,
+                             std::int64_t unix_ms) {
+  nlohmann::json filter = nlohmann::json::object();
+  for (const std::string& field : kick.filter) {
+    std::size_t eq = field.find('=');
+    filter[field.substr(0, eq)].push_back(eq == std::string::npos ? "" : field.substr(eq + 1));
+  }
+  nlohmann::json connections = nlohmann::json::array();
+  std::size_t kicked = 0;
+  for (const KickOutcome& outcome : outcomes) {
+    const Session& s = outcome.session;
+    if (outcome.status == KickStatus::kicked) kicked++;
+    nlohmann::json c = {
+        {"id", s.id.to_hex()},
+        {"user", s.user},
+        {"service", s.service},
+        {"pid", s.pid},
+        {"uid", s.uid == kNoUid ? nlohmann::json(nullptr) : nlohmann::json(s.uid)},
+        {"ip", s.client_ip ? nlohmann::json(s.client_ip->to_string()) : nlohmann::json(nullptr)},
+        {"port", s.client_port},
+        {"dest_ip", s.dest_ip ? nlohmann::json(s.dest_ip->to_string()) : nlohmann::json(nullptr)},
+        {"dest_port", s.dest_port},
+        {"outcome", kick_status_name(outcome.status)},
+    };
+    if (!outcome.why.empty()) c["why"] = outcome.why;
+    connections.push_back(std::move(c));
+  }
+  nlohmann::json record = {
+      {"time", iso8601(unix_ms)},
+      {"unix_ms", unix_ms},
+      {"action", kick.dry_run ? "dry-run" : "kick"},
+      {"peer",
+       {{"uid", kick.peer.uid},
+        {"user", optional_text(user_name(kick.peer.uid))},
+        {"pid", kick.peer.pid},
+        {"program", optional_text(program_of(kick.peer.pid))}}},
+      {"filter", filter},
+      {"reason", kick.reason},
+      {"force", kick.force},
+      {"connections", connections},
+      {"matched", outcomes.size()},
+      {"kicked", kicked},
+  };
+  // Peers choose user names and reasons: never let invalid UTF-8 make the
+  // record unwritable.
+  return record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string AuditLog::record(const KickAudit& kick, const std::vector<KickOutcome>& outcomes) {
+  if (path_.empty()) return "";
+  if (!fd_) {
+    if (std::string error = open(); !error.empty()) return error;
+  }
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  std::string line = format(kick, outcomes, now.count()) + "\n";
+  if (!write_all(fd_.get(), line))
+    return "writing audit_log " + path_ + ": " + std::strerror(errno);
+  if (::fdatasync(fd_.get()) != 0) {
+    return "syncing audit_log " + path_ + ": " + std::strerror(errno);
+  }
+  return "";
+}
+
+std::vector<std::string> AuditLog::tail(std::size_t count) const {
+  if (path_.empty() || count == 0) return {};
+  // Read backwards from the end, so that a long trail costs what the
+  // answer needs, not the whole file.
+  std::ifstream in(path_, std::ios::binary);
+  if (!in) return {};
+  in.seekg(0, std::ios::end);
+  std::streamoff end = in.tellg();
+  std::string text;
+  constexpr std::streamoff kBlock = 64 * 1024;
+  for (std::streamoff start = end; start > 0;) {
+    std::streamoff from = std::max<std::streamoff>(0, start - kBlock);
+    std::string block(static_cast<std::size_t>(start - from), '\0');
+    in.seekg(from);
+    in.read(block.data(), static_cast<std::streamsize>(block.size()));
+    text.insert(0, block);
+    start = from;
+    if (static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) > count) break;
+  }
+  std::vector<std::string> lines;
+  std::size_t pos = text.size();
+  while (pos > 0 && lines.size() < count) {
+    std::size_t lf = text.rfind('\n', pos - 1);
+    std::size_t begin = lf == std::string::npos ? 0 : lf + 1;
+    if (pos > begin) lines.push_back(text.substr(begin, pos - begin));
+    if (lf == std::string::npos) break;
+    pos = lf;
+  }
+  return {lines.rbegin(), lines.rend()};
+}
+
+}  // namespace anvil
