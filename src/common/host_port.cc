@@ -38,7 +38,13 @@ std::optional<HostPort> parse_host_port(std::string_view text, bool allow_no_por
       if (port_text.empty()) return std::nullopt;
     }
   }
-  if (out.host.empty() || out.host.find_first_of(" \t/") != std::string::npos) return std::nullopt;
+  // Brackets belong only around an IPv6 address ("[[]" is no host), and a
+  // host name has no blanks, slashes or control bytes.
+  if (out.host.empty() || out.host.find_first_of(" \t/[]") != std::string::npos)
+    return std::nullopt;
+  for (char c : out.host) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return std::nullopt;
+  }
   if (port_text.empty()) {
     if (!allow_no_port) return std::nullopt;
   } else if (!parse_port(port_text, &out.port, 0)) {

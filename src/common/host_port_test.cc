@@ -21,6 +21,11 @@ TEST(HostPort, Forms) {
   EXPECT_FALSE(parse_host_port("host:70000"));
   EXPECT_FALSE(parse_host_port(":143"));
   EXPECT_FALSE(parse_host_port("[::1]143"));
+  EXPECT_FALSE(parse_host_port("[[]", true));
+  EXPECT_FALSE(parse_host_port("[[]:143"));
+  EXPECT_FALSE(parse_host_port("[]:143"));
+  EXPECT_FALSE(parse_host_port("a]b:143"));
+  EXPECT_FALSE(parse_host_port(std::string("host\x01:143")));
 }
 
 TEST(HostPort, Ports) {

@@ -10,6 +10,8 @@ namespace anvil {
 
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
   if (text.empty() || text.size() > INET6_ADDRSTRLEN) return std::nullopt;
+  // inet_pton reads a C string: "1.2.3.4\0junk" must not pass as 1.2.3.4.
+  if (text.find('\0') != std::string_view::npos) return std::nullopt;
   std::string buf(text);
   IpAddress ip;
   if (text.find(':') == std::string_view::npos) {
@@ -55,6 +57,11 @@ std::optional<Cidr> Cidr::parse(std::string_view text) {
   if (!ip) return std::nullopt;
   Cidr cidr;
   cidr.bits_ = ip->bit_length();
+  // An IPv4-mapped network (::ffff:10.0.0.0/104) is folded to IPv4 like
+  // its address: its prefix counts from bit 96. A shorter prefix would
+  // reach past the mapped range and means no IPv4 network.
+  bool mapped = ip->family() == IpAddress::Family::v4 &&
+                text.substr(0, slash).find(':') != std::string_view::npos;
   if (slash != std::string_view::npos) {
     std::string_view digits = text.substr(slash + 1);
     if (digits.empty() || digits.size() > 3 ||
@@ -63,6 +70,10 @@ std::optional<Cidr> Cidr::parse(std::string_view text) {
     }
     int bits = 0;
     std::from_chars(digits.data(), digits.data() + digits.size(), bits);
+    if (mapped) {
+      if (bits < 96 || bits > 128) return std::nullopt;
+      bits -= 96;
+    }
     if (bits > ip->bit_length()) return std::nullopt;
     cidr.bits_ = bits;
   }

@@ -51,6 +51,26 @@ TEST(Cidr, HostBitsAreClearedAndBareAddressIsFullLength) {
   EXPECT_TRUE(Cidr::parse("fd00::/8")->contains(*IpAddress::parse("fd95:4eed:38ba::25")));
 }
 
+TEST(IpAddress, AnEmbeddedNulIsNoAddress) {
+  using namespace std::string_literals;
+  EXPECT_FALSE(IpAddress::parse("1.2.3.4\0garbage"s));
+  EXPECT_FALSE(IpAddress::parse("::1\0"s));
+  EXPECT_FALSE(Cidr::parse("10.0.0.0\0junk/8"s));
+  EXPECT_FALSE(Cidr::parse("10.0.0.0/8\0"s));
+}
+
+TEST(Cidr, MappedNetworksCountTheirPrefixFromBit96) {
+  auto net = Cidr::parse("::ffff:10.0.0.0/104");
+  ASSERT_TRUE(net);
+  EXPECT_EQ(net->to_string(), "10.0.0.0/8");
+  EXPECT_TRUE(net->contains(*IpAddress::parse("10.200.0.1")));
+  EXPECT_FALSE(net->contains(*IpAddress::parse("11.0.0.1")));
+  EXPECT_EQ(Cidr::parse("::ffff:0.0.0.0/96")->to_string(), "0.0.0.0/0");
+  EXPECT_EQ(Cidr::parse("::ffff:192.0.2.7")->to_string(), "192.0.2.7/32");
+  EXPECT_FALSE(Cidr::parse("::ffff:10.0.0.0/95"));
+  EXPECT_FALSE(Cidr::parse("::ffff:10.0.0.0/129"));
+}
+
 TEST(Cidr, RejectsBadPrefixes) {
   EXPECT_FALSE(Cidr::parse("127.0.0.0/33"));
   EXPECT_FALSE(Cidr::parse("::/129"));

@@ -63,6 +63,14 @@ std::vector<std::string> split_fields(std::string_view line) {
   return fields;
 }
 
+std::string single_line(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  return out;
+}
+
 LineWriter& LineWriter::add(std::string_view raw_field) {
   if (!first_) line_ += '\t';
   first_ = false;

@@ -13,6 +13,11 @@
 namespace anvil {
 
 std::string escape_field(std::string_view raw);
+
+// Text for one line of a peer's protocol (a goodbye carrying an admin's
+// reason, a reply quoting a backend): control characters (CR, LF, NUL,
+// ...) become spaces, so the text can never end the line or start another.
+std::string single_line(std::string_view text);
 std::string unescape_field(std::string_view escaped);
 
 // Splits one line (without its LF) into unescaped fields. An empty line has

@@ -40,6 +40,11 @@ TEST(LineCodec, WriterRoundTripsThroughSplit) {
   EXPECT_EQ(fields[2], "42");
 }
 
+TEST(LineCodec, SingleLineTurnsControlBytesIntoSpaces) {
+  EXPECT_EQ(single_line("bye\r\nINJECTED\t\x01x"), "bye  INJECTED  x");
+  EXPECT_EQ(single_line(std::string("a\0b", 3)), "a b");
+}
+
 TEST(LineBuffer, HandsOutLinesAcrossChunksAndDropsCr) {
   LineBuffer buffer(100);
   ASSERT_TRUE(buffer.append("one\r\ntw", 7));

@@ -81,7 +81,7 @@ bool parse_duration(std::string_view text, std::chrono::milliseconds min,
   } else {
     return false;
   }
-  if (number > max.count() / factor + 1) return false;
+  if (number > max.count() / factor) return false;  // number * factor would pass max
   std::chrono::milliseconds value(number * factor);
   if (value < min || value > max) return false;
   *out = value;

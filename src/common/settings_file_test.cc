@@ -56,6 +56,11 @@ TEST(SettingsFile, Durations) {
   EXPECT_FALSE(parse_duration("5 fortnights", lo, hi, &out));
   EXPECT_FALSE(parse_duration("", lo, hi, &out));
   EXPECT_FALSE(parse_duration("99999999999999999h", lo, hi, &out));
+  // A maximum of milliseconds::max() must not let number * factor overflow.
+  EXPECT_FALSE(parse_duration("9223372036854775h", lo, milliseconds::max(), &out));
+  EXPECT_FALSE(parse_duration("9223372036854776s", lo, milliseconds::max(), &out));
+  EXPECT_TRUE(parse_duration("9223372036854775s", lo, milliseconds::max(), &out));
+  EXPECT_EQ(out, milliseconds(9'223'372'036'854'775'000));
   bool flag = false;
   EXPECT_TRUE(parse_bool("yes", &flag));
   EXPECT_TRUE(flag);

@@ -256,7 +256,7 @@ class EchoServer {
       for (auto& [fd, conn] : connections_) {
         if (conn->id != id) continue;
         // Best effort goodbye: the socket is non-blocking and the line short.
-        std::string bye = conn->output + "BYE " + reason + "\n";
+        std::string bye = conn->output + "BYE " + anvil::single_line(reason) + "\n";
         ssize_t ignored = ::send(fd, bye.data(), bye.size(), MSG_NOSIGNAL);
         (void)ignored;
         conn->id = {};  // the Client forgets it once we report it dropped

@@ -10,12 +10,4 @@ std::unique_ptr<FrontEnd> make_front_end(MailProtocol protocol, const FrontEndOp
                                         : make_pop3_front_end(options);
 }
 
-std::string single_line(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-  }
-  return out;
-}
-
 }  // namespace anvil

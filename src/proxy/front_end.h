@@ -84,7 +84,4 @@ class FrontEnd {
 
 std::unique_ptr<FrontEnd> make_front_end(MailProtocol protocol, const FrontEndOptions& options);
 
-// Text for one protocol line: control characters (CR, LF, ...) become spaces.
-std::string single_line(std::string_view text);
-
 }  // namespace anvil

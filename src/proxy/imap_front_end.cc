@@ -2,6 +2,7 @@
 // login; SASL-IR RFC 4959; LITERAL+ RFC 7888; ID RFC 2971).
 #include <utility>
 
+#include "common/line_codec.h"
 #include "common/user_mask.h"
 #include "proxy/front_end.h"
 #include "proxy/imap_command.h"

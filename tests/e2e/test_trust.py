@@ -214,6 +214,41 @@ class AuditTrail(Stack):
             self.assertEqual([json.loads(line)["action"] for line in f], ["dry-run"])
 
 
+class InputAtTheEdges(Stack):
+    """Values that parsed as something they are not, and a reason that
+    could inject a protocol line."""
+
+    def test_an_embedded_nul_is_no_address(self):
+        peer = RawLineSocket(self.service_socket)
+        self.clients.append(peer)
+        peer.send(SERVICE_HELLO.format(pid=os.getpid()))
+        self.assertEqual(peer.line(), "VERSION\tanvil-service\t1\t0")
+        peer.send(f"CONNECT\t{'a' * 32}\tuser=x\tip=1.2.3.4\x010garbage\n")
+        self.assertIn("invalid ip", peer.line())
+        admin = RawLineSocket(self.admin_socket)
+        self.clients.append(admin)
+        admin.send("VERSION\tanvil-admin\t1\t0\nWHO\tnet=10.0.0.0\x010junk/8\n")
+        self.assertEqual(admin.line(), "VERSION\tanvil-admin\t1\t0")
+        self.assertIn("invalid filter net", admin.line())
+        self.assertEqual(self.who_users(), [])
+
+    def test_a_mapped_network_is_its_ipv4_network(self):
+        echod = self.start_echod("imap")
+        self.connect(echod, "127.0.0.2", "jane")
+        self.wait_for_sessions(1)
+        self.assertEqual(self.who_users("::ffff:127.0.0.0/104"), ["jane"])
+        self.assertEqual(self.who_users("::ffff:10.0.0.0/104"), [])
+
+    def test_a_reason_cannot_inject_a_line(self):
+        echod = self.start_echod("imap")
+        jane = self.connect(echod, "127.0.0.2", "jane")
+        self.wait_for_sessions(1)
+        code, out, err = self.anvilctl("kick", "--reason", "bye\nOK injected", "jane")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(jane.readline(), "BYE bye OK injected")
+        self.assertEqual(jane.readline(), "")
+
+
 class BoundedMemory(Stack):
     """Peers that send without reading grew anvild and its log without end."""
 
