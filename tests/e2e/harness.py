@@ -337,11 +337,20 @@ for _ in range(count):
     s.settimeout(10)
     try:
         s.connect(path)
-        if greeting:
-            s.sendall(greeting)
-            answers.append(s.recv(4096).decode().strip().replace("\n", " | "))
     except OSError as e:
         answers.append("error: " + type(e).__name__)
+        continue
+    if greeting:
+        # A refusal may be written, and the socket closed, before the
+        # greeting goes out: what was said is read all the same.
+        try:
+            s.sendall(greeting)
+        except OSError:
+            pass
+        try:
+            answers.append(s.recv(4096).decode().strip().replace("\n", " | "))
+        except OSError as e:
+            answers.append("error: " + type(e).__name__)
     held.append(s)
 print("\n".join(answers), flush=True)
 print("ready", flush=True)
