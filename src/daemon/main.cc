@@ -31,9 +31,14 @@ constexpr const char* kUsage =
     "  --version       print the version\n"
     "\n"
     "Settings: run_dir, admin_socket, service_socket, admin_socket_mode,\n"
-    "service_socket_mode, admin_allow_uids, max_line_length,\n"
-    "max_sessions_per_process, max_service_clients, max_admin_clients,\n"
-    "kick_timeout_ms. See anvild(8).\n";
+    "service_socket_mode, service_socket_group, service_allow_uids,\n"
+    "service_allow_groups, admin_allow_uids, admin_allow_groups,\n"
+    "max_line_length, max_sessions_per_process, max_sessions_per_uid,\n"
+    "max_sessions, max_service_clients, max_channels_per_uid,\n"
+    "max_admin_clients, max_dovecot_processes, max_output_bytes,\n"
+    "handshake_timeout_ms, admin_idle_timeout_ms, kick_timeout_ms, audit_log,\n"
+    "dovecot_master_pid_files, dovecot_service_uids. See anvild(8).\n"
+    "SIGHUP reopens the audit trail.\n";
 
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "anvild: %s\n%s", message.c_str(), kUsage);
