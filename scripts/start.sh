@@ -101,6 +101,9 @@ fi
 chown nobody:nogroup "$state/mail"
 
 # --- anvild -------------------------------------------------------------
+# The service socket's group: its members may register sessions
+# (docs/security.md). The audit trail goes to $log_dir/audit.log.
+getent group anvil >/dev/null || groupadd --system anvil
 stop "$run_dir/anvil-proxy.pid" anvil-proxy
 stop "$run_dir/anvild.pid" anvild
 setsid /usr/local/sbin/anvild --run-dir "$run_dir" </dev/null >>"$log_dir/anvild.log" 2>&1 &

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -73,6 +74,26 @@ class Client {
                       std::string* error = nullptr);
   // Forgets a session; unknown ids are ignored.
   void unregister_session(const ConnectionId& id);
+
+  // What anvild counts for a client address and a user name, over every
+  // service and process it knows: what a service needs to hold limits that
+  // span processes (docs/protocol.md §2.7).
+  struct Counts {
+    std::size_t ip_sessions = 0;    // sessions from this address
+    std::size_t ip_prelogin = 0;    // of those, without a user yet
+    std::size_t user_sessions = 0;  // sessions of this user (ASCII case-folded)
+    unsigned penalty = 0;           // failed-login penalty of the address, 0 to 4
+  };
+  // nullopt: anvild is not connected, or did not answer in time.
+  using CountsHandler = std::function<void(std::optional<Counts>)>;
+  // Asks anvild for the counts of an address (IPv4 or IPv6 text) and a user
+  // (may be empty). The handler runs from process(), within `timeout`.
+  void query_counts(const std::string& ip, const std::string& user, CountsHandler handler,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(2));
+  // Tells anvild that a login from ip failed (checksum: of the credentials
+  // tried, so that a client repeating one stale password is not escalated)
+  // or succeeded; anvild keeps the address's penalty as Dovecot's auth does.
+  void report_login(const std::string& ip, bool failed, std::uint32_t checksum = 0);
 
   void set_kick_handler(KickHandler handler);
   void set_error_handler(ErrorHandler handler);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <map>
 #include <unordered_map>
 
 #include "common/line_codec.h"
@@ -80,6 +81,12 @@ class Client::Impl {
   std::chrono::milliseconds backoff_;
   Clock::time_point next_attempt_;
   KickHandler kick_handler_;
+  struct PendingQuery {
+    Clock::time_point deadline;
+    CountsHandler handler;
+  };
+  std::map<std::uint64_t, PendingQuery> queries_;
+  std::uint64_t next_query_ = 1;
   ErrorHandler error_handler_;
   std::function<void()> wakeup_;
 
@@ -94,8 +101,52 @@ class Client::Impl {
     if (was_idle && wakeup_) wakeup_();
   }
 
+  // Queries of a connection that is gone cannot be answered: they end at
+  // the next process().
+  void fail_queries() {
+    for (auto& [request, query] : queries_) query.deadline = Clock::now();
+  }
+
+  void expire_queries() {
+    auto now = Clock::now();
+    for (auto it = queries_.begin(); it != queries_.end();) {
+      if (it->second.deadline > now) {
+        ++it;
+        continue;
+      }
+      CountsHandler handler = std::move(it->second.handler);
+      it = queries_.erase(it);
+      if (handler) handler(std::nullopt);
+    }
+  }
+
+  void handle_counts(const std::vector<std::string>& fields) {
+    long long request = 0;
+    if (fields.size() < 2 || !parse_integer(fields[1], 1, INT64_MAX, &request)) return;
+    auto it = queries_.find(static_cast<std::uint64_t>(request));
+    if (it == queries_.end()) return;  // timed out already
+    Counts counts;
+    for (std::size_t i = 2; i < fields.size(); i++) {
+      std::string_view field = fields[i];
+      std::size_t eq = field.find('=');
+      if (eq == std::string_view::npos) continue;
+      long long value = 0;
+      if (!parse_integer(field.substr(eq + 1), 0, INT64_MAX, &value)) continue;
+      std::string_view key = field.substr(0, eq);
+      auto count = static_cast<std::size_t>(value);
+      if (key == "ip_sessions") counts.ip_sessions = count;
+      if (key == "ip_prelogin") counts.ip_prelogin = count;
+      if (key == "user_sessions") counts.user_sessions = count;
+      if (key == "penalty") counts.penalty = static_cast<unsigned>(value);
+    }
+    CountsHandler handler = std::move(it->second.handler);
+    queries_.erase(it);
+    if (handler) handler(counts);
+  }
+
   void disconnect(const std::string& why) {
     if (!fd_) return;
+    fail_queries();
     report(why);
     fd_.reset();
     output_.clear();
@@ -131,6 +182,8 @@ class Client::Impl {
         return;
       }
       backoff_ = options_.initial_backoff;
+    } else if (fields[0] == "COUNTS") {
+      handle_counts(fields);
     } else if (fields[0] == "ERROR") {
       std::string message = fields.size() >= 4 ? fields[3] : line;
       report("anvild: " + message);
@@ -272,9 +325,13 @@ std::size_t Client::session_count() const {
 }
 
 int Client::timeout_ms() const {
-  if (impl_->fd_) return -1;
-  auto wait =
-      std::chrono::duration_cast<std::chrono::milliseconds>(impl_->next_attempt_ - Clock::now());
+  std::optional<Clock::time_point> next;
+  if (!impl_->fd_) next = impl_->next_attempt_;
+  for (const auto& [request, query] : impl_->queries_) {
+    if (!next || query.deadline < *next) next = query.deadline;
+  }
+  if (!next) return -1;
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(*next - Clock::now());
   return wait.count() < 0 ? 0 : static_cast<int>(wait.count()) + 1;
 }
 
@@ -282,6 +339,30 @@ void Client::process() {
   if (!impl_->fd_ && Clock::now() >= impl_->next_attempt_) impl_->try_connect();
   impl_->read_input();
   impl_->write_output();
+  impl_->expire_queries();
+}
+
+void Client::query_counts(const std::string& ip, const std::string& user, CountsHandler handler,
+                          std::chrono::milliseconds timeout) {
+  std::uint64_t request = impl_->next_query_++;
+  // Not connected: the handler hears so from the next process(), never
+  // from inside this call.
+  auto deadline = impl_->fd_ ? Clock::now() + timeout : Clock::now();
+  impl_->queries_.emplace(request, Impl::PendingQuery{deadline, std::move(handler)});
+  impl_->queue(LineWriter()
+                   .add("COUNT")
+                   .add(static_cast<long long>(request))
+                   .add("ip=" + ip)
+                   .add("user=" + user)
+                   .finish());
+  if (!impl_->fd_ && impl_->wakeup_) impl_->wakeup_();
+}
+
+void Client::report_login(const std::string& ip, bool failed, std::uint32_t checksum) {
+  LineWriter line;
+  line.add("LOGIN").add(failed ? "failed" : "ok").add("ip=" + ip);
+  if (failed) line.add("checksum=" + std::to_string(checksum));
+  impl_->queue(line.finish());
 }
 
 }  // namespace anvil

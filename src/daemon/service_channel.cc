@@ -128,6 +128,10 @@ void ServiceChannel::handle(const std::vector<std::string>& fields) {
     handle_disconnect(fields);
   } else if (command == "KICKED") {
     handle_kicked(fields);
+  } else if (command == "COUNT") {
+    handle_count(fields);
+  } else if (command == "LOGIN") {
+    handle_login(fields);
   } else {
     error(command, "", "unknown command: " + command);
   }
@@ -207,6 +211,76 @@ void ServiceChannel::handle_kicked(const std::vector<std::string>& fields) {
     pending.op->status[id] = dropped.contains(id) ? KickStatus::kicked : KickStatus::not_dropped;
   }
   pending.op->settle_one();
+}
+
+namespace {
+
+// The fields after the command (and request) of COUNT and LOGIN.
+std::string field_value(const std::vector<std::string>& fields, std::size_t from,
+                        std::string_view key) {
+  for (std::size_t i = from; i < fields.size(); i++) {
+    std::string_view field = fields[i];
+    if (field.size() > key.size() && field.starts_with(key) && field[key.size()] == '=') {
+      return std::string(field.substr(key.size() + 1));
+    }
+  }
+  return "";
+}
+
+// The penalty table's ident for an address, as Dovecot's auth makes it: an
+// IPv6 address stands for its /48, where one client usually has them all.
+std::string penalty_ident(const IpAddress& ip) {
+  if (ip.family() == IpAddress::Family::v4) return ip.to_string();
+  return ip.with_host_bits(48, false).to_string();
+}
+
+constexpr unsigned kMaxPenalty = 4;
+
+}  // namespace
+
+void ServiceChannel::handle_count(const std::vector<std::string>& fields) {
+  long long request = 0;
+  if (fields.size() < 2 || !parse_integer(fields[1], 1, INT64_MAX, &request)) {
+    return error("COUNT", "", "COUNT needs a request number");
+  }
+  server_.sync_registrations();
+  const SessionTable& table = server_.sessions();
+  auto ip = IpAddress::parse(field_value(fields, 2, "ip"));
+  std::string user = field_value(fields, 2, "user");
+  std::size_t ip_sessions = ip ? table.address_size(*ip) : 0;
+  std::size_t ip_prelogin = ip ? table.address_prelogin_size(*ip) : 0;
+  std::size_t user_sessions = user.empty() ? 0 : table.user_size(user);
+  unsigned penalty = ip ? server_.penalties().get(penalty_ident(*ip), unix_seconds()).first : 0;
+  send(LineWriter()
+           .add("COUNTS")
+           .add(request)
+           .add("ip_sessions=" + std::to_string(ip_sessions))
+           .add("ip_prelogin=" + std::to_string(ip_prelogin))
+           .add("user_sessions=" + std::to_string(user_sessions))
+           .add("penalty=" + std::to_string(penalty))
+           .finish());
+}
+
+void ServiceChannel::handle_login(const std::vector<std::string>& fields) {
+  // LOGIN⇥failed⇥ip=…⇥checksum=…  or  LOGIN⇥ok⇥ip=…
+  auto ip = IpAddress::parse(field_value(fields, 2, "ip"));
+  bool failed = fields.size() >= 2 && fields[1] == "failed";
+  if (!ip || fields.size() < 2 || (!failed && fields[1] != "ok")) {
+    return error("LOGIN", "", "expected LOGIN\t(failed|ok)\tip=<address>");
+  }
+  PenaltyTable& penalties = server_.penalties();
+  std::string ident = penalty_ident(*ip);
+  std::int64_t now = unix_seconds();
+  unsigned penalty = penalties.get(ident, now).first;
+  if (failed) {
+    long long checksum = 0;
+    parse_integer(field_value(fields, 2, "checksum"), 0, UINT32_MAX, &checksum);
+    // Checksum 0 would set the value as given; any real checksum counts.
+    penalties.inc(ident, static_cast<std::uint32_t>(checksum) | 1u,
+                  std::min(penalty + 1, kMaxPenalty), now);
+  } else if (penalty > 0) {
+    penalties.inc(ident, 0, 0, now);
+  }
 }
 
 void ServiceChannel::request_kick(const std::vector<ConnectionId>& ids, const std::string& reason,

@@ -41,6 +41,8 @@ class ServiceChannel : public LineChannel {
   void handle_connect(const std::vector<std::string>& fields, bool update);
   void handle_disconnect(const std::vector<std::string>& fields);
   void handle_kicked(const std::vector<std::string>& fields);
+  void handle_count(const std::vector<std::string>& fields);
+  void handle_login(const std::vector<std::string>& fields);
   void error(const std::string& command, const std::string& id, const std::string& message);
   void fatal(const std::string& message);
   void finish();

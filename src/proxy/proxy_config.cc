@@ -96,6 +96,19 @@ std::string ProxyConfig::set(const std::string& key, const std::string& value) {
     if (!set_size(1, 100, &max_login_attempts)) return bad("1 to 100");
   } else if (key == "max_bad_commands") {
     if (!set_size(1, 1000, &max_bad_commands)) return bad("1 to 1000");
+  } else if (key == "max_connections_per_ip" || key == "max_prelogin_per_ip" ||
+             key == "max_connections_per_user") {
+    std::size_t* target = key == "max_connections_per_ip" ? &max_connections_per_ip
+                          : key == "max_prelogin_per_ip"  ? &max_prelogin_per_ip
+                                                          : &max_connections_per_user;
+    if (!set_size(0, 10'000'000, target)) return bad("0 (no limit) to 10000000");
+  } else if (key == "login_penalty") {
+    if (!parse_bool(value, &login_penalty)) return bad("yes or no");
+  } else if (key == "login_penalty_max") {
+    if (!parse_duration(value, std::chrono::milliseconds(0), std::chrono::minutes(10),
+                        &login_penalty_max)) {
+      return bad("a duration up to 10min");
+    }
   } else if (key == "max_sessions") {
     if (!set_size(1, 10'000'000, &max_sessions)) return bad("1 to 10000000");
   } else {

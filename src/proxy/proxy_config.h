@@ -46,6 +46,17 @@ struct ProxyConfig {
   int max_login_attempts = 3;
   int max_bad_commands = 10;
   std::size_t max_sessions = 50'000;
+  // Limits counted by anvild, so that they hold over every proxy process
+  // (0: no limit). A client address may hold max_connections_per_ip
+  // connections, of which max_prelogin_per_ip not yet logged in; a user
+  // max_connections_per_user.
+  std::size_t max_connections_per_ip = 0;
+  std::size_t max_prelogin_per_ip = 0;
+  std::size_t max_connections_per_user = 0;
+  // Failed logins from an address delay its next ones (Dovecot's auth
+  // penalty: 2, 4, 8 seconds, then login_penalty_max), kept in anvild.
+  bool login_penalty = true;
+  std::chrono::milliseconds login_penalty_max{15'000};
 
   bool tls_configured() const { return !tls_cert.empty(); }
 

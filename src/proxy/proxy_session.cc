@@ -24,6 +24,19 @@ const char* protocol_name(MailProtocol protocol) {
   return protocol == MailProtocol::imap ? "imap" : "pop3";
 }
 
+// Names the credentials a failed login tried, so that anvild can tell a
+// client repeating one stale password from one trying many (FNV-1a).
+std::uint32_t credentials_checksum(const Credentials& credentials) {
+  std::uint32_t hash = 2166136261u;
+  auto mix = [&](std::string_view text) {
+    for (char c : text) hash = (hash ^ static_cast<unsigned char>(c)) * 16777619u;
+  };
+  mix(credentials.user);
+  mix(std::string_view("\0", 1));
+  mix(credentials.password);
+  return hash;
+}
+
 // IPv4-mapped IPv6 addresses folded to IPv4, as anvild and anvilctl show them.
 std::string address_text(const asio::ip::address& address) {
   auto parsed = IpAddress::parse(address.to_string());
@@ -39,7 +52,8 @@ ProxySession::ProxySession(Proxy& proxy, MailProtocol protocol, bool implicit_tl
       protocol_(protocol),
       implicit_tls_(implicit_tls),
       client_(std::move(socket)),
-      deadline_(client_.socket().get_executor()) {}
+      deadline_(client_.socket().get_executor()),
+      penalty_wait_(client_.socket().get_executor()) {}
 
 ProxySession::~ProxySession() {
   if (!id_.is_zero() && *proxy_alive_) proxy_.remove(id_);
@@ -142,6 +156,7 @@ void ProxySession::shut_down() {
 // writes to the client (run() before login, the backend-to-client pump
 // after) ends with the goodbye.
 void ProxySession::stop_for_goodbye() {
+  penalty_wait_.cancel();
   if (backend_) backend_->close();
   if (!relaying_) client_.cancel();
   set_deadline(Clock::now() + kGoodbyeGrace);
@@ -179,6 +194,66 @@ void ProxySession::close_all() {
   if (backend_) backend_->close();
   client_.close();
   deadline_.cancel();
+}
+
+asio::awaitable<std::optional<Client::Counts>> ProxySession::counts(const std::string& user) {
+  auto executor = deadline_.get_executor();
+  auto answered = std::make_shared<asio::steady_timer>(executor, Clock::time_point::max());
+  auto result = std::make_shared<std::optional<Client::Counts>>();
+  proxy_.registry(protocol_).query_counts(info_.client_ip, user,
+                                          [answered, result](std::optional<Client::Counts> c) {
+                                            *result = c;
+                                            answered->cancel();
+                                          });
+  asio::error_code ec;
+  co_await answered->async_wait(with(ec));  // the query ends within its own timeout
+  co_return *result;
+}
+
+asio::awaitable<bool> ProxySession::within_address_limits() {
+  const ProxyConfig& config = proxy_.config();
+  if (config.max_connections_per_ip == 0 && config.max_prelogin_per_ip == 0) co_return true;
+  auto counted = co_await counts("");
+  if (!counted || ending_ != Ending::none) co_return ending_ == Ending::none;
+  // anvild counted this connection too: it registered first.
+  std::string why;
+  if (config.max_connections_per_ip > 0 && counted->ip_sessions > config.max_connections_per_ip) {
+    why = "max_connections_per_ip=" + std::to_string(config.max_connections_per_ip);
+  } else if (config.max_prelogin_per_ip > 0 && counted->ip_prelogin > config.max_prelogin_per_ip) {
+    why = "max_prelogin_per_ip=" + std::to_string(config.max_prelogin_per_ip);
+  }
+  if (why.empty()) co_return true;
+  log_info("{}: refused {}: too many connections from the address ({})", protocol_name(protocol_),
+           peer_, why);
+  co_await send_to_client(front_end_->kicked_reply("Too many connections from your address"));
+  co_return false;
+}
+
+asio::awaitable<std::string> ProxySession::login_refusal(const std::string& user) {
+  const ProxyConfig& config = proxy_.config();
+  if (config.max_connections_per_user == 0 && !config.login_penalty) co_return "";
+  auto counted = co_await counts(user);
+  if (!counted || ending_ != Ending::none) co_return "";
+  if (config.login_penalty && counted->penalty > 0) {
+    // Dovecot's auth penalty: 2 s after one failure, doubling, capped.
+    auto delay = std::min<std::chrono::milliseconds>(std::chrono::seconds(1u << counted->penalty),
+                                                     config.login_penalty_max);
+    log_info("{}: login from {} delayed {} ms (failed-login penalty {})", protocol_name(protocol_),
+             peer_, delay.count(), counted->penalty);
+    penalty_wait_.expires_after(delay);
+    asio::error_code ec;
+    co_await penalty_wait_.async_wait(with(ec));
+    if (ending_ != Ending::none) co_return "";
+  }
+  if (config.max_connections_per_user > 0 &&
+      counted->user_sessions >= config.max_connections_per_user) {
+    log_info("{}: login of user={} from {} refused: max_connections_per_user={} reached",
+             protocol_name(protocol_), user, peer_, config.max_connections_per_user);
+    co_return protocol_ == MailProtocol::imap
+        ? "NO [LIMIT] Maximum number of connections for this user exceeded."
+        : "-ERR [IN-USE] Maximum number of connections for this user exceeded.";
+  }
+  co_return "";
 }
 
 asio::awaitable<bool> ProxySession::send_to_client(std::string_view text) {
@@ -235,6 +310,7 @@ asio::awaitable<void> ProxySession::run(std::shared_ptr<ProxySession> self,  // 
       ending_ = ending_ == Ending::none ? Ending::silent : ending_;
     }
   }
+  if (open) open = co_await within_address_limits();
   if (open) open = co_await send_to_client(front_end_->greeting());
   while (open) {
     FrontEndStep step = front_end_->next();
@@ -272,8 +348,29 @@ asio::awaitable<void> ProxySession::run(std::shared_ptr<ProxySession> self,  // 
       case Action::login: {
         open = co_await send_to_client(step.reply);
         if (!open) break;
+        const Credentials& credentials = step.credentials;
+        std::string user = credentials.authzid.empty() ? credentials.user : credentials.authzid;
+        if (std::string refusal = co_await login_refusal(user); !refusal.empty()) {
+          FrontEndStep refused = front_end_->login_failed(refusal);
+          open = co_await send_to_client(refused.reply) && refused.action != Action::close;
+          break;
+        }
+        if (ending_ != Ending::none) {
+          open = false;
+          break;
+        }
         std::string reply;
-        bool logged_in = co_await log_in(step.credentials, &reply);
+        bool logged_in = co_await log_in(credentials, &reply);
+        if (proxy_.config().login_penalty && ending_ == Ending::none) {
+          // Only the backend's refusal counts: an unreachable backend says
+          // nothing about the password.
+          if (!logged_in && !reply.empty()) {
+            proxy_.registry(protocol_).report_login(info_.client_ip, true,
+                                                    credentials_checksum(credentials));
+          } else if (logged_in) {
+            proxy_.registry(protocol_).report_login(info_.client_ip, false);
+          }
+        }
         if (ending_ != Ending::none) {
           open = false;
         } else if (logged_in) {

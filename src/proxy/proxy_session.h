@@ -50,6 +50,15 @@ class ProxySession : public std::enable_shared_from_this<ProxySession> {
   asio::awaitable<void> pump(std::shared_ptr<ProxySession> self, bool to_client);
   asio::awaitable<void> watchdog(std::shared_ptr<ProxySession> self);
   asio::awaitable<void> say_goodbye();
+  // What anvild counts for this client's address and `user`; nullopt when
+  // it cannot say (then no limit is applied, as Dovecot does).
+  asio::awaitable<std::optional<Client::Counts>> counts(const std::string& user);
+  // The limits anvild counts over every proxy process, at connect: false
+  // when the connection is to end (its goodbye is sent).
+  asio::awaitable<bool> within_address_limits();
+  // At login: "" to go on, or the refusal to answer the login with. Waits
+  // out the address's failed-login penalty first.
+  asio::awaitable<std::string> login_refusal(const std::string& user);
   void stop_for_goodbye();
   void set_deadline(std::chrono::steady_clock::time_point when);
   void close_all();
@@ -62,6 +71,7 @@ class ProxySession : public std::enable_shared_from_this<ProxySession> {
   std::unique_ptr<ProxyStream> backend_;
   std::unique_ptr<FrontEnd> front_end_;
   asio::steady_timer deadline_;
+  asio::steady_timer penalty_wait_;  // cancelled by a kick
   SessionInfo info_;
   ConnectionId id_;
   std::string peer_;  // "ip:port", for the log

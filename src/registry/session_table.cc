@@ -119,6 +119,23 @@ std::size_t SessionTable::pid_size(std::int32_t pid) const {
   return count_of(count_by_pid_, pid);
 }
 
+std::size_t SessionTable::address_size(const IpAddress& ip) const {
+  auto it = by_client_ip_.find(ip);
+  return it == by_client_ip_.end() ? 0 : it->second.size();
+}
+
+std::size_t SessionTable::address_prelogin_size(const IpAddress& ip) const {
+  auto it = by_client_ip_.find(ip);
+  if (it == by_client_ip_.end()) return 0;
+  return static_cast<std::size_t>(std::count_if(it->second.begin(), it->second.end(),
+                                                [](const Session* s) { return s->user.empty(); }));
+}
+
+std::size_t SessionTable::user_size(std::string_view user) const {
+  auto it = by_user_.find(ascii_fold(user));
+  return it == by_user_.end() ? 0 : it->second.size();
+}
+
 std::vector<const Session*> SessionTable::owned_by(OwnerId owner) const {
   auto it = by_owner_.find(owner);
   if (it == by_owner_.end()) return {};

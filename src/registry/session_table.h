@@ -46,6 +46,11 @@ class SessionTable {
   // channels): the counts anvild's per-peer limits bound.
   std::size_t uid_size(std::uint32_t uid) const;
   std::size_t pid_size(std::int32_t pid) const;
+  // Sessions from one client address, and those of them without a user;
+  // sessions of one user name (ASCII case-folded). Indexed: O(1) and O(k).
+  std::size_t address_size(const IpAddress& ip) const;
+  std::size_t address_prelogin_size(const IpAddress& ip) const;
+  std::size_t user_size(std::string_view user) const;
   // The sessions of one channel or process, in no particular order.
   std::vector<const Session*> owned_by(OwnerId owner) const;
 
