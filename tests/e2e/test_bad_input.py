@@ -153,6 +153,19 @@ class Limits(Stack):
         self.assertIn("too many sessions (max_sessions_per_process=2)", more.line())
         self.assertEqual(self.who_users(), ["one", "two"])
 
+    def test_sessions_per_uid_and_in_all(self):
+        self.restart_anvild_with("-o", "max_sessions_per_process=100", "-o", "max_sessions_per_uid=3")
+        first, second = self.hello(), self.hello()
+        first.send(f"CONNECT\t{'1' * 32}\tuser=one\nCONNECT\t{'2' * 32}\tuser=two\n")
+        second.send(f"CONNECT\t{'3' * 32}\tuser=three\nCONNECT\t{'4' * 32}\tuser=four\n")
+        self.assertIn("too many sessions (max_sessions_per_uid=3)", second.line())
+        self.assertEqual(self.who_users(), ["one", "three", "two"])
+        self.restart_anvild_with("-o", "max_sessions_per_process=100", "-o", "max_sessions=1")
+        peer = self.hello()
+        peer.send(f"CONNECT\t{'1' * 32}\tuser=one\nCONNECT\t{'2' * 32}\tuser=two\n")
+        self.assertIn("too many sessions (max_sessions=1)", peer.line())
+        self.assertEqual(self.who_users(), ["one"])
+
     def test_service_clients(self):
         first, second, _ = self.hello(), self.hello(), self.hello()
         third = RawLineSocket(self.service_socket)

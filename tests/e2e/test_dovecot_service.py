@@ -73,6 +73,20 @@ service anvil {{
         self.assertTrue(imap_alive(bob))
         self.assertTrue(wait_until(lambda: [r[0] for r in self.rows()] == ["bob"]))
 
+    def test_a_dovecot_process_cannot_register_a_stranger(self):
+        # Any Dovecot process may write to anvild's sockets and pipes; a
+        # CONNECT naming a process that is not a child of this master (here
+        # the test itself, as root) is ignored, so it cannot be signalled
+        # and does not count against mail_max_userip_connections.
+        peer = RawLineSocket(self.dovecot.anvil_socket)
+        self.clients.append(peer)
+        peer.send(f"VERSION\tanvil\t1\t0\nCONNECT\t{os.getpid()}\timap/127.0.0.2/jane\n"
+                  "LOOKUP\timap/127.0.0.2/jane\n")
+        self.assertEqual(peer.line(), "0")
+        self.assertTrue(wait_until(lambda: f"CONNECT for pid {os.getpid()} ignored: it is not a "
+                                   "child of Dovecot's master" in self.dovecot_log()))
+        self.assertEqual(self.rows(), [])
+
     def test_mail_max_userip_connections_holds(self):
         self.login("imap", "jane", "127.0.0.2")
         self.login("imap", "jane", "127.0.0.2")
