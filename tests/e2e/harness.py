@@ -31,6 +31,18 @@ def as_user(user):
     return {"user": user, "group": entry.pw_gid, "extra_groups": []}
 
 
+_SANITIZED = {}
+
+
+def sanitized(program):
+    """True if a program of the build was built with AddressSanitizer:
+    its memory figures then include ASan's shadow and quarantine."""
+    if program not in _SANITIZED:
+        with open(os.path.join(BIN, program), "rb") as f:
+            _SANITIZED[program] = b"__asan_init" in f.read()
+    return _SANITIZED[program]
+
+
 def wait_until(condition, timeout=30.0, interval=0.02):
     """Polls condition() until it is true or timeout seconds pass. The
     default is generous: only a failing test ever waits that long, and a
