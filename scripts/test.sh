@@ -16,6 +16,6 @@ run_suite() {
 
 run_suite build -DANVIL_TESTS=ON
 echo "== fuzz (each target briefly, from its seed corpus)"
-bash scripts/fuzz.sh 10
+bash scripts/fuzz.sh 5
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   run_suite build-asan -DANVIL_TESTS=ON -DANVIL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
