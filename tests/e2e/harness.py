@@ -401,6 +401,17 @@ def _bindable(address, port):
         probe.close()
 
 
+def free_ports(count, addresses=("127.0.0.1",)):
+    """count different free ports (see free_port): two calls of free_port
+    may well return the same port, since nothing binds it in between."""
+    ports = []
+    while len(ports) < count:
+        port = free_port(addresses)
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
 def free_port(addresses=("127.0.0.1",)):
     """A TCP port that nothing uses right now on any of addresses, for a
     server the test starts. It is taken below the kernel's ephemeral range:
@@ -501,11 +512,12 @@ class DovecotServer:
         stack.fail(f"Dovecot did not start; its log says:\n{log[-3000:]}")
 
     def _start(self, stack, extra_config, listen, addresses, tls_pair, log_path):
-        self.imap_port, self.pop3_port = free_port(addresses), free_port(addresses)
+        ports = free_ports(4 if tls_pair else 2, addresses)
+        self.imap_port, self.pop3_port = ports[:2]
         self.imaps_port = self.pop3s_port = 0
         ssl = "ssl = no"
         if tls_pair:
-            self.imaps_port, self.pop3s_port = free_port(addresses), free_port(addresses)
+            self.imaps_port, self.pop3s_port = ports[2:]
             ssl = f"ssl = yes\nssl_cert = <{tls_pair[0]}\nssl_key = <{tls_pair[1]}"
         with open(self.conf, "w") as f:
             f.write(f"""base_dir = {self.dir}/run
