@@ -11,6 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return std::string("no resolver here");
   };
   auto problem = anvil::parse_arguments(args, no_resolver, &invocation);
-  if (!problem && invocation.command == anvil::Command::kick) FUZZ_CHECK(!invocation.filter.empty());
+  if (!problem && invocation.command == anvil::Command::kick)
+    FUZZ_CHECK(!invocation.filter.empty());
   return 0;
 }

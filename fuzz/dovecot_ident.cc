@@ -1,6 +1,6 @@
 // Dovecot 2.3's ident: service/ip/user or service/user.
-#include "fuzz_input.h"
 #include "registry/dovecot_ident.h"
+#include "fuzz_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   anvil::fuzz::Input input(data, size);

@@ -1,7 +1,7 @@
 // The IMAP and POP3 dialogues before login, driven as a session drives
 // them, with the backend's answers chosen by the input.
-#include "fuzz_input.h"
 #include "proxy/front_end.h"
+#include "fuzz_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   anvil::fuzz::Input input(data, size);

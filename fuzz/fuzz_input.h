@@ -54,7 +54,7 @@ class Input {
 }  // namespace anvil::fuzz
 
 // A property that must hold; a crash tells the fuzzer it found a case.
-#define FUZZ_CHECK(condition) \
-  do {                        \
+#define FUZZ_CHECK(condition)           \
+  do {                                  \
     if (!(condition)) __builtin_trap(); \
   } while (0)

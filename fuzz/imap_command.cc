@@ -1,6 +1,6 @@
 // The proxy's IMAP command reader (literals included) and parser.
-#include "fuzz_input.h"
 #include "proxy/imap_command.h"
+#include "fuzz_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   anvil::fuzz::Input input(data, size);

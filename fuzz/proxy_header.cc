@@ -1,7 +1,7 @@
 // The PROXY protocol header, read the way the proxy reads it: never a byte
 // past the header.
-#include "fuzz_input.h"
 #include "proxy/proxy_header.h"
+#include "fuzz_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   anvil::fuzz::Input input(data, size);

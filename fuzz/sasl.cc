@@ -1,6 +1,6 @@
 // base64 and SASL PLAIN, as clients send them to the proxy.
-#include "fuzz_input.h"
 #include "proxy/sasl.h"
+#include "fuzz_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   anvil::fuzz::Input input(data, size);

@@ -30,8 +30,8 @@ anvil::Session make_session(anvil::fuzz::Input& input) {
 
 anvil::SessionFilter make_filter(anvil::fuzz::Input& input) {
   static const char* const kMasks[] = {"jane", "ja*", "*", "?ob", "b?b", "J*E", ""};
-  static const char* const kNets[] = {"10.0.0.0/30", "10.0.0.4", "0.0.0.0/0", "::/0",
-                                      "2001:db8::/125", "10.0.0.0/8"};
+  static const char* const kNets[] = {"10.0.0.0/30", "10.0.0.4",       "0.0.0.0/0",
+                                      "::/0",        "2001:db8::/125", "10.0.0.0/8"};
   anvil::SessionFilter f;
   std::uint8_t which = input.byte();
   if (which & 1) f.users.emplace_back(kMasks[input.byte() % 7]);
@@ -80,7 +80,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
       case 3: {
         anvil::OwnerId owner = input.byte() % 4;
-        std::size_t removed = std::erase_if(model, [&](const auto& e) { return e.second.owner == owner; });
+        std::size_t removed =
+            std::erase_if(model, [&](const auto& e) { return e.second.owner == owner; });
         FUZZ_CHECK(table.remove_owner(owner) == removed);
         break;
       }

@@ -16,8 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)daemon.apply_override(line);
     (void)proxy.apply_override(line);
     std::chrono::milliseconds out{};
-    if (anvil::parse_duration(line, std::chrono::milliseconds(0),
-                              std::chrono::milliseconds::max(), &out)) {
+    if (anvil::parse_duration(line, std::chrono::milliseconds(0), std::chrono::milliseconds::max(),
+                              &out)) {
       FUZZ_CHECK(out.count() >= 0);
     }
     bool flag = false;

@@ -1,6 +1,6 @@
 // Sessions and filters as key=value fields (docs/protocol.md §1.1, §1.2).
-#include "fuzz_input.h"
 #include "registry/wire_codec.h"
+#include "fuzz_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   anvil::fuzz::Input input(data, size);
