@@ -121,11 +121,8 @@ std::vector<KickResult> AdminConnection::kick(const SessionFilter& filter,
     if (fields.empty()) continue;
     if (fields[0] == "END") return results;
     if (fields[0] != "RESULT" || fields.size() < 2 || !fields[1].starts_with("status=")) continue;
-    KickResult result{parse_session(fields, 2), fields[1].substr(7)};
-    for (std::size_t i = 2; i < fields.size(); i++) {
-      if (fields[i].starts_with("why=")) result.why = fields[i].substr(4);
-    }
-    results.push_back(std::move(result));
+    results.push_back(
+        {parse_session(fields, 2), fields[1].substr(7), {}, field_value(fields, 2, "why")});
   }
 }
 

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -52,13 +51,6 @@ void print(const std::string& text, FILE* stream) {
 
 enum class Dialect { anvild, dovecot23, unknown };
 
-std::string process_name(pid_t pid) {
-  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
-  std::string name;
-  std::getline(comm, name);
-  return name;
-}
-
 // The process that created a UNIX socket's listener is its SO_PEERCRED
 // peer: anvild itself, or Dovecot's master for Dovecot's own anvil. That
 // tells the dialect without sending Dovecot a line it would log as an error.
@@ -68,7 +60,7 @@ std::string process_name(pid_t pid) {
 Dialect socket_dialect(int fd, const std::string& socket_path, pid_t* master_pid) {
   auto cred = anvil::peer_credentials(fd);
   if (!cred || cred->pid <= 0) return Dialect::unknown;
-  std::string name = process_name(cred->pid);
+  std::string name = anvil::process_name(cred->pid);
   if (name == "anvild") return Dialect::anvild;
   if (name == "dovecot") {
     *master_pid = cred->pid;
@@ -76,7 +68,7 @@ Dialect socket_dialect(int fd, const std::string& socket_path, pid_t* master_pid
   }
   std::string base_dir = socket_path.substr(0, socket_path.rfind('/') + 1);
   if (auto master = anvil::read_pid_file(base_dir + "master.pid");
-      master && process_name(*master) == "dovecot") {
+      master && anvil::process_name(*master) == "dovecot") {
     auto facts = anvil::read_process_facts(*master);
     if (facts && facts->uid == cred->uid) {  // the same owner as the socket's maker
       *master_pid = *master;

@@ -125,20 +125,16 @@ class Client::Impl {
     if (fields.size() < 2 || !parse_integer(fields[1], 1, INT64_MAX, &request)) return;
     auto it = queries_.find(static_cast<std::uint64_t>(request));
     if (it == queries_.end()) return;  // timed out already
-    Counts counts;
-    for (std::size_t i = 2; i < fields.size(); i++) {
-      std::string_view field = fields[i];
-      std::size_t eq = field.find('=');
-      if (eq == std::string_view::npos) continue;
+    auto number = [&](std::string_view key) {
       long long value = 0;
-      if (!parse_integer(field.substr(eq + 1), 0, INT64_MAX, &value)) continue;
-      std::string_view key = field.substr(0, eq);
-      auto count = static_cast<std::size_t>(value);
-      if (key == "ip_sessions") counts.ip_sessions = count;
-      if (key == "ip_prelogin") counts.ip_prelogin = count;
-      if (key == "user_sessions") counts.user_sessions = count;
-      if (key == "penalty") counts.penalty = static_cast<unsigned>(value);
-    }
+      parse_integer(field_value(fields, 2, key), 0, INT64_MAX, &value);
+      return static_cast<std::size_t>(value);
+    };
+    Counts counts;
+    counts.ip_sessions = number("ip_sessions");
+    counts.ip_prelogin = number("ip_prelogin");
+    counts.user_sessions = number("user_sessions");
+    counts.penalty = static_cast<unsigned>(number("penalty"));
     CountsHandler handler = std::move(it->second.handler);
     queries_.erase(it);
     if (handler) handler(counts);

@@ -18,6 +18,12 @@ std::string read_file(const std::string& path) {
 
 }  // namespace
 
+std::string process_name(pid_t pid) {
+  std::string name = read_file("/proc/" + std::to_string(pid) + "/comm");
+  if (!name.empty() && name.back() == '\n') name.pop_back();
+  return name;
+}
+
 std::optional<ProcessFacts> read_process_facts(pid_t pid) {
   std::string base = "/proc/" + std::to_string(pid);
   // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so

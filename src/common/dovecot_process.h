@@ -21,6 +21,8 @@ struct ProcessFacts {
 
 // From /proc; nullopt once the process is gone.
 std::optional<ProcessFacts> read_process_facts(pid_t pid);
+// Its command name (/proc/<pid>/comm), "" once it is gone.
+std::string process_name(pid_t pid);
 
 // "" if pid may be signalled as a Dovecot process of one of masters; else
 // why not, as a sentence. uids: the uids Dovecot's services run as; empty

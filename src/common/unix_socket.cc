@@ -93,10 +93,6 @@ bool write_all(int fd, const std::string& data) {
   return true;
 }
 
-}  // namespace anvil
-
-namespace anvil {
-
 std::vector<gid_t> peer_groups(int fd, gid_t primary) {
   std::vector<gid_t> groups(64);
   for (int attempt = 0; attempt < 2; attempt++) {

@@ -61,10 +61,6 @@ enum class ReadResult { line, closed, timed_out, too_long, failed };
 // that out. timed_out: the fd's SO_RCVTIMEO passed.
 ReadResult read_line(int fd, LineBuffer& buffer, std::string* line);
 
-}  // namespace anvil
-
-namespace anvil {
-
 // Every group of a UNIX socket's peer: its primary gid (SO_PEERCRED) and
 // its supplementary groups (SO_PEERGROUPS), as the kernel recorded them at
 // connect time.

@@ -8,11 +8,11 @@ namespace anvil {
 
 namespace {
 constexpr std::size_t kMaxReasonLength = 1024;
-// A WHO answer goes out this many sessions at a time, each part only once
-// the client has taken most of the last: other clients are served in
-// between, and anvild never holds a whole large answer for a slow reader.
-constexpr std::size_t kWhoPartBytes = 64 * 1024;
-constexpr std::size_t kWhoLowWater = 64 * 1024;
+// A long answer (WHO, a kick's RESULTs) goes out in parts of about this
+// size, each only once the client has taken most of the last: other
+// clients are served in between, and anvild never holds a whole large
+// answer for a slow reader.
+constexpr std::size_t kPartBytes = 64 * 1024;
 // An AUDIT answer is sent whole: its size is bounded by this many records.
 constexpr long long kMaxAuditRecords = 1000;
 constexpr std::size_t kMaxAuditLine = 256 * 1024;
@@ -158,20 +158,19 @@ asio::awaitable<void> AdminChannel::who(const std::vector<std::string>& fields) 
   std::vector<ConnectionId> ids;
   for (const Session* session : server_.sessions().select(filter)) ids.push_back(session->id);
   std::size_t sent = 0;
-  for (std::size_t next = 0; next < ids.size() && !closing();) {
-    std::string part;
-    for (; next < ids.size() && part.size() < kWhoPartBytes; next++) {
-      const Session* session = server_.sessions().find(ids[next]);
-      if (!session) continue;  // gone since the answer began
-      LineWriter line;
-      line.add("SESSION");
-      add_session_fields(line, *session);
-      part += line.finish();
-      sent++;
-    }
-    send(std::move(part));
-    co_await drain_to(kWhoLowWater, server_.config().admin_idle_timeout);
+  std::string part;
+  for (const ConnectionId& id : ids) {
+    if (closing()) break;
+    const Session* session = server_.sessions().find(id);
+    if (!session) continue;  // gone since the answer began
+    LineWriter line;
+    line.add("SESSION");
+    add_session_fields(line, *session);
+    part += line.finish();
+    sent++;
+    co_await send_part(part);
   }
+  send(std::move(part));
   send(LineWriter().add("END").add("count=" + std::to_string(sent)).finish());
 }
 
@@ -221,10 +220,7 @@ asio::awaitable<void> AdminChannel::kick(const std::vector<std::string>& fields)
     add_session_fields(line, outcome.session);
     if (!outcome.why.empty()) line.add("why=" + outcome.why);
     part += line.finish();
-    if (part.size() >= kWhoPartBytes) {
-      send(std::exchange(part, {}));
-      co_await drain_to(kWhoLowWater, server_.config().admin_idle_timeout);
-    }
+    co_await send_part(part);
   }
   send(std::move(part));
   send(LineWriter()
@@ -232,6 +228,12 @@ asio::awaitable<void> AdminChannel::kick(const std::vector<std::string>& fields)
            .add("matched=" + std::to_string(outcomes.size()))
            .add("kicked=" + std::to_string(kicked))
            .finish());
+}
+
+asio::awaitable<void> AdminChannel::send_part(std::string& part) {
+  if (part.size() < kPartBytes) co_return;
+  send(std::exchange(part, {}));
+  co_await drain_to(kPartBytes, server_.config().admin_idle_timeout);
 }
 
 void AdminChannel::audit_tail(const std::vector<std::string>& fields) {
@@ -245,7 +247,6 @@ void AdminChannel::audit_tail(const std::vector<std::string>& fields) {
   if (!server_.audit().enabled()) return error("AUDIT: the audit trail is off (audit_log)");
   std::vector<std::string> records = server_.audit().tail(static_cast<std::size_t>(count));
   std::string out;
-  std::size_t sent = 0;
   // The newest records, as many as fit in half the output limit.
   std::size_t first = records.size(), bytes = 0;
   while (first > 0) {
@@ -263,9 +264,8 @@ void AdminChannel::audit_tail(const std::vector<std::string>& fields) {
                            : fmt::format("{{\"omitted\":\"a record of {} bytes; it is in {}\"}}",
                                          record.size(), server_.audit().path());
     out += LineWriter().add("RECORD").add(line).finish();
-    sent++;
   }
-  out += LineWriter().add("END").add("count=" + std::to_string(sent)).finish();
+  out += LineWriter().add("END").add("count=" + std::to_string(records.size())).finish();
   send(std::move(out));
 }
 

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "common/dovecot_process.h"
 #include "daemon/server.h"
 
 namespace anvil {
@@ -24,13 +25,6 @@ std::string user_name(uid_t uid) {
   char buffer[4096];
   if (getpwuid_r(uid, &entry, buffer, sizeof buffer, &found) != 0 || !found) return "";
   return found->pw_name;
-}
-
-std::string program_of(pid_t pid) {
-  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
-  std::string name;
-  std::getline(comm, name);
-  return name;
 }
 
 std::string iso8601(std::int64_t unix_ms) {
@@ -99,7 +93,7 @@ std::string AuditLog::format(const KickAudit& kick, const std::vector<KickOutcom
        {{"uid", kick.peer.uid},
         {"user", optional_text(user_name(kick.peer.uid))},
         {"pid", kick.peer.pid},
-        {"program", optional_text(program_of(kick.peer.pid))}}},
+        {"program", optional_text(process_name(kick.peer.pid))}}},
       {"filter", filter},
       {"reason", kick.reason},
       {"force", kick.force},

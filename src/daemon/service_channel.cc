@@ -213,31 +213,6 @@ void ServiceChannel::handle_kicked(const std::vector<std::string>& fields) {
   pending.op->settle_one();
 }
 
-namespace {
-
-// The fields after the command (and request) of COUNT and LOGIN.
-std::string field_value(const std::vector<std::string>& fields, std::size_t from,
-                        std::string_view key) {
-  for (std::size_t i = from; i < fields.size(); i++) {
-    std::string_view field = fields[i];
-    if (field.size() > key.size() && field.starts_with(key) && field[key.size()] == '=') {
-      return std::string(field.substr(key.size() + 1));
-    }
-  }
-  return "";
-}
-
-// The penalty table's ident for an address, as Dovecot's auth makes it: an
-// IPv6 address stands for its /48, where one client usually has them all.
-std::string penalty_ident(const IpAddress& ip) {
-  if (ip.family() == IpAddress::Family::v4) return ip.to_string();
-  return ip.with_host_bits(48, false).to_string();
-}
-
-constexpr unsigned kMaxPenalty = 4;
-
-}  // namespace
-
 void ServiceChannel::handle_count(const std::vector<std::string>& fields) {
   long long request = 0;
   if (fields.size() < 2 || !parse_integer(fields[1], 1, INT64_MAX, &request)) {
@@ -250,7 +225,8 @@ void ServiceChannel::handle_count(const std::vector<std::string>& fields) {
   std::size_t ip_sessions = ip ? table.address_size(*ip) : 0;
   std::size_t ip_prelogin = ip ? table.address_prelogin_size(*ip) : 0;
   std::size_t user_sessions = user.empty() ? 0 : table.user_size(user);
-  unsigned penalty = ip ? server_.penalties().get(penalty_ident(*ip), unix_seconds()).first : 0;
+  unsigned penalty =
+      ip ? server_.penalties().get(PenaltyTable::login_ident(*ip), unix_seconds()).first : 0;
   send(LineWriter()
            .add("COUNTS")
            .add(request)
@@ -268,18 +244,12 @@ void ServiceChannel::handle_login(const std::vector<std::string>& fields) {
   if (!ip || fields.size() < 2 || (!failed && fields[1] != "ok")) {
     return error("LOGIN", "", "expected LOGIN\t(failed|ok)\tip=<address>");
   }
-  PenaltyTable& penalties = server_.penalties();
-  std::string ident = penalty_ident(*ip);
-  std::int64_t now = unix_seconds();
-  unsigned penalty = penalties.get(ident, now).first;
   if (failed) {
     long long checksum = 0;
     parse_integer(field_value(fields, 2, "checksum"), 0, UINT32_MAX, &checksum);
-    // Checksum 0 would set the value as given; any real checksum counts.
-    penalties.inc(ident, static_cast<std::uint32_t>(checksum) | 1u,
-                  std::min(penalty + 1, kMaxPenalty), now);
-  } else if (penalty > 0) {
-    penalties.inc(ident, 0, 0, now);
+    server_.penalties().login_failed(*ip, static_cast<std::uint32_t>(checksum), unix_seconds());
+  } else {
+    server_.penalties().login_succeeded(*ip, unix_seconds());
   }
 }
 

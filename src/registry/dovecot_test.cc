@@ -42,6 +42,23 @@ TEST(DovecotIdent, Malformed) {
   EXPECT_EQ(empty_user->user, "");
 }
 
+TEST(PenaltyTable, LoginsFollowDovecotsAuthRules) {
+  PenaltyTable table;
+  auto ip = *IpAddress::parse("192.0.2.7");
+  table.login_failed(ip, 11, 100);
+  EXPECT_EQ(table.get("192.0.2.7", 100).first, 1u);
+  table.login_failed(ip, 11, 101);  // the same credentials again
+  EXPECT_EQ(table.get("192.0.2.7", 101).first, 1u);
+  for (std::uint32_t checksum = 20; checksum < 30; checksum++) table.login_failed(ip, checksum, 102);
+  EXPECT_EQ(table.get("192.0.2.7", 102).first, PenaltyTable::kMaxLoginPenalty);
+  table.login_succeeded(ip, 103);
+  EXPECT_EQ(table.get("192.0.2.7", 103).first, 0u);
+  // An IPv6 address stands for its /48.
+  table.login_failed(*IpAddress::parse("2001:db8:1:2::5"), 7, 104);
+  EXPECT_EQ(PenaltyTable::login_ident(*IpAddress::parse("2001:db8:1:ffff::9")), "2001:db8:1::");
+  EXPECT_EQ(table.get("2001:db8:1::", 104).first, 1u);
+}
+
 TEST(PenaltyTable, UnknownIsZero) {
   PenaltyTable table;
   EXPECT_EQ(table.get("127.0.0.1", 1000), std::make_pair(0u, std::int64_t{0}));

@@ -17,6 +17,23 @@ void PenaltyTable::expire(std::int64_t now) {
   }
 }
 
+std::string PenaltyTable::login_ident(const IpAddress& ip) {
+  if (ip.family() == IpAddress::Family::v4) return ip.to_string();
+  return ip.with_host_bits(48, false).to_string();
+}
+
+void PenaltyTable::login_failed(const IpAddress& ip, std::uint32_t checksum, std::int64_t now) {
+  std::string ident = login_ident(ip);
+  unsigned penalty = get(ident, now).first;
+  // Checksum 0 would set the value as given; any real checksum counts.
+  inc(ident, checksum == 0 ? 1 : checksum, std::min(penalty + 1, kMaxLoginPenalty), now);
+}
+
+void PenaltyTable::login_succeeded(const IpAddress& ip, std::int64_t now) {
+  std::string ident = login_ident(ip);
+  if (get(ident, now).first > 0) inc(ident, 0, 0, now);
+}
+
 std::pair<unsigned, std::int64_t> PenaltyTable::get(const std::string& ident, std::int64_t now) {
   expire(now);
   auto it = records_.find(ident);

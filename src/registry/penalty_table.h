@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/ip_address.h"
 #include "common/keyed_hash.h"
 
 namespace anvil {
@@ -39,6 +40,16 @@ class PenaltyTable {
   // client with a stale password does not escalate. Checksum 0 sets the
   // value as given. Callers must ensure value > 0 when checksum != 0.
   void inc(const std::string& ident, std::uint32_t checksum, unsigned value, std::int64_t now);
+
+  // Logins as a login service reports them (anvil-proxy), with the rules of
+  // Dovecot's auth: the ident is the address (an IPv6 address stands for
+  // its /48, where one client usually has them all); a failure raises the
+  // penalty by one, up to kMaxLoginPenalty, unless the same credentials
+  // (checksum) failed recently; a success clears it.
+  static constexpr unsigned kMaxLoginPenalty = 4;
+  static std::string login_ident(const IpAddress& ip);
+  void login_failed(const IpAddress& ip, std::uint32_t checksum, std::int64_t now);
+  void login_succeeded(const IpAddress& ip, std::int64_t now);
 
   // Every live record, least recently updated first.
   std::vector<Entry> dump(std::int64_t now);

@@ -41,6 +41,17 @@ std::string parse_optional_ip(std::string_view key, std::string_view value,
 
 }  // namespace
 
+std::string field_value(const std::vector<std::string>& fields, std::size_t from,
+                        std::string_view key) {
+  for (std::size_t i = from; i < fields.size(); i++) {
+    std::string_view field_key, value;
+    if (split_key_value(fields[i], &field_key, &value) && field_key == key) {
+      return std::string(value);
+    }
+  }
+  return "";
+}
+
 bool parse_integer(std::string_view text, long long min, long long max, long long* out) {
   if (text.empty() || text.size() > 20) return false;
   long long value = 0;

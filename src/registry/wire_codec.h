@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/line_codec.h"
 #include "registry/session.h"
@@ -27,6 +28,11 @@ void add_filter_fields(LineWriter& line, const SessionFilter& filter);
 // Applies one `key=value` filter field. An unknown key is an error: a filter
 // that is not understood must never be widened by ignoring a part of it.
 std::string apply_filter_field(SessionFilter& filter, std::string_view field);
+
+// The value of the first `key=value` field from fields[from] on; "" when
+// there is none.
+std::string field_value(const std::vector<std::string>& fields, std::size_t from,
+                        std::string_view key);
 
 // Parses a whole decimal number within [min, max].
 bool parse_integer(std::string_view text, long long min, long long max, long long* out);
