@@ -82,6 +82,9 @@ class PreLoginPerAddress(ProxyLimits):
 
     def test_only_connections_not_logged_in_count(self):
         jane = self.login(self.proxy_a, "jane", source="127.0.0.7")
+        # proxy_a tells anvild of the login on its own channel; proxy_b's
+        # count may only be asked once anvild has seen it.
+        self.assertTrue(wait_until(lambda: self.who_users("jane") == ["jane"]))
         self.assertTrue(self.hold(self.proxy_b, "127.0.0.7").startswith("* OK"))
         self.assertEqual(self.hold(self.proxy_a, "127.0.0.7"),
                          "* BYE [UNAVAILABLE] Too many connections from your address")
