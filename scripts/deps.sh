@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build make pkg-config
   libasio-dev libfmt-dev nlohmann-json3-dev libssl-dev libsodium-dev
-  libgtest-dev libbenchmark-dev
+  libgtest-dev libbenchmark-dev libabsl-dev
   # libFuzzer targets (scripts/fuzz.sh): clang 14 with its runtime libraries.
   clang-14 libclang-rt-14-dev
   python3

@@ -24,6 +24,27 @@ class IpAddress {
   int bit_length() const { return family_ == Family::v4 ? 32 : 128; }
   std::string to_string() const;
 
+  // The address bytes in network order (IPv4: the first four, then zeros),
+  // and the address they make: for compact storage.
+  const std::array<std::uint8_t, 16>& bytes() const { return bytes_; }
+  static IpAddress from_bytes(Family family, const std::array<std::uint8_t, 16>& bytes) {
+    IpAddress ip;
+    ip.family_ = family;
+    ip.bytes_ = bytes;
+    return ip;
+  }
+  // An IPv4 address as a host-order number, and back.
+  std::uint32_t v4_number() const {
+    return std::uint32_t{bytes_[0]} << 24 | std::uint32_t{bytes_[1]} << 16 |
+           std::uint32_t{bytes_[2]} << 8 | bytes_[3];
+  }
+  static IpAddress from_v4_number(std::uint32_t number) {
+    IpAddress ip;
+    ip.bytes_ = {static_cast<std::uint8_t>(number >> 24), static_cast<std::uint8_t>(number >> 16),
+                 static_cast<std::uint8_t>(number >> 8), static_cast<std::uint8_t>(number)};
+    return ip;
+  }
+
   // The address with every bit after the first `bits` set to `value`.
   IpAddress with_host_bits(int bits, bool value) const;
 

@@ -49,7 +49,7 @@ asio::awaitable<void> AdminChannel::run() {
     }
     if (status == ReadStatus::overlong) {
       if (dovecot23_) {
-        handle_dovecot23(std::string(kDovecot23MaxLine + 1, 'x'));
+        co_await handle_dovecot23(std::string(kDovecot23MaxLine + 1, 'x'));
         break;
       }
       log_warning("admin client uid {} pid {}: line longer than {} bytes; closing", peer_.uid,
@@ -79,7 +79,8 @@ void AdminChannel::error(const std::string& message) {
   send(LineWriter().add("ERROR").add(text).finish());
 }
 
-void AdminChannel::handle_dovecot23(const std::string& line) {
+asio::awaitable<void> AdminChannel::handle_dovecot23(const std::string& line) {
+  auto self = shared_from_this();
   Dovecot23Reply reply;
   if (line.size() > kDovecot23MaxLine) {
     reply.fatal = "Anvil client connection sent too much data";
@@ -97,14 +98,22 @@ void AdminChannel::handle_dovecot23(const std::string& line) {
     log_warning("Dovecot anvil client uid {} pid {}: {}; closing", peer_.uid, peer_.pid,
                 clip(reply.fatal, 200));
     close();  // Dovecot's protocol has no error reply
-    return;
+    co_return;
   }
   if (!reply.text.empty()) send(std::move(reply.text));
+  if (!reply.dump) co_return;
+  Dovecot23Dump dump(server_.sessions());
+  std::string part, row;
+  while (!closing() && dump.next(&row)) {
+    part += row;
+    co_await send_part(part);
+  }
+  send(std::move(part) + "\n");
 }
 
 asio::awaitable<void> AdminChannel::handle(const std::string& line) {
   if (dovecot23_) {
-    handle_dovecot23(line);
+    co_await handle_dovecot23(line);
     co_return;
   }
   std::vector<std::string> fields = split_fields(line);
@@ -154,18 +163,18 @@ asio::awaitable<void> AdminChannel::who(const std::vector<std::string>& fields) 
     }
   }
   server_.sync_registrations();
-  // Ids, not pointers: sessions may come and go between the parts.
-  std::vector<ConnectionId> ids;
-  for (const Session* session : server_.sessions().select(filter)) ids.push_back(session->id);
+  // Sessions may come and go between the parts: a ref knows when its
+  // session is gone.
+  const SessionTable& table = server_.sessions();
+  std::vector<SessionRef> refs = table.select(filter);
   std::size_t sent = 0;
   std::string part;
-  for (const ConnectionId& id : ids) {
+  for (SessionRef ref : refs) {
     if (closing()) break;
-    const Session* session = server_.sessions().find(id);
-    if (!session) continue;  // gone since the answer began
+    if (!table.alive(ref)) continue;  // gone since the answer began
     LineWriter line;
     line.add("SESSION");
-    add_session_fields(line, *session);
+    add_session_fields(line, table.get(ref));
     part += line.finish();
     sent++;
     co_await send_part(part);

@@ -22,7 +22,7 @@ class AdminChannel : public LineChannel {
 
  private:
   asio::awaitable<void> handle(const std::string& line);
-  void handle_dovecot23(const std::string& line);
+  asio::awaitable<void> handle_dovecot23(const std::string& line);
   asio::awaitable<void> who(const std::vector<std::string>& fields);
   asio::awaitable<void> kick(const std::vector<std::string>& fields);
   void audit_tail(const std::vector<std::string>& fields);

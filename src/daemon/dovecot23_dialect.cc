@@ -17,10 +17,6 @@ Dovecot23Reply fatal(std::string message) {
   return {"", std::move(message)};
 }
 
-bool same_ident(const Session& s, const DovecotIdent& ident) {
-  return s.service == ident.service && s.client_ip == ident.ip && s.user == ident.user;
-}
-
 // "<command>: Not enough parameters" unless fields has at least count.
 bool enough(const std::vector<std::string>& fields, std::size_t count, Dovecot23Reply* reply) {
   if (fields.size() >= count) return true;
@@ -40,13 +36,8 @@ Dovecot23Reply connect(Server& server, const std::vector<std::string>& fields, b
 
   if (disconnect) {
     auto owner = server.dovecot_processes().owner_of(static_cast<pid_t>(pid));
-    if (owner) {
-      for (const Session* s : table.owned_by(*owner)) {
-        if (same_ident(*s, *ident)) {
-          table.remove(s->id);
-          return reply;
-        }
-      }
+    if (owner && table.remove_dovecot({*owner, ident->service, ident->ip, ident->user})) {
+      return reply;
     }
     log_warning("disconnection for unknown pid {} + ident {}", pid, fields[2]);
     return reply;
@@ -77,7 +68,6 @@ Dovecot23Reply connect(Server& server, const std::vector<std::string>& fields, b
     return reply;
   }
   Session session;
-  session.id = ConnectionId::random();
   session.owner = *owner;
   session.pid = static_cast<std::int32_t>(pid);
   session.uid = uid;
@@ -85,7 +75,7 @@ Dovecot23Reply connect(Server& server, const std::vector<std::string>& fields, b
   session.user = ident->user;
   session.client_ip = ident->ip;
   session.start_time = unix_seconds();
-  table.add(std::move(session));
+  table.add_dovecot(session);
   return reply;
 }
 
@@ -97,30 +87,9 @@ Dovecot23Reply lookup(Server& server, const std::vector<std::string>& fields) {
   server.sync_registrations();
   std::size_t count = 0;
   if (auto ident = parse_dovecot_ident(fields[1])) {
-    SessionFilter filter;
-    filter.users.emplace_back(ident->user);  // narrows by index; the test below is exact
-    for (const Session* s : server.sessions().select(filter)) count += same_ident(*s, *ident);
+    count = server.sessions().count_dovecot(ident->service, ident->ip, ident->user);
   }
   reply.text = std::to_string(count) + "\n";
-  return reply;
-}
-
-// One line per (ident, pid) with its number of connections, then an empty
-// line. Native sessions are included; sessions before login are not (2.3
-// has no such thing).
-Dovecot23Reply connect_dump(Server& server) {
-  server.sync_registrations();
-  std::map<std::pair<std::string, std::int32_t>, std::size_t> counts;
-  for (const Session* s : server.sessions().select(SessionFilter{})) {
-    if (s->user.empty()) continue;
-    counts[{format_dovecot_ident(s->service, s->client_ip, s->user), s->pid}]++;
-  }
-  Dovecot23Reply reply;
-  for (const auto& [key, count] : counts) {
-    reply.text +=
-        LineWriter().add(key.first).add(key.second).add(static_cast<long long>(count)).finish();
-  }
-  reply.text += "\n";
   return reply;
 }
 
@@ -176,7 +145,12 @@ Dovecot23Reply handle_dovecot23_line(Server& server, const std::vector<std::stri
   if (command == "CONNECT") return connect(server, fields, false, sender);
   if (command == "DISCONNECT") return connect(server, fields, true, sender);
   if (command == "LOOKUP") return lookup(server, fields);
-  if (command == "CONNECT-DUMP") return connect_dump(server);
+  if (command == "CONNECT-DUMP") {
+    server.sync_registrations();
+    Dovecot23Reply reply;
+    reply.dump = true;
+    return reply;
+  }
   if (command == "KILL") {
     if (!from_master) return fatal("KILL sent by a non-master connection");
     Dovecot23Reply reply;
@@ -191,6 +165,34 @@ Dovecot23Reply handle_dovecot23_line(Server& server, const std::vector<std::stri
     return penalty(server, fields);
   }
   return fatal("Unknown command: " + command);
+}
+
+Dovecot23Dump::Dovecot23Dump(const SessionTable& table) : table_(table) {
+  table.dovecot_groups(&refs_, &starts_);
+}
+
+bool Dovecot23Dump::next(std::string* line) {
+  while (group_ < starts_.size()) {
+    std::size_t begin = starts_[group_];
+    std::size_t end = group_ + 1 < starts_.size() ? starts_[group_ + 1] : refs_.size();
+    group_++;
+    std::optional<SessionRef> first;
+    long long count = 0;
+    for (std::size_t i = begin; i < end; i++) {
+      if (!table_.alive(refs_[i])) continue;  // gone since the answer began
+      if (!first) first = refs_[i];
+      count++;
+    }
+    if (!first) continue;
+    Session s = table_.get(*first);
+    *line = LineWriter()
+                .add(format_dovecot_ident(s.service, s.client_ip, s.user))
+                .add(s.pid)
+                .add(count)
+                .finish();
+    return true;
+  }
+  return false;
 }
 
 }  // namespace anvil

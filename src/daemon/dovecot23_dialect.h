@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "registry/session_table.h"
+
 namespace anvil {
 
 class Server;
@@ -19,6 +21,26 @@ inline constexpr std::size_t kDovecot23MaxLine = 1024;
 struct Dovecot23Reply {
   std::string text;   // to send back (may be empty)
   std::string fatal;  // when set: log it and close the connection
+  bool dump = false;  // CONNECT-DUMP: stream a Dovecot23Dump
+};
+
+// CONNECT-DUMP's answer, line by line: one per (ident, pid) with its
+// number of connections; the caller ends it with an empty line. Native
+// sessions are included; sessions before login are not (2.3 has no such
+// thing). The groups are taken at once; each line is written when its
+// turn comes, from those of its sessions still alive, so a long answer
+// can be sent in parts while registrations go on.
+class Dovecot23Dump {
+ public:
+  explicit Dovecot23Dump(const SessionTable& table);
+  // The next line; false at the end.
+  bool next(std::string* line);
+
+ private:
+  const SessionTable& table_;
+  std::vector<SessionRef> refs_;
+  std::vector<std::uint32_t> starts_;
+  std::size_t group_ = 0;
 };
 
 // Who sent a line, and so what it may do.

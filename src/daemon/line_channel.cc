@@ -1,5 +1,7 @@
 #include "daemon/line_channel.h"
 
+#include <array>
+
 namespace anvil {
 
 LineChannel::LineChannel(UnixSocket socket, std::size_t max_line_length, std::size_t max_output)
@@ -57,19 +59,10 @@ asio::awaitable<void> LineChannel::drain_to(std::size_t bytes, std::chrono::mill
 asio::awaitable<LineChannel::ReadStatus> LineChannel::read_line(
     std::string* line, std::chrono::milliseconds deadline) {
   // The deadline closes nothing by itself: it cancels the read, and the
-  // caller decides what a silent peer deserves.
+  // caller decides what a silent peer deserves. It is armed only when the
+  // buffer holds no whole line: a peer that pipelines costs no timer.
   std::optional<asio::steady_timer> timer;
   auto timed_out = std::make_shared<bool>(false);  // outlives this frame in the handler
-  if (deadline.count() > 0) {
-    timer.emplace(socket_.get_executor(), deadline);
-    timer->async_wait([self = shared_from_this(), timed_out](const asio::error_code& ec) {
-      if (ec) return;
-      *timed_out = true;
-      asio::error_code ignored;
-      self->socket_.cancel(ignored);
-    });
-  }
-  char chunk[8192];
   ReadStatus status = ReadStatus::closed;
   while (!closed_) {
     if (auto next = buffer_.next_line()) {
@@ -83,15 +76,32 @@ asio::awaitable<LineChannel::ReadStatus> LineChannel::read_line(
       status = ReadStatus::overlong;
       break;
     }
+    if (deadline.count() > 0 && !timer) {
+      timer.emplace(socket_.get_executor(), deadline);
+      timer->async_wait([self = shared_from_this(), timed_out](const asio::error_code& ec) {
+        if (ec) return;
+        *timed_out = true;
+        asio::error_code ignored;
+        self->socket_.cancel(ignored);
+      });
+    }
+    // Wait until readable, then read at once into one buffer that every
+    // channel shares (anvild has one thread): no channel holds a read
+    // buffer while it waits.
     asio::error_code ec;
-    std::size_t n = co_await socket_.async_read_some(asio::buffer(chunk),
-                                                     asio::redirect_error(asio::use_awaitable, ec));
+    co_await socket_.async_wait(UnixSocket::wait_read,
+                                asio::redirect_error(asio::use_awaitable, ec));
     if (*timed_out) {
       status = ReadStatus::timed_out;
       break;
     }
+    if (ec || closed_) break;
+    static std::array<char, 64 * 1024> chunk;
+    socket_.non_blocking(true, ec);
+    std::size_t n = socket_.read_some(asio::buffer(chunk), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
     if (ec) break;
-    buffer_.append(chunk, n);
+    buffer_.append(chunk.data(), n);
   }
   co_return status;
 }

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
 
 #include "common/dovecot_process.h"
 #include "common/log.h"
@@ -322,18 +323,19 @@ asio::awaitable<void> Server::accept_admins(asio::local::stream_protocol::accept
 asio::awaitable<std::vector<KickOutcome>> Server::kick(SessionFilter filter, std::string reason,
                                                        bool dry_run, bool force) {
   sync_registrations();
-  std::vector<const Session*> selected = sessions_.select(filter);
+  std::vector<SessionRef> selected = sessions_.select(filter);
   std::vector<KickOutcome> outcomes;
-  for (const Session* session : selected) {
-    outcomes.push_back({*session, dry_run ? KickStatus::would_kick : KickStatus::timeout});
+  std::map<OwnerId, std::vector<ConnectionId>> by_owner;
+  for (SessionRef ref : selected) {
+    outcomes.push_back(
+        {sessions_.get(ref), dry_run ? KickStatus::would_kick : KickStatus::timeout});
+    by_owner[sessions_.owner_of(ref)].push_back(outcomes.back().session.id);
   }
   if (dry_run || outcomes.empty()) co_return outcomes;
 
   auto op = std::make_shared<KickOperation>(io_.get_executor());
   std::vector<std::shared_ptr<ServiceChannel>> asked;
-  for (const auto& [owner, owned] : group_by_owner(selected)) {
-    std::vector<ConnectionId> ids;
-    for (const Session* session : owned) ids.push_back(session->id);
+  for (const auto& [owner, ids] : by_owner) {
     if (dovecot_.owns(owner)) {
       signal_dovecot_process(owner, ids, force, *op);
       continue;

@@ -145,8 +145,8 @@ void ServiceChannel::handle_connect(const std::vector<std::string>& fields, bool
     return error(command, fields[1], "invalid connection id: " + clip(fields[1]));
 
   SessionTable& table = server_.sessions();
-  const Session* existing = table.find(*id);
-  if (update && (!existing || existing->owner != owner_)) {
+  auto existing = table.find(*id);
+  if (update && (!existing || table.owner_of(*existing) != owner_)) {
     return error(command, fields[1], "unknown connection id " + fields[1]);
   }
   if (!update && existing) return error(command, fields[1], "duplicate connection id " + fields[1]);
@@ -162,23 +162,23 @@ void ServiceChannel::handle_connect(const std::vector<std::string>& fields, bool
   session.pid = peer_.pid;
   session.uid = peer_.uid;
   session.service = service_;
-  session.start_time = update ? existing->start_time : unix_seconds();
+  session.start_time = unix_seconds();  // update() keeps the first
   for (std::size_t i = 2; i < fields.size(); i++) {
     std::string problem = apply_session_field(session, fields[i], FieldScope::info);
     if (!problem.empty()) return error(command, fields[1], problem);
   }
   if (update) {
     table.update(session);
-  } else {
-    table.add(std::move(session));
+  } else if (!table.add(session)) {
+    error(command, fields[1], "connection id " + fields[1] + " is reserved");
   }
 }
 
 void ServiceChannel::handle_disconnect(const std::vector<std::string>& fields) {
   if (fields.size() < 2) return error("DISCONNECT", "", "DISCONNECT needs a connection id");
   auto id = ConnectionId::parse(fields[1]);
-  const Session* session = id ? server_.sessions().find(*id) : nullptr;
-  if (!session || session->owner != owner_) {
+  auto session = id ? server_.sessions().find(*id) : std::nullopt;
+  if (!session || server_.sessions().owner_of(*session) != owner_) {
     return error("DISCONNECT", fields[1], "unknown connection id " + fields[1]);
   }
   server_.sessions().remove(*id);
@@ -196,8 +196,8 @@ void ServiceChannel::handle_kicked(const std::vector<std::string>& fields) {
     auto id = ConnectionId::parse(fields[i]);
     if (!id) return error("KICKED", fields[i], "invalid connection id: " + fields[i]);
     dropped.insert(*id);
-    const Session* session = server_.sessions().find(*id);
-    if (session && session->owner == owner_) server_.sessions().remove(*id);
+    auto session = server_.sessions().find(*id);
+    if (session && server_.sessions().owner_of(*session) == owner_) server_.sessions().remove(*id);
   }
   auto it = pending_.find(static_cast<std::uint64_t>(request));
   if (it == pending_.end()) {

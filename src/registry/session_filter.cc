@@ -11,17 +11,26 @@ bool none_or_any(const Range& alternatives, Pred pred) {
   return alternatives.empty() || std::any_of(alternatives.begin(), alternatives.end(), pred);
 }
 
-bool user_matches(const SessionFilter& filter, const Session& session) {
+char fold_char(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool ascii_equal_folded(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return fold_char(x) == fold_char(y);
+         });
+}
+
+bool user_matches(const SessionFilter& filter, const FilterSubject& s) {
   if (filter.users.empty()) return true;
   if (filter.alt_field.empty()) {
     return std::any_of(filter.users.begin(), filter.users.end(),
-                       [&](const UserMask& m) { return m.matches(session.user); });
+                       [&](const UserMask& m) { return m.matches(s.user); });
   }
-  std::string field = ascii_fold(filter.alt_field);
-  for (const AltName& alt : session.alt_names) {
-    if (ascii_fold(alt.field) != field) continue;
+  for (const auto& [field, value] : s.alt_names) {
+    if (!ascii_equal_folded(field, filter.alt_field)) continue;
     for (const UserMask& mask : filter.users) {
-      if (mask.matches(alt.value)) return true;
+      if (mask.matches(value)) return true;
     }
   }
   return false;
@@ -29,25 +38,31 @@ bool user_matches(const SessionFilter& filter, const Session& session) {
 
 }  // namespace
 
+bool SessionFilter::matches(const FilterSubject& s) const {
+  if (!none_or_any(ids, [&](const ConnectionId& id) { return id == s.id; })) return false;
+  if (!none_or_any(pids, [&](std::int32_t pid) { return pid == s.pid; })) return false;
+  if (!none_or_any(services,
+                   [&](const std::string& name) { return ascii_equal_folded(name, s.service); })) {
+    return false;
+  }
+  if (!none_or_any(networks,
+                   [&](const Cidr& net) { return s.client_ip && net.contains(*s.client_ip); })) {
+    return false;
+  }
+  if (!none_or_any(destinations,
+                   [&](const IpAddress& ip) { return s.dest_ip && *s.dest_ip == ip; })) {
+    return false;
+  }
+  return user_matches(*this, s);
+}
+
 bool SessionFilter::matches(const Session& session) const {
-  if (!none_or_any(ids, [&](const ConnectionId& id) { return id == session.id; })) return false;
-  if (!none_or_any(pids, [&](std::int32_t pid) { return pid == session.pid; })) return false;
-  if (!none_or_any(services, [&](const std::string& s) {
-        return ascii_fold(s) == ascii_fold(session.service);
-      })) {
-    return false;
+  std::vector<std::pair<std::string_view, std::string_view>> alts;
+  if (!alt_field.empty()) {
+    for (const AltName& alt : session.alt_names) alts.emplace_back(alt.field, alt.value);
   }
-  if (!none_or_any(networks, [&](const Cidr& net) {
-        return session.client_ip && net.contains(*session.client_ip);
-      })) {
-    return false;
-  }
-  if (!none_or_any(destinations, [&](const IpAddress& ip) {
-        return session.dest_ip && *session.dest_ip == ip;
-      })) {
-    return false;
-  }
-  return user_matches(*this, session);
+  return matches(FilterSubject{session.id, session.pid, session.service, session.user,
+                               session.client_ip, session.dest_ip, alts});
 }
 
 }  // namespace anvil

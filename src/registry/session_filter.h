@@ -4,7 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/ip_address.h"
@@ -12,6 +16,18 @@
 #include "registry/session.h"
 
 namespace anvil {
+
+// What a filter looks at in one session, however the session is stored.
+struct FilterSubject {
+  const ConnectionId& id;
+  std::int32_t pid;
+  std::string_view service;
+  std::string_view user;
+  const std::optional<IpAddress>& client_ip;
+  const std::optional<IpAddress>& dest_ip;
+  // Alternative names as (field, value); only read when alt_field is set.
+  std::span<const std::pair<std::string_view, std::string_view>> alt_names;
+};
 
 struct SessionFilter {
   std::vector<UserMask> users;          // against the user name, or the alt field below
@@ -27,6 +43,7 @@ struct SessionFilter {
            pids.empty() && ids.empty();
   }
   bool matches(const Session& session) const;
+  bool matches(const FilterSubject& subject) const;
 };
 
 }  // namespace anvil

@@ -1,191 +1,609 @@
 #include "registry/session_table.h"
 
 #include <algorithm>
-#include <tuple>
+#include <cstring>
+#include <limits>
+
+#include "common/keyed_hash.h"
 
 namespace anvil {
 
 namespace {
 
-template <typename Map, typename Key>
-void erase_from(Map& map, const Key& key, const Session* session) {
-  auto it = map.find(key);
-  if (it == map.end()) return;
-  it->second.erase(session);
-  if (it->second.empty()) map.erase(it);
+constexpr std::uint32_t kChunkBits = 12;  // 4096 records, 256 KiB, per chunk
+constexpr std::uint32_t kChunkSize = 1u << kChunkBits;
+// Below this many results a plain comparison sort is cheapest; above it,
+// the distinct user names are sorted once and the sessions bucketed.
+constexpr std::size_t kRankSortFrom = 4096;
+
+enum Flags : std::uint8_t {
+  kLive = 1,
+  kDovecot = 2,   // registered in Dovecot 2.3's protocol; its id is derived
+  kClientV4 = 4,  // the client address is the record's client_v4
+  kClientV6 = 8,  // the client address is in the extra record
+  kDest = 16,     // a proxy destination, in the extra record
+};
+
+std::uint32_t clamp_seconds(std::int64_t seconds) {
+  return static_cast<std::uint32_t>(
+      std::clamp<std::int64_t>(seconds, 0, std::numeric_limits<std::uint32_t>::max()));
 }
 
-template <typename Map, typename Key>
-void decrement(Map& counts, const Key& key) {
-  auto it = counts.find(key);
-  if (it != counts.end() && --it->second == 0) counts.erase(it);
-}
-
-template <typename Map, typename Key>
-std::size_t count_of(const Map& counts, const Key& key) {
-  auto it = counts.find(key);
-  return it == counts.end() ? 0 : it->second;
-}
-
-template <typename Set>
-void append(std::vector<const Session*>& out, const Set& set) {
-  out.insert(out.end(), set.begin(), set.end());
+std::uint64_t v4_key(std::uint32_t address, std::uint32_t slot) {
+  return std::uint64_t{address} << 32 | slot;
 }
 
 }  // namespace
 
-void SessionTable::index(const Session* s) {
-  by_user_[ascii_fold(s->user)].insert(s);
-  if (s->client_ip) by_client_ip_[*s->client_ip].insert(s);
-  if (s->dest_ip) by_dest_ip_[*s->dest_ip].insert(s);
-  for (const AltName& alt : s->alt_names) {
-    by_alt_[{ascii_fold(alt.field), ascii_fold(alt.value)}].insert(s);
-  }
-  by_owner_[s->owner].insert(s);
-  count_by_uid_[s->uid]++;
-  count_by_pid_[s->pid]++;
+// 64 bytes. A free slot has no kLive flag and links the free list through
+// owner_next.
+struct SessionTable::Record {
+  OwnerId owner = 0;
+  std::uint32_t generation = 0;
+  std::uint32_t uid = kNoUid;
+  NameId service = 0;
+  NameId user = 0;  // the empty name before login
+  std::uint32_t client_v4 = 0;
+  std::uint32_t start = 0;  // unix seconds
+  std::uint32_t extra = kNoSlot;
+  std::uint32_t user_prev = kNoSlot, user_next = kNoSlot;
+  std::uint32_t owner_prev = kNoSlot, owner_next = kNoSlot;
+  std::uint32_t dovecot_next = kNoSlot;  // the next session with the same Dovecot key
+  std::uint8_t flags = 0;
+};
+
+// What only some sessions have. A free one links the free list through
+// next_free.
+struct SessionTable::Extra {
+  ConnectionId id;
+  IpAddress client_v6;
+  IpAddress dest;
+  std::uint16_t client_port = 0;
+  std::uint16_t local_port = 0;
+  std::uint16_t dest_port = 0;
+  std::uint32_t next_free = kNoSlot;
+  std::vector<std::pair<NameId, NameId>> alt_names;  // field, value
+};
+
+std::size_t SessionTable::IdHash::operator()(std::uint32_t slot) const {
+  return KeyedHash{}(table->extras_[table->rec(slot).extra].id);
 }
 
-void SessionTable::unindex(const Session* s) {
-  erase_from(by_user_, ascii_fold(s->user), s);
-  if (s->client_ip) erase_from(by_client_ip_, *s->client_ip, s);
-  if (s->dest_ip) erase_from(by_dest_ip_, *s->dest_ip, s);
-  for (const AltName& alt : s->alt_names) {
-    erase_from(by_alt_, AltKey{ascii_fold(alt.field), ascii_fold(alt.value)}, s);
-  }
-  erase_from(by_owner_, s->owner, s);
-  decrement(count_by_uid_, s->uid);
-  decrement(count_by_pid_, s->pid);
+std::size_t SessionTable::IdHash::operator()(const ConnectionId& id) const {
+  return KeyedHash{}(id);
 }
 
-bool SessionTable::add(Session session) {
-  if (sessions_.contains(session.id)) return false;
-  auto owned = std::make_unique<Session>(std::move(session));
-  const Session* raw = owned.get();
-  sessions_.emplace(raw->id, std::move(owned));
-  index(raw);
+bool SessionTable::IdEq::operator()(std::uint32_t a, const ConnectionId& b) const {
+  return table->extras_[table->rec(a).extra].id == b;
+}
+
+std::size_t SessionTable::DovecotHash::operator()(const DovecotProbe& key) const {
+  unsigned char bytes[8 + 4 + 4 + 1 + 16] = {};
+  std::memcpy(bytes, &key.owner, 8);
+  std::memcpy(bytes + 8, &key.service, 4);
+  std::memcpy(bytes + 12, &key.user, 4);
+  if (key.ip) {
+    bytes[16] = static_cast<unsigned char>(key.ip->family());
+    std::memcpy(bytes + 17, key.ip->bytes().data(), 16);
+  }
+  return keyed_hash_bytes(bytes, sizeof bytes);
+}
+
+std::size_t SessionTable::DovecotHash::operator()(std::uint32_t slot) const {
+  return (*this)(table->probe_of(slot));
+}
+
+// Slots with the same key are equal: the set holds one per key, the head
+// of its chain.
+bool SessionTable::DovecotEq::operator()(std::uint32_t a, std::uint32_t b) const {
+  return a == b || table->probe_of(a) == table->probe_of(b);
+}
+
+bool SessionTable::DovecotEq::operator()(std::uint32_t a, const DovecotProbe& b) const {
+  return table->probe_of(a) == b;
+}
+
+SessionTable::SessionTable()
+    : by_id_(0, IdHash{this}, IdEq{this}), by_dovecot_key_(0, DovecotHash{this}, DovecotEq{this}) {
+  static_assert(sizeof(Record) <= 64);
+  derived_prefix_ = ConnectionId::random().high;
+  empty_name_ = names_.acquire("");
+}
+
+SessionTable::~SessionTable() = default;
+
+SessionTable::Record& SessionTable::rec(std::uint32_t slot) {
+  return chunks_[slot >> kChunkBits][slot & (kChunkSize - 1)];
+}
+
+const SessionTable::Record& SessionTable::rec(std::uint32_t slot) const {
+  return chunks_[slot >> kChunkBits][slot & (kChunkSize - 1)];
+}
+
+SessionTable::DovecotProbe SessionTable::probe_of(std::uint32_t slot) const {
+  const Record& r = rec(slot);
+  return {r.owner, r.service, r.user, client_ip(r)};
+}
+
+std::optional<IpAddress> SessionTable::client_ip(const Record& r) const {
+  if (r.flags & kClientV4) return IpAddress::from_v4_number(r.client_v4);
+  if (r.flags & kClientV6) return extras_[r.extra].client_v6;
+  return std::nullopt;
+}
+
+std::optional<IpAddress> SessionTable::dest_ip(const Record& r) const {
+  if (r.flags & kDest) return extras_[r.extra].dest;
+  return std::nullopt;
+}
+
+std::uint32_t SessionTable::new_slot() {
+  if (free_slot_ != kNoSlot) {
+    std::uint32_t slot = free_slot_;
+    free_slot_ = rec(slot).owner_next;
+    return slot;
+  }
+  if (slot_count_ == kNoSlot - 1) throw std::length_error("anvild's registry is full");
+  if ((slot_count_ & (kChunkSize - 1)) == 0) {
+    chunks_.push_back(std::make_unique<Record[]>(kChunkSize));
+  }
+  return slot_count_++;
+}
+
+std::uint32_t SessionTable::new_extra() {
+  if (free_extra_ != kNoSlot) {
+    std::uint32_t index = free_extra_;
+    free_extra_ = extras_[index].next_free;
+    extras_[index] = Extra{};
+    return index;
+  }
+  extras_.emplace_back();
+  return static_cast<std::uint32_t>(extras_.size() - 1);
+}
+
+void SessionTable::free_extra(std::uint32_t index) {
+  Extra& e = extras_[index];
+  for (auto [field, value] : e.alt_names) {
+    names_.release(field);
+    names_.release(value);
+  }
+  e.alt_names = {};
+  e.next_free = free_extra_;
+  free_extra_ = index;
+}
+
+// Sets what update() may change: user, addresses, ports and alt names.
+void SessionTable::set_fields(std::uint32_t slot, const Session& s, bool dovecot) {
+  Record& r = rec(slot);
+  r.user = names_.acquire(s.user);
+  bool needs_extra = !dovecot || (s.client_ip && s.client_ip->family() == IpAddress::Family::v6);
+  if (needs_extra && r.extra == kNoSlot) r.extra = new_extra();
+  if (s.client_ip && s.client_ip->family() == IpAddress::Family::v4) {
+    r.flags |= kClientV4;
+    r.client_v4 = s.client_ip->v4_number();
+  } else if (s.client_ip) {
+    r.flags |= kClientV6;
+    extras_[r.extra].client_v6 = *s.client_ip;
+  }
+  if (dovecot) return;
+  Extra& e = extras_[r.extra];
+  e.client_port = s.client_port;
+  e.local_port = s.local_port;
+  if (s.dest_ip) {
+    r.flags |= kDest;
+    e.dest = *s.dest_ip;
+    e.dest_port = s.dest_port;
+  }
+  for (const AltName& alt : s.alt_names) {
+    NameId field = names_.acquire(alt.field);
+    e.alt_names.emplace_back(field, names_.acquire(alt.value));
+  }
+}
+
+void SessionTable::clear_fields(std::uint32_t slot) {
+  Record& r = rec(slot);
+  names_.release(r.user);
+  r.flags &= static_cast<std::uint8_t>(~(kClientV4 | kClientV6 | kDest));
+  if (r.extra == kNoSlot) return;
+  Extra& e = extras_[r.extra];
+  for (auto [field, value] : e.alt_names) {
+    names_.release(field);
+    names_.release(value);
+  }
+  e.alt_names.clear();
+  e.client_port = e.local_port = e.dest_port = 0;
+}
+
+void SessionTable::link_user(std::uint32_t slot) {
+  Record& r = rec(slot);
+  NameId key = names_.folded(r.user);
+  std::uint32_t& head = names_.anchor_head(key);
+  r.user_prev = kNoSlot;
+  r.user_next = head;
+  if (head != kNoSlot) rec(head).user_prev = slot;
+  head = slot;
+  names_.anchor_size(key)++;
+}
+
+void SessionTable::unlink_user(std::uint32_t slot) {
+  Record& r = rec(slot);
+  NameId key = names_.folded(r.user);
+  if (r.user_prev != kNoSlot) {
+    rec(r.user_prev).user_next = r.user_next;
+  } else {
+    names_.anchor_head(key) = r.user_next;
+  }
+  if (r.user_next != kNoSlot) rec(r.user_next).user_prev = r.user_prev;
+  names_.anchor_size(key)--;
+}
+
+// The address and alternative-name indexes.
+void SessionTable::index(std::uint32_t slot) {
+  Record& r = rec(slot);
+  link_user(slot);
+  if (r.flags & kClientV4) client_v4_.insert(v4_key(r.client_v4, slot));
+  if (r.flags & kClientV6) client_v6_.insert({extras_[r.extra].client_v6.bytes(), slot});
+  if (r.extra == kNoSlot) return;
+  const Extra& e = extras_[r.extra];
+  if (r.flags & kDest) {
+    if (e.dest.family() == IpAddress::Family::v4) {
+      dest_v4_.insert(v4_key(e.dest.v4_number(), slot));
+    } else {
+      dest_v6_.insert({e.dest.bytes(), slot});
+    }
+  }
+  for (auto [field, value] : e.alt_names) {
+    by_alt_.insert({names_.folded(field), names_.folded(value), slot});
+  }
+}
+
+void SessionTable::unindex(std::uint32_t slot) {
+  Record& r = rec(slot);
+  unlink_user(slot);
+  if (r.flags & kClientV4) client_v4_.erase(v4_key(r.client_v4, slot));
+  if (r.flags & kClientV6) client_v6_.erase({extras_[r.extra].client_v6.bytes(), slot});
+  if (r.extra == kNoSlot) return;
+  const Extra& e = extras_[r.extra];
+  if (r.flags & kDest) {
+    if (e.dest.family() == IpAddress::Family::v4) {
+      dest_v4_.erase(v4_key(e.dest.v4_number(), slot));
+    } else {
+      dest_v6_.erase({e.dest.bytes(), slot});
+    }
+  }
+  for (auto [field, value] : e.alt_names) {
+    by_alt_.erase({names_.folded(field), names_.folded(value), slot});
+  }
+}
+
+std::uint32_t SessionTable::place(const Session& s, bool dovecot) {
+  std::uint32_t slot = new_slot();
+  Record& r = rec(slot);
+  std::uint32_t generation = r.generation;
+  r = Record{};
+  r.generation = generation;
+  r.owner = s.owner;
+  r.uid = s.uid;
+  r.service = names_.acquire(s.service);
+  r.start = clamp_seconds(s.start_time);
+  r.flags = static_cast<std::uint8_t>(kLive | (dovecot ? kDovecot : 0));
+  set_fields(slot, s, dovecot);
+  if (!dovecot) extras_[r.extra].id = s.id;
+  index(slot);
+
+  auto [it, created] = owners_.try_emplace(s.owner);
+  Owner& owner = it->second;
+  if (created) owner.pid = s.pid;
+  r.owner_next = owner.head;
+  if (owner.head != kNoSlot) rec(owner.head).owner_prev = slot;
+  owner.head = slot;
+  owner.size++;
+  count_by_uid_[s.uid]++;
+  count_by_pid_[owner.pid]++;
+  live_++;
+  return slot;
+}
+
+bool SessionTable::add(const Session& session) {
+  if (session.id.high == derived_prefix_ || by_id_.contains(session.id)) return false;
+  std::uint32_t slot = place(session, false);
+  by_id_.insert(slot);
   return true;
 }
 
+ConnectionId SessionTable::add_dovecot(const Session& session) {
+  std::uint32_t slot = place(session, true);
+  // The first session with a key heads its chain; later ones follow it.
+  auto [it, inserted] = by_dovecot_key_.insert(slot);
+  if (!inserted) {
+    Record& head = rec(*it);
+    rec(slot).dovecot_next = head.dovecot_next;
+    head.dovecot_next = slot;
+  }
+  return id_of({slot, rec(slot).generation});
+}
+
+void SessionTable::erase_slot(std::uint32_t slot) {
+  Record& r = rec(slot);
+  unindex(slot);
+  if (r.flags & kDovecot) {
+    // Out of its key's chain: as head, its successor takes its place.
+    auto it = by_dovecot_key_.find(slot);
+    if (*it == slot) {
+      by_dovecot_key_.erase(it);
+      if (r.dovecot_next != kNoSlot) by_dovecot_key_.insert(r.dovecot_next);
+    } else {
+      std::uint32_t at = *it;
+      while (rec(at).dovecot_next != slot) at = rec(at).dovecot_next;
+      rec(at).dovecot_next = r.dovecot_next;
+    }
+  } else {
+    by_id_.erase(slot);
+  }
+  auto owner_it = owners_.find(r.owner);
+  Owner& owner = owner_it->second;
+  if (r.owner_prev != kNoSlot) {
+    rec(r.owner_prev).owner_next = r.owner_next;
+  } else {
+    owner.head = r.owner_next;
+  }
+  if (r.owner_next != kNoSlot) rec(r.owner_next).owner_prev = r.owner_prev;
+  if (auto pid = count_by_pid_.find(owner.pid); --pid->second == 0) count_by_pid_.erase(pid);
+  if (--owner.size == 0) owners_.erase(owner_it);
+  if (auto uid = count_by_uid_.find(r.uid); --uid->second == 0) count_by_uid_.erase(uid);
+
+  names_.release(r.user);
+  names_.release(r.service);
+  if (r.extra != kNoSlot) free_extra(r.extra);
+  r.flags = 0;
+  r.extra = kNoSlot;
+  r.generation++;
+  r.owner_next = free_slot_;
+  free_slot_ = slot;
+  live_--;
+}
+
+bool SessionTable::remove_dovecot(const DovecotKey& key) {
+  auto service = names_.find(key.service);
+  auto user = names_.find(key.user);
+  if (!service || !user) return false;
+  auto it = by_dovecot_key_.find(DovecotProbe{key.owner, *service, *user, key.ip});
+  if (it == by_dovecot_key_.end()) return false;
+  erase_slot(*it);
+  return true;
+}
+
+std::size_t SessionTable::count_dovecot(std::string_view service,
+                                        const std::optional<IpAddress>& ip,
+                                        std::string_view user) const {
+  auto service_id = names_.find(service);
+  auto user_id = names_.find(user);
+  if (!service_id || !user_id) return 0;
+  std::size_t count = 0;
+  for (std::uint32_t at = names_.anchor_head(names_.folded(*user_id)); at != kNoSlot;
+       at = rec(at).user_next) {
+    const Record& r = rec(at);
+    count += r.user == *user_id && r.service == *service_id && client_ip(r) == ip;
+  }
+  return count;
+}
+
 bool SessionTable::update(const Session& updated) {
-  auto it = sessions_.find(updated.id);
-  if (it == sessions_.end()) return false;
-  Session& s = *it->second;
-  unindex(&s);
-  s.user = updated.user;
-  s.client_ip = updated.client_ip;
-  s.client_port = updated.client_port;
-  s.local_port = updated.local_port;
-  s.dest_ip = updated.dest_ip;
-  s.dest_port = updated.dest_port;
-  s.alt_names = updated.alt_names;
-  index(&s);
+  auto slot = find_slot(updated.id);
+  if (!slot) return false;
+  bool dovecot = rec(*slot).flags & kDovecot;
+  if (dovecot) return false;  // a Dovecot session changes by DISCONNECT and CONNECT
+  unindex(*slot);
+  clear_fields(*slot);
+  set_fields(*slot, updated, false);
+  index(*slot);
   return true;
 }
 
 bool SessionTable::remove(const ConnectionId& id) {
-  auto it = sessions_.find(id);
-  if (it == sessions_.end()) return false;
-  unindex(it->second.get());
-  sessions_.erase(it);
+  auto slot = find_slot(id);
+  if (!slot) return false;
+  erase_slot(*slot);
   return true;
 }
 
 std::size_t SessionTable::remove_owner(OwnerId owner) {
-  auto it = by_owner_.find(owner);
-  if (it == by_owner_.end()) return 0;
-  std::vector<ConnectionId> ids;
-  ids.reserve(it->second.size());
-  for (const Session* s : it->second) ids.push_back(s->id);
-  for (const ConnectionId& id : ids) remove(id);
-  return ids.size();
+  auto it = owners_.find(owner);
+  if (it == owners_.end()) return 0;
+  std::size_t removed = it->second.size;
+  // erase_slot drops the owner with its last session.
+  for (std::uint32_t slot = it->second.head; slot != kNoSlot;) {
+    std::uint32_t next = rec(slot).owner_next;
+    erase_slot(slot);
+    slot = next;
+  }
+  return removed;
 }
 
-const Session* SessionTable::find(const ConnectionId& id) const {
-  auto it = sessions_.find(id);
-  return it == sessions_.end() ? nullptr : it->second.get();
+std::optional<std::uint32_t> SessionTable::find_slot(const ConnectionId& id) const {
+  if (id.high == derived_prefix_) {
+    std::uint32_t slot = static_cast<std::uint32_t>(id.low);
+    std::uint32_t generation = static_cast<std::uint32_t>(id.low >> 32);
+    if (slot >= slot_count_) return std::nullopt;
+    const Record& r = rec(slot);
+    if (!(r.flags & kLive) || !(r.flags & kDovecot) || r.generation != generation) {
+      return std::nullopt;
+    }
+    return slot;
+  }
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return std::nullopt;
+  return *it;
+}
+
+std::optional<SessionRef> SessionTable::find(const ConnectionId& id) const {
+  auto slot = find_slot(id);
+  if (!slot) return std::nullopt;
+  return SessionRef{*slot, rec(*slot).generation};
+}
+
+bool SessionTable::alive(SessionRef ref) const {
+  if (ref.slot >= slot_count_) return false;
+  const Record& r = rec(ref.slot);
+  return (r.flags & kLive) && r.generation == ref.generation;
+}
+
+ConnectionId SessionTable::id_of(SessionRef ref) const {
+  const Record& r = rec(ref.slot);
+  if (r.flags & kDovecot) {
+    return ConnectionId{derived_prefix_, std::uint64_t{r.generation} << 32 | ref.slot};
+  }
+  return extras_[r.extra].id;
+}
+
+OwnerId SessionTable::owner_of(SessionRef ref) const {
+  return rec(ref.slot).owner;
+}
+
+std::int32_t SessionTable::pid_of(SessionRef ref) const {
+  return owners_.find(rec(ref.slot).owner)->second.pid;
+}
+
+Session SessionTable::get(SessionRef ref) const {
+  const Record& r = rec(ref.slot);
+  Session s;
+  s.id = id_of(ref);
+  s.owner = r.owner;
+  s.pid = pid_of(ref);
+  s.uid = r.uid;
+  s.service = names_.text(r.service);
+  s.user = names_.text(r.user);
+  s.client_ip = client_ip(r);
+  s.dest_ip = dest_ip(r);
+  s.start_time = r.start;
+  if (r.extra != kNoSlot && !(r.flags & kDovecot)) {
+    const Extra& e = extras_[r.extra];
+    s.client_port = e.client_port;
+    s.local_port = e.local_port;
+    s.dest_port = e.dest_port;
+    for (auto [field, value] : e.alt_names) {
+      s.alt_names.push_back({std::string(names_.text(field)), std::string(names_.text(value))});
+    }
+  }
+  return s;
 }
 
 std::size_t SessionTable::owner_size(OwnerId owner) const {
-  auto it = by_owner_.find(owner);
-  return it == by_owner_.end() ? 0 : it->second.size();
+  auto it = owners_.find(owner);
+  return it == owners_.end() ? 0 : it->second.size;
 }
 
 std::size_t SessionTable::uid_size(std::uint32_t uid) const {
-  return count_of(count_by_uid_, uid);
+  auto it = count_by_uid_.find(uid);
+  return it == count_by_uid_.end() ? 0 : it->second;
 }
 
 std::size_t SessionTable::pid_size(std::int32_t pid) const {
-  return count_of(count_by_pid_, pid);
+  auto it = count_by_pid_.find(pid);
+  return it == count_by_pid_.end() ? 0 : it->second;
+}
+
+template <typename Visit>
+void SessionTable::for_each_address(const absl::btree_set<std::uint64_t>& v4,
+                                    const absl::btree_set<V6Key>& v6, const IpAddress& first,
+                                    const IpAddress& last, Visit visit) const {
+  if (first.family() == IpAddress::Family::v4) {
+    auto end = v4.upper_bound(v4_key(last.v4_number(), kNoSlot));
+    for (auto it = v4.lower_bound(v4_key(first.v4_number(), 0)); it != end; ++it) {
+      visit(static_cast<std::uint32_t>(*it));
+    }
+    return;
+  }
+  auto end = v6.upper_bound({last.bytes(), kNoSlot});
+  for (auto it = v6.lower_bound({first.bytes(), 0}); it != end; ++it) visit(it->second);
 }
 
 std::size_t SessionTable::address_size(const IpAddress& ip) const {
-  auto it = by_client_ip_.find(ip);
-  return it == by_client_ip_.end() ? 0 : it->second.size();
+  std::size_t count = 0;
+  for_each_address(client_v4_, client_v6_, ip, ip, [&](std::uint32_t) { count++; });
+  return count;
 }
 
 std::size_t SessionTable::address_prelogin_size(const IpAddress& ip) const {
-  auto it = by_client_ip_.find(ip);
-  if (it == by_client_ip_.end()) return 0;
-  return static_cast<std::size_t>(std::count_if(it->second.begin(), it->second.end(),
-                                                [](const Session* s) { return s->user.empty(); }));
+  std::size_t count = 0;
+  for_each_address(client_v4_, client_v6_, ip, ip,
+                   [&](std::uint32_t slot) { count += rec(slot).user == empty_name_; });
+  return count;
 }
 
 std::size_t SessionTable::user_size(std::string_view user) const {
-  auto it = by_user_.find(ascii_fold(user));
-  return it == by_user_.end() ? 0 : it->second.size();
+  auto id = names_.find(ascii_fold(user));
+  return id ? names_.anchor_size(*id) : 0;
 }
 
-std::vector<const Session*> SessionTable::owned_by(OwnerId owner) const {
-  auto it = by_owner_.find(owner);
-  if (it == by_owner_.end()) return {};
-  return {it->second.begin(), it->second.end()};
+std::vector<SessionRef> SessionTable::owned_by(OwnerId owner) const {
+  std::vector<SessionRef> out;
+  auto it = owners_.find(owner);
+  if (it == owners_.end()) return out;
+  out.reserve(it->second.size);
+  for (std::uint32_t slot = it->second.head; slot != kNoSlot; slot = rec(slot).owner_next) {
+    out.push_back({slot, rec(slot).generation});
+  }
+  return out;
 }
 
-std::vector<const Session*> SessionTable::candidates(const SessionFilter& filter) const {
-  std::vector<const Session*> out;
+std::vector<std::uint32_t> SessionTable::candidates(const SessionFilter& filter) const {
+  std::vector<std::uint32_t> out;
+  auto add_user = [&](NameId key) {
+    for (std::uint32_t at = names_.anchor_head(key); at != kNoSlot; at = rec(at).user_next) {
+      out.push_back(at);
+    }
+  };
   if (!filter.ids.empty()) {
     for (const ConnectionId& id : filter.ids) {
-      if (const Session* s = find(id)) out.push_back(s);
+      if (auto slot = find_slot(id)) out.push_back(*slot);
     }
   } else if (!filter.users.empty() && filter.alt_field.empty()) {
     for (const UserMask& mask : filter.users) {
       if (!mask.has_wildcards()) {
-        if (auto it = by_user_.find(mask.folded()); it != by_user_.end()) append(out, it->second);
+        if (auto key = names_.find(mask.folded())) add_user(*key);
         continue;
       }
-      for (const auto& [name, set] : by_user_) {
-        if (mask.matches(name)) append(out, set);
+      // The distinct folded names: those that anchor sessions.
+      for (NameId id = 0; id < names_.id_bound(); id++) {
+        if (names_.live(id) && names_.anchor_size(id) > 0 && mask.matches(names_.text(id))) {
+          add_user(id);
+        }
       }
     }
   } else if (!filter.users.empty()) {
-    std::string field = ascii_fold(filter.alt_field);
+    auto field = names_.find(ascii_fold(filter.alt_field));
     for (const UserMask& mask : filter.users) {
+      if (!field) break;
       if (!mask.has_wildcards()) {
-        if (auto it = by_alt_.find({field, mask.folded()}); it != by_alt_.end()) {
-          append(out, it->second);
+        if (auto value = names_.find(mask.folded())) {
+          auto end = by_alt_.upper_bound({*field, *value, kNoSlot});
+          for (auto it = by_alt_.lower_bound({*field, *value, 0}); it != end; ++it) {
+            out.push_back(std::get<2>(*it));
+          }
         }
         continue;
       }
-      for (auto it = by_alt_.lower_bound({field, ""});
-           it != by_alt_.end() && it->first.first == field; ++it) {
-        if (mask.matches(it->first.second)) append(out, it->second);
+      auto end = by_alt_.upper_bound({*field, kNoSlot, kNoSlot});
+      for (auto it = by_alt_.lower_bound({*field, 0, 0}); it != end; ++it) {
+        if (mask.matches(names_.text(std::get<1>(*it)))) out.push_back(std::get<2>(*it));
       }
     }
   } else if (!filter.networks.empty()) {
     for (const Cidr& net : filter.networks) {
-      auto end = by_client_ip_.upper_bound(net.last());
-      for (auto it = by_client_ip_.lower_bound(net.first()); it != end; ++it) {
-        append(out, it->second);
-      }
+      for_each_address(client_v4_, client_v6_, net.first(), net.last(),
+                       [&](std::uint32_t slot) { out.push_back(slot); });
     }
   } else if (!filter.destinations.empty()) {
     for (const IpAddress& ip : filter.destinations) {
-      if (auto it = by_dest_ip_.find(ip); it != by_dest_ip_.end()) append(out, it->second);
+      for_each_address(dest_v4_, dest_v6_, ip, ip,
+                       [&](std::uint32_t slot) { out.push_back(slot); });
     }
   } else {
-    out.reserve(sessions_.size());
-    for (const auto& [id, session] : sessions_) out.push_back(session.get());
+    out.reserve(live_);
+    for (std::uint32_t slot = 0; slot < slot_count_; slot++) {
+      if (rec(slot).flags & kLive) out.push_back(slot);
+    }
+    return out;  // in slot order, each once
   }
   // Several alternatives may reach the same session.
   std::sort(out.begin(), out.end());
@@ -197,21 +615,133 @@ std::size_t SessionTable::candidate_count(const SessionFilter& filter) const {
   return candidates(filter).size();
 }
 
-std::vector<const Session*> SessionTable::select(const SessionFilter& filter) const {
-  std::vector<const Session*> out = candidates(filter);
-  std::erase_if(out, [&](const Session* s) { return !filter.matches(*s); });
-  std::sort(out.begin(), out.end(), [](const Session* a, const Session* b) {
-    return std::tie(a->user, a->service, a->pid, a->start_time, a->id) <
-           std::tie(b->user, b->service, b->pid, b->start_time, b->id);
-  });
+bool SessionTable::matches(const SessionFilter& filter, std::uint32_t slot) const {
+  if (filter.empty() && filter.alt_field.empty()) return true;
+  const Record& r = rec(slot);
+  SessionRef ref{slot, r.generation};
+  std::vector<std::pair<std::string_view, std::string_view>> alts;
+  if (!filter.alt_field.empty() && r.extra != kNoSlot) {
+    for (auto [field, value] : extras_[r.extra].alt_names) {
+      alts.emplace_back(names_.text(field), names_.text(value));
+    }
+  }
+  return filter.matches(FilterSubject{id_of(ref), pid_of(ref), names_.text(r.service),
+                                      names_.text(r.user), client_ip(r), dest_ip(r), alts});
+}
+
+// By user name, service, pid, start time and id.
+void SessionTable::sort_slots(std::vector<std::uint32_t>& slots) const {
+  struct Key {
+    std::uint32_t user_rank;
+    std::uint32_t slot;
+    std::int32_t pid;
+  };
+  auto rest_less = [&](const Key& a, const Key& b) {
+    const Record& x = rec(a.slot);
+    const Record& y = rec(b.slot);
+    if (x.service != y.service) return names_.text(x.service) < names_.text(y.service);
+    if (a.pid != b.pid) return a.pid < b.pid;
+    if (x.start != y.start) return x.start < y.start;
+    return id_of({a.slot, x.generation}) < id_of({b.slot, y.generation});
+  };
+  std::vector<Key> keys;
+  keys.reserve(slots.size());
+  for (std::uint32_t slot : slots) keys.push_back({0, slot, pid_of({slot, 0})});
+  if (slots.size() < kRankSortFrom) {
+    std::sort(keys.begin(), keys.end(), [&](const Key& a, const Key& b) {
+      NameId x = rec(a.slot).user, y = rec(b.slot).user;
+      if (x != y) return names_.text(x) < names_.text(y);
+      return rest_less(a, b);
+    });
+  } else {
+    // Rank the distinct names once, then bucket the sessions by rank.
+    std::vector<std::uint32_t> rank(names_.id_bound(), kNoSlot);
+    std::vector<NameId> users;
+    for (const Key& k : keys) {
+      NameId user = rec(k.slot).user;
+      if (rank[user] == kNoSlot) {
+        rank[user] = 0;
+        users.push_back(user);
+      }
+    }
+    std::sort(users.begin(), users.end(),
+              [&](NameId a, NameId b) { return names_.text(a) < names_.text(b); });
+    std::vector<std::uint32_t> bucket_start(users.size() + 1, 0);
+    for (std::uint32_t i = 0; i < users.size(); i++) rank[users[i]] = i;
+    for (Key& k : keys) {
+      k.user_rank = rank[rec(k.slot).user];
+      bucket_start[k.user_rank + 1]++;
+    }
+    for (std::size_t i = 1; i < bucket_start.size(); i++) bucket_start[i] += bucket_start[i - 1];
+    std::vector<Key> sorted(keys.size());
+    std::vector<std::uint32_t> fill(bucket_start.begin(), bucket_start.end() - 1);
+    for (const Key& k : keys) sorted[fill[k.user_rank]++] = k;
+    for (std::size_t b = 0; b + 1 < bucket_start.size(); b++) {
+      if (bucket_start[b + 1] - bucket_start[b] > 1) {
+        std::sort(sorted.begin() + bucket_start[b], sorted.begin() + bucket_start[b + 1],
+                  rest_less);
+      }
+    }
+    keys = std::move(sorted);
+  }
+  for (std::size_t i = 0; i < keys.size(); i++) slots[i] = keys[i].slot;
+}
+
+std::vector<SessionRef> SessionTable::select(const SessionFilter& filter) const {
+  std::vector<std::uint32_t> slots = candidates(filter);
+  std::erase_if(slots, [&](std::uint32_t slot) { return !matches(filter, slot); });
+  sort_slots(slots);
+  std::vector<SessionRef> out;
+  out.reserve(slots.size());
+  for (std::uint32_t slot : slots) out.push_back({slot, rec(slot).generation});
   return out;
 }
 
-std::map<OwnerId, std::vector<const Session*>> group_by_owner(
-    const std::vector<const Session*>& sessions) {
-  std::map<OwnerId, std::vector<const Session*>> groups;
-  for (const Session* s : sessions) groups[s->owner].push_back(s);
-  return groups;
+bool SessionTable::same_dovecot_group(SessionRef a, SessionRef b) const {
+  const Record& x = rec(a.slot);
+  const Record& y = rec(b.slot);
+  return x.user == y.user && x.service == y.service && pid_of(a) == pid_of(b) &&
+         client_ip(x) == client_ip(y);
+}
+
+void SessionTable::dovecot_groups(std::vector<SessionRef>* refs,
+                                  std::vector<std::uint32_t>* starts) const {
+  refs->clear();
+  starts->clear();
+  refs->reserve(live_);
+  // Sessions of Dovecot's protocol come grouped already: each chain of the
+  // key index is one group (a process is one owner). Service sessions are
+  // grouped by sorting them.
+  std::vector<std::uint32_t> native;
+  for (std::uint32_t slot = 0; slot < slot_count_; slot++) {
+    const Record& r = rec(slot);
+    if (!(r.flags & kLive) || r.user == empty_name_) continue;
+    if (!(r.flags & kDovecot)) {
+      native.push_back(slot);
+      continue;
+    }
+    if (*by_dovecot_key_.find(slot) != slot) continue;  // not a chain's head
+    starts->push_back(static_cast<std::uint32_t>(refs->size()));
+    for (std::uint32_t at = slot; at != kNoSlot; at = rec(at).dovecot_next) {
+      refs->push_back({at, rec(at).generation});
+    }
+  }
+  std::vector<std::pair<std::int32_t, std::uint32_t>> keyed;
+  keyed.reserve(native.size());
+  for (std::uint32_t slot : native) keyed.emplace_back(pid_of({slot, 0}), slot);
+  std::sort(keyed.begin(), keyed.end(), [&](const auto& a, const auto& b) {
+    const Record& x = rec(a.second);
+    const Record& y = rec(b.second);
+    return std::tuple(x.user, x.service, a.first, client_ip(x)) <
+           std::tuple(y.user, y.service, b.first, client_ip(y));
+  });
+  for (std::size_t i = 0; i < keyed.size(); i++) {
+    SessionRef ref{keyed[i].second, rec(keyed[i].second).generation};
+    if (i == 0 || !same_dovecot_group(refs->back(), ref)) {
+      starts->push_back(static_cast<std::uint32_t>(refs->size()));
+    }
+    refs->push_back(ref);
+  }
 }
 
 }  // namespace anvil

@@ -1,88 +1,219 @@
 // The in-memory registry: every live session, indexed so that the common
-// questions never look at every session. It does no I/O and is not
-// thread-safe; anvild owns one and touches it only from its event loop.
+// questions never look at every session, and removal costs what goes,
+// never what stays. It does no I/O and is not thread-safe; anvild owns one
+// and touches it only from its event loop.
 //
-// Indexes: connection id (hash); ASCII-folded user name (hash; wildcard
-// masks are matched against the distinct names only); client address and
-// destination address (ordered, so a network is a range scan); alt field and
-// folded value (ordered by field, then value); owning channel (hash).
+// Layout (docs/decisions.md has the figures): sessions are 64-byte records
+// in chunked slots, named by a slot number; strings are interned (NamePool);
+// an IPv4 client address is four bytes in the record. What only some
+// sessions have (a connection id chosen by a service, ports, an IPv6
+// address, a proxy destination, alternative names) lives in a side record.
+// Sessions registered in Dovecot 2.3's protocol carry no stored id: theirs
+// is derived from the slot (a per-table random prefix, the slot and its
+// reuse count), so such an id is never reused.
+//
+// Indexes: connection id of service sessions (Swiss table of slots); the
+// folded user name (a list through the records, anchored in the name
+// pool: a wildcard mask is matched against the distinct names only); the
+// owner (a list through the records); client and destination addresses
+// (B-trees of address and slot, so a network is a range scan); alternative
+// field and value (B-tree); Dovecot's (process, service, address, user) key
+// (Swiss table), so that its DISCONNECT and LOOKUP never walk a process.
 #pragma once
 
+#include <absl/container/btree_set.h>
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
+
+#include <array>
 #include <cstddef>
-#include <map>
+#include <cstdint>
 #include <memory>
-#include <string>
-#include <unordered_map>
-#include <unordered_set>
-#include <utility>
+#include <optional>
+#include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "common/keyed_hash.h"
+#include "registry/name_pool.h"
 #include "registry/session.h"
 #include "registry/session_filter.h"
 
 namespace anvil {
 
+// A handle on one session: its slot and the slot's reuse count, so a handle
+// kept past the session's removal is recognised as stale, never mistaken
+// for the slot's next session.
+struct SessionRef {
+  std::uint32_t slot = kNoSlot;
+  std::uint32_t generation = 0;
+  bool operator==(const SessionRef&) const = default;
+};
+
+// What Dovecot 2.3 names a connection by: process, service, address, user.
+struct DovecotKey {
+  OwnerId owner = 0;
+  std::string_view service;
+  std::optional<IpAddress> ip;
+  std::string_view user;
+};
+
 class SessionTable {
  public:
-  SessionTable() = default;
+  SessionTable();
+  ~SessionTable();
   SessionTable(const SessionTable&) = delete;
   SessionTable& operator=(const SessionTable&) = delete;
 
-  // Adds a session. False, and nothing changes, when its id is taken.
-  bool add(Session session);
+  // Adds a session with the id its service chose. False, and nothing
+  // changes, when the id is taken (or has the form of a derived id).
+  bool add(const Session& session);
+  // Adds a session in Dovecot 2.3's terms (no id, ports or alternative
+  // names; start_time, pid and uid as given) and returns its derived id.
+  ConnectionId add_dovecot(const Session& session);
+  // Removes one session with this key (the oldest); false if none.
+  bool remove_dovecot(const DovecotKey& key);
+  // Sessions with this service, address and user, over every owner: the
+  // count behind Dovecot's LOOKUP. Costs the user's sessions.
+  std::size_t count_dovecot(std::string_view service, const std::optional<IpAddress>& ip,
+                            std::string_view user) const;
+
   // Replaces what the service says about a session (user, addresses, alt
   // names); id, owner, pid, service and start time stay. False if unknown.
   bool update(const Session& updated);
   // False if the id is unknown.
   bool remove(const ConnectionId& id);
-  // Removes every session of one channel; returns how many.
+  // Removes every session of one channel or process; returns how many.
   std::size_t remove_owner(OwnerId owner);
 
-  const Session* find(const ConnectionId& id) const;
-  std::size_t size() const { return sessions_.size(); }
+  std::optional<SessionRef> find(const ConnectionId& id) const;
+  bool alive(SessionRef ref) const;
+  // The session as a value (strings copied): for answers and records.
+  Session get(SessionRef ref) const;
+  ConnectionId id_of(SessionRef ref) const;
+  OwnerId owner_of(SessionRef ref) const;
+  std::int32_t pid_of(SessionRef ref) const;
+
+  std::size_t size() const { return live_; }
   std::size_t owner_size(OwnerId owner) const;
   // Sessions registered by one uid, and owned by one process (over all its
   // channels): the counts anvild's per-peer limits bound.
   std::size_t uid_size(std::uint32_t uid) const;
   std::size_t pid_size(std::int32_t pid) const;
-  // Sessions from one client address, and those of them without a user;
-  // sessions of one user name (ASCII case-folded). Indexed: O(1) and O(k).
+  // Sessions from one client address, and those of them without a user
+  // (both cost the address's sessions); sessions of one user name (ASCII
+  // case-folded; O(1)).
   std::size_t address_size(const IpAddress& ip) const;
   std::size_t address_prelogin_size(const IpAddress& ip) const;
   std::size_t user_size(std::string_view user) const;
   // The sessions of one channel or process, in no particular order.
-  std::vector<const Session*> owned_by(OwnerId owner) const;
+  std::vector<SessionRef> owned_by(OwnerId owner) const;
 
   // Every matching session, sorted by user name, service, pid, start time
   // and id. Candidates come from the most selective index the filter allows.
-  std::vector<const Session*> select(const SessionFilter& filter) const;
+  std::vector<SessionRef> select(const SessionFilter& filter) const;
+  // Logged-in sessions grouped as Dovecot's CONNECT-DUMP counts them: by
+  // user, service, address and pid. Each group is a run of refs; `starts`
+  // marks where each run begins.
+  void dovecot_groups(std::vector<SessionRef>* refs, std::vector<std::uint32_t>* starts) const;
+  // Whether two sessions fall in the same CONNECT-DUMP group.
+  bool same_dovecot_group(SessionRef a, SessionRef b) const;
 
   // How many sessions select() would have to test for this filter; lets
   // tests prove that an indexed question does not scan the table.
   std::size_t candidate_count(const SessionFilter& filter) const;
 
  private:
-  using SessionSet = std::unordered_set<const Session*>;
-  using AltKey = std::pair<std::string, std::string>;  // folded field, folded value
+  struct Record;
+  struct Extra;
+  struct Owner {
+    std::uint32_t head = kNoSlot;
+    std::uint32_t size = 0;
+    std::int32_t pid = 0;
+  };
+  // A DovecotKey in interned terms.
+  struct DovecotProbe {
+    OwnerId owner;
+    NameId service;
+    NameId user;
+    std::optional<IpAddress> ip;
+    bool operator==(const DovecotProbe&) const = default;
+  };
+  // The two slot indexes hash what their slots hold, so lookups go by
+  // connection id or probe (transparent) and the sets hold 4-byte slots.
+  struct IdHash {
+    using is_transparent = void;
+    const SessionTable* table;
+    std::size_t operator()(std::uint32_t slot) const;
+    std::size_t operator()(const ConnectionId& id) const;
+  };
+  struct IdEq {
+    using is_transparent = void;
+    const SessionTable* table;
+    bool operator()(std::uint32_t a, std::uint32_t b) const { return a == b; }
+    bool operator()(std::uint32_t a, const ConnectionId& b) const;
+    bool operator()(const ConnectionId& a, std::uint32_t b) const { return (*this)(b, a); }
+  };
+  struct DovecotHash {
+    using is_transparent = void;
+    const SessionTable* table;
+    std::size_t operator()(const DovecotProbe& key) const;
+    std::size_t operator()(std::uint32_t slot) const;
+  };
+  struct DovecotEq {
+    using is_transparent = void;
+    const SessionTable* table;
+    bool operator()(std::uint32_t a, std::uint32_t b) const;
+    bool operator()(std::uint32_t a, const DovecotProbe& b) const;
+    bool operator()(const DovecotProbe& a, std::uint32_t b) const { return (*this)(b, a); }
+  };
+  using V6Key = std::pair<std::array<std::uint8_t, 16>, std::uint32_t>;
+  using AltKey = std::tuple<NameId, NameId, std::uint32_t>;  // folded field, folded value, slot
 
-  void index(const Session* session);
-  void unindex(const Session* session);
-  std::vector<const Session*> candidates(const SessionFilter& filter) const;
+  Record& rec(std::uint32_t slot);
+  const Record& rec(std::uint32_t slot) const;
+  std::uint32_t new_slot();
+  std::uint32_t new_extra();
+  void free_extra(std::uint32_t index);
+  std::uint32_t place(const Session& session, bool dovecot);
+  DovecotProbe probe_of(std::uint32_t slot) const;
+  void erase_slot(std::uint32_t slot);
+  void index(std::uint32_t slot);
+  void unindex(std::uint32_t slot);
+  void set_fields(std::uint32_t slot, const Session& session, bool dovecot);
+  void clear_fields(std::uint32_t slot);
+  void link_user(std::uint32_t slot);
+  void unlink_user(std::uint32_t slot);
+  std::optional<IpAddress> client_ip(const Record& r) const;
+  std::optional<IpAddress> dest_ip(const Record& r) const;
+  bool matches(const SessionFilter& filter, std::uint32_t slot) const;
+  std::vector<std::uint32_t> candidates(const SessionFilter& filter) const;
+  void sort_slots(std::vector<std::uint32_t>& slots) const;
+  std::optional<std::uint32_t> find_slot(const ConnectionId& id) const;
+  template <typename Visit>
+  void for_each_address(const absl::btree_set<std::uint64_t>& v4, const absl::btree_set<V6Key>& v6,
+                        const IpAddress& first, const IpAddress& last, Visit visit) const;
 
-  // Ids and names are chosen by peers: keyed hashing (common/keyed_hash.h).
-  std::unordered_map<ConnectionId, std::unique_ptr<Session>, KeyedHash> sessions_;
-  std::unordered_map<std::string, SessionSet, KeyedHash> by_user_;
-  std::map<IpAddress, SessionSet> by_client_ip_;
-  std::map<IpAddress, SessionSet> by_dest_ip_;
-  std::map<AltKey, SessionSet> by_alt_;
-  std::unordered_map<OwnerId, SessionSet> by_owner_;
-  std::unordered_map<std::uint32_t, std::size_t> count_by_uid_;
-  std::unordered_map<std::int32_t, std::size_t, KeyedHash> count_by_pid_;
+  std::vector<std::unique_ptr<Record[]>> chunks_;
+  std::uint32_t slot_count_ = 0;  // slots ever used
+  std::uint32_t free_slot_ = kNoSlot;
+  std::size_t live_ = 0;
+  std::vector<Extra> extras_;
+  std::uint32_t free_extra_ = kNoSlot;
+  std::uint64_t derived_prefix_;  // the high half of every derived id
+
+  NamePool names_;
+  NameId empty_name_;  // the user of a session before login
+  absl::flat_hash_set<std::uint32_t, IdHash, IdEq> by_id_;
+  absl::flat_hash_set<std::uint32_t, DovecotHash, DovecotEq> by_dovecot_key_;
+  absl::flat_hash_map<OwnerId, Owner> owners_;
+  absl::btree_set<std::uint64_t> client_v4_;  // address << 32 | slot
+  absl::btree_set<V6Key> client_v6_;
+  absl::btree_set<std::uint64_t> dest_v4_;
+  absl::btree_set<V6Key> dest_v6_;
+  absl::btree_set<AltKey> by_alt_;
+  absl::flat_hash_map<std::uint32_t, std::size_t> count_by_uid_;
+  absl::flat_hash_map<std::int32_t, std::size_t, KeyedHash> count_by_pid_;  // pids are claimed
 };
-
-// Sessions grouped by the channel that must be asked to drop them.
-std::map<OwnerId, std::vector<const Session*>> group_by_owner(
-    const std::vector<const Session*>& sessions);
 
 }  // namespace anvil
