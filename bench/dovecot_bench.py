@@ -124,13 +124,30 @@ service imap-login {{
   }}
 }}
 """)
-        self.master = subprocess.Popen(["dovecot", "-F", "-c", self.conf],
-                                       stdin=subprocess.DEVNULL)
-        self.socket = os.path.join(self.dir, "run", "anvil")
-        wait_for_socket(self.socket)
-        self.pid = self._anvil_pid()
+        # Its output goes to a file: the master must not hold this
+        # script's stdout open.
+        with open(os.path.join(self.dir, "master.log"), "wb") as log:
+            self.master = subprocess.Popen(["dovecot", "-F", "-c", self.conf],
+                                           stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        try:
+            self.socket = os.path.join(self.dir, "run", "anvil")
+            wait_for_socket(self.socket)
+            self.pid = self._anvil_pid()
+        except BaseException:
+            self.stop()
+            raise
 
     def _anvil_pid(self):
+        # The master creates the socket before it starts the process.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            pid = self._find_anvil()
+            if pid:
+                return pid
+            time.sleep(0.05)
+        raise RuntimeError("Dovecot's anvil process not found")
+
+    def _find_anvil(self):
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
@@ -143,7 +160,7 @@ service imap-login {{
             ppid = int(stat[stat.rindex(")") + 2:].split()[1])
             if comm == "anvil" and ppid == self.master.pid:
                 return int(entry)
-        raise RuntimeError("Dovecot's anvil process not found")
+        return None
 
     def who(self, *args):
         return ["doveadm", "-c", self.conf, "who", *args]
@@ -161,13 +178,18 @@ class Anvild:
         os.makedirs(self.dir)
         self.bindir = bindir
         limit = str(4 * entries + 1_000_000)
-        self.process = subprocess.Popen(
-            [os.path.join(bindir, "anvild"), "--run-dir", self.dir, "-o", "audit_log=",
-             "-o", f"max_sessions={limit}", "-o", f"max_sessions_per_uid={limit}",
-             "-o", f"max_sessions_per_process={limit}", "-o", "service_socket_group="],
-            stdin=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "log"), "wb"))
+        with open(os.path.join(self.dir, "log"), "wb") as log:
+            self.process = subprocess.Popen(
+                [os.path.join(bindir, "anvild"), "--run-dir", self.dir, "-o", "audit_log=",
+                 "-o", f"max_sessions={limit}", "-o", f"max_sessions_per_uid={limit}",
+                 "-o", f"max_sessions_per_process={limit}", "-o", "service_socket_group="],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         self.socket = os.path.join(self.dir, "anvil")
-        wait_for_socket(self.socket)
+        try:
+            wait_for_socket(self.socket)
+        except BaseException:
+            self.stop()
+            raise
         self.pid = self.process.pid
 
     def who(self, *args):
@@ -268,8 +290,9 @@ def best(values, measure):
 def bench_size(bindir, entries, load, rounds, churn):
     with tempfile.TemporaryDirectory(prefix="anvil-bench-") as workdir:
         os.chmod(workdir, 0o755)
-        daemons = [Dovecot(workdir), Anvild(workdir, bindir, entries)]
+        daemons = [Dovecot(workdir)]
         try:
+            daemons.append(Anvild(workdir, bindir, entries))
             results = {d.name: {} for d in daemons}
             for r in range(rounds):
                 order = daemons if r % 2 == 0 else daemons[::-1]

@@ -121,8 +121,9 @@ std::vector<KickResult> AdminConnection::kick(const SessionFilter& filter,
     if (fields.empty()) continue;
     if (fields[0] == "END") return results;
     if (fields[0] != "RESULT" || fields.size() < 2 || !fields[1].starts_with("status=")) continue;
-    results.push_back(
-        {parse_session(fields, 2), fields[1].substr(7), {}, field_value(fields, 2, "why")});
+    auto status = kick_status_from_name(std::string_view(fields[1]).substr(7));
+    if (!status) throw CliError{kExitSoftware, "anvild sent an unknown kick status: " + fields[1]};
+    results.push_back({parse_session(fields, 2), *status, {}, field_value(fields, 2, "why")});
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include "common/line_codec.h"
 #include "common/unix_socket.h"
+#include "registry/kick.h"
 #include "registry/session.h"
 #include "registry/session_filter.h"
 
@@ -30,8 +31,7 @@ struct CliError {
 
 struct KickResult {
   Session session;
-  // kicked, not-dropped, timeout, vanished, would-kick, shared, not-signalled
-  std::string status;
+  KickStatus status;
   // For "shared": the users of the process's other connections, when known.
   std::vector<std::string> others = {};
   // For "not-signalled": why the process may not be signalled.

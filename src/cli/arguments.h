@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "registry/kick.h"
 #include "registry/session_filter.h"
 
 namespace anvil {
@@ -29,7 +30,7 @@ struct Invocation {
   bool one_per_connection = false;  // who -1
   bool dry_run = false;
   bool force = false;  // kick: signal Dovecot 2.3 processes that also serve others
-  std::string reason = "Disconnected by administrator";
+  std::string reason = std::string(kDefaultKickReason);
   long long audit_count = 20;  // audit -n
   SessionFilter filter;
 };

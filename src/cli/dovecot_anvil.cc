@@ -90,7 +90,7 @@ std::vector<KickResult> DovecotAnvil::kick(const SessionFilter& filter, bool dry
   }
 
   std::vector<KickResult> results;
-  auto report = [&](const std::vector<Session>& sessions, const std::string& status,
+  auto report = [&](const std::vector<Session>& sessions, KickStatus status,
                     const std::set<std::string>& others) {
     for (const Session& s : sessions) {
       results.push_back({s, status, std::vector<std::string>(others.begin(), others.end())});
@@ -99,17 +99,17 @@ std::vector<KickResult> DovecotAnvil::kick(const SessionFilter& filter, bool dry
   std::map<pid_t, UniqueFd> targets;
   for (auto& [pid, p] : processes) {
     if (p.hit.empty()) continue;
-    if (!p.others.empty() && !force) {
-      report(p.hit, "shared", p.others);
+    if (spare_shared_process(p.hit.size(), p.all.size(), force)) {
+      report(p.hit, KickStatus::shared, p.others);
     } else if (dry_run) {
-      report(p.all, "would-kick", {});
+      report(p.all, KickStatus::would_kick, {});
     } else {
       std::string error;
       UniqueFd pidfd = open_pidfd(pid, &error);
       if (pidfd) {
         targets.emplace(pid, std::move(pidfd));
       } else {
-        report(p.hit, "vanished", {});
+        report(p.hit, KickStatus::vanished, {});
       }
     }
   }
@@ -122,19 +122,19 @@ std::vector<KickResult> DovecotAnvil::kick(const SessionFilter& filter, bool dry
   for (auto& [pid, pidfd] : targets) {
     const Process& p = processes[pid];
     if (!still_registered.contains(pid)) {
-      report(p.hit, "vanished", {});
+      report(p.hit, KickStatus::vanished, {});
       continue;
     }
     // The rule anvild applies to the sessions it signals (one copy of it).
     std::vector<pid_t> masters;
     if (master_pid_ > 0) masters.push_back(master_pid_);
     if (std::string why = dovecot_signal_refusal(pid, masters, {}); !why.empty()) {
-      for (const Session& s : p.hit) results.push_back({s, "not-signalled", {}, why});
+      for (const Session& s : p.hit) results.push_back({s, KickStatus::not_signalled, {}, why});
       continue;
     }
     std::string error = signal_pidfd(pidfd.get(), pid, SIGTERM);
     if (!error.empty()) std::fprintf(stderr, "anvilctl: %s\n", error.c_str());
-    report(p.all, error.empty() ? "kicked" : "not-dropped", {});
+    report(p.all, error.empty() ? KickStatus::kicked : KickStatus::not_dropped, {});
   }
   return results;
 }

@@ -79,11 +79,12 @@ Dialect socket_dialect(int fd, const std::string& socket_path, pid_t* master_pid
 }
 
 int print_who(const anvil::Invocation& inv, const std::vector<anvil::Session>& sessions) {
-  anvil::Table table = inv.one_per_connection
-                           ? anvil::who_per_connection(sessions, inv.filter.alt_field)
-                           : anvil::who_grouped(sessions);
-  print(anvil::format(inv.formatter.empty() ? "table" : inv.formatter, table, terminal_width()),
-        stdout);
+  anvil::RowSource rows = inv.one_per_connection
+                              ? anvil::who_per_connection(sessions, inv.filter.alt_field)
+                              : anvil::who_grouped(sessions);
+  anvil::TextSink out(stdout);
+  anvil::write_formatted(inv.formatter.empty() ? "table" : inv.formatter, rows, terminal_width(),
+                         out);
   return anvil::kExitOk;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <tuple>
@@ -33,15 +34,16 @@ std::vector<Column> connection_columns() {
           {"uid", "uid", true}};
 }
 
-std::vector<Cell> connection_cells(const Session& s) {
-  return {Cell::of_text(s.user),
-          Cell::of_text(s.service),
-          Cell::of_number(s.pid),
-          Cell::of_text(ip_text(s.client_ip)),
-          Cell::of_text(ip_text(s.dest_ip)),
-          s.dest_port == 0 ? Cell{} : Cell::of_number(s.dest_port),
-          Cell::of_text(s.id.is_zero() ? "" : s.id.to_hex()),  // Dovecot's have none
-          s.uid == kNoUid ? Cell{} : Cell::of_number(s.uid)};
+// Fills the first eight cells.
+void connection_cells(const Session& s, std::vector<Cell>& cells) {
+  cells[0] = Cell::of_text(s.user);
+  cells[1] = Cell::of_text(s.service);
+  cells[2] = Cell::of_number(s.pid);
+  cells[3] = Cell::of_text(ip_text(s.client_ip));
+  cells[4] = Cell::of_text(ip_text(s.dest_ip));
+  cells[5] = s.dest_port == 0 ? Cell{} : Cell::of_number(s.dest_port);
+  cells[6] = Cell::of_text(s.id.is_zero() ? "" : s.id.to_hex());  // Dovecot's have none
+  cells[7] = s.uid == kNoUid ? Cell{} : Cell::of_number(s.uid);
 }
 
 Table kick_table(const std::vector<KickResult>& results) {
@@ -49,58 +51,64 @@ Table kick_table(const std::vector<KickResult>& results) {
   table.columns = connection_columns();
   table.columns.push_back({"result", "result"});
   for (const KickResult& r : results) {
-    table.rows.push_back(connection_cells(r.session));
-    table.rows.back().push_back(Cell::of_text(r.status));
+    std::vector<Cell>& cells = table.rows.emplace_back(table.columns.size());
+    connection_cells(r.session, cells);
+    cells.back() = Cell::of_text(std::string(kick_status_name(r.status)));
   }
   return table;
 }
 
 }  // namespace
 
-Table who_grouped(const std::vector<Session>& sessions) {
-  Table table;
-  table.columns = {{"username", "username", false, true},
-                   {"connections", "#", true, false},
-                   {"service", "service"},
-                   {"pids", "(pids)"},
-                   {"ips", "(ips)"}};
+RowSource who_grouped(const std::vector<Session>& sessions) {
+  RowSource rows;
+  rows.columns = {{"username", "username", false, true},
+                  {"connections", "#", true, false},
+                  {"service", "service"},
+                  {"pids", "(pids)"},
+                  {"ips", "(ips)"}};
   struct Group {
+    const Session* first;  // user and service
     std::size_t count = 0;
     std::set<std::int32_t> pids;
     std::set<IpAddress> ips;  // address order, so output is stable
   };
-  // Sessions arrive sorted by user and service; keep that order.
-  std::vector<std::pair<std::string, std::string>> order;
-  std::map<std::pair<std::string, std::string>, Group> groups;
+  // Sessions arrive sorted by user and service: a group is a run of them.
+  auto groups = std::make_shared<std::vector<Group>>();
   for (const Session& s : sessions) {
-    auto key = std::make_pair(s.user, s.service);
-    auto [it, fresh] = groups.try_emplace(key);
-    if (fresh) order.push_back(key);
-    it->second.count++;
-    it->second.pids.insert(s.pid);
-    if (s.client_ip) it->second.ips.insert(*s.client_ip);
+    if (groups->empty() || groups->back().first->user != s.user ||
+        groups->back().first->service != s.service) {
+      groups->push_back({&s, 0, {}, {}});
+    }
+    Group& g = groups->back();
+    g.count++;
+    g.pids.insert(s.pid);
+    if (s.client_ip) g.ips.insert(*s.client_ip);
   }
-  for (const auto& key : order) {
-    const Group& g = groups[key];
+  rows.count = groups->size();
+  rows.row = [groups](std::size_t r, std::vector<Cell>& cells) {
+    const Group& g = (*groups)[r];
     std::vector<std::string> pids, ips;
     for (std::int32_t pid : g.pids) pids.push_back(std::to_string(pid));
     for (const IpAddress& ip : g.ips) ips.push_back(ip.to_string());
-    table.rows.push_back(
-        {Cell::of_text(key.first), Cell::of_number(static_cast<long long>(g.count)),
-         Cell::of_text(key.second), Cell::of_list(pids, true), Cell::of_list(ips, false)});
-  }
-  return table;
+    cells = {Cell::of_text(g.first->user), Cell::of_number(static_cast<long long>(g.count)),
+             Cell::of_text(g.first->service), Cell::of_list(std::move(pids), true),
+             Cell::of_list(std::move(ips), false)};
+  };
+  return rows;
 }
 
-Table who_per_connection(const std::vector<Session>& sessions, const std::string& alt_field) {
-  Table table;
-  table.columns = connection_columns();
-  if (!alt_field.empty()) table.columns.push_back({alt_field, alt_field});
-  for (const Session& s : sessions) {
-    table.rows.push_back(connection_cells(s));
-    if (!alt_field.empty()) table.rows.back().push_back(Cell::of_text(alt_value(s, alt_field)));
-  }
-  return table;
+RowSource who_per_connection(const std::vector<Session>& sessions, const std::string& alt_field) {
+  RowSource rows;
+  rows.columns = connection_columns();
+  if (!alt_field.empty()) rows.columns.push_back({alt_field, alt_field});
+  rows.count = sessions.size();
+  rows.row = [&sessions, alt_field](std::size_t r, std::vector<Cell>& cells) {
+    const Session& s = sessions[r];
+    connection_cells(s, cells);
+    if (!alt_field.empty()) cells[8] = Cell::of_text(alt_value(s, alt_field));
+  };
+  return rows;
 }
 
 Report kick_report(const std::vector<KickResult>& results, const std::string& formatter,
@@ -114,15 +122,15 @@ Report kick_report(const std::vector<KickResult>& results, const std::string& fo
     std::set<std::string> others;
     std::string why;
   };
-  std::map<std::tuple<std::int32_t, std::string, std::string>, Problem> problems;
+  std::map<std::tuple<std::int32_t, std::string, KickStatus>, Problem> problems;
   for (const KickResult& r : results) {
-    bool hit = r.status == (dry_run ? "would-kick" : "kicked");
+    bool hit = r.status == (dry_run ? KickStatus::would_kick : KickStatus::kicked);
     if (hit) {
       done++;
       users.insert(r.session.user.empty() ? "-" : r.session.user);
       continue;
     }
-    if (r.status == "timeout" || r.status == "vanished") unconfirmed++;
+    if (r.status == KickStatus::timeout || r.status == KickStatus::vanished) unconfirmed++;
     Problem& problem = problems[{r.session.pid, r.session.service, r.status}];
     problem.count++;
     problem.others.insert(r.others.begin(), r.others.end());
@@ -131,12 +139,14 @@ Report kick_report(const std::vector<KickResult>& results, const std::string& fo
   for (const auto& [key, problem] : problems) {
     const auto& [pid, service, status] = key;
     std::string what =
-        status == "timeout"    ? "did not answer within the kick timeout"
-        : status == "vanished" ? "went away before answering (its connections are gone)"
-        : status == "shared"   ? "also serves connections that do not match, and only a signal "
-                                 "ends it (use --force to end it all the same)"
-        : status == "not-signalled" ? "may not be signalled as one of Dovecot's: " + problem.why
-                                    : "did not drop them (already closed)";
+        status == KickStatus::timeout    ? "did not answer within the kick timeout"
+        : status == KickStatus::vanished ? "went away before answering (its connections are gone)"
+        : status == KickStatus::shared
+            ? "also serves connections that do not match, and only a signal ends it (use "
+              "--force to end it all the same)"
+        : status == KickStatus::not_signalled
+            ? "may not be signalled as one of Dovecot's: " + problem.why
+            : "did not drop them (already closed)";
     report.err += "warning: " + std::to_string(problem.count) + " connection(s) of " + service +
                   " pid " + std::to_string(pid) + " not kicked: the process " + what + "\n";
     if (!problem.others.empty()) {
@@ -155,7 +165,8 @@ Report kick_report(const std::vector<KickResult>& results, const std::string& fo
   if (verbose) {
     for (const KickResult& r : results) {
       const Session& s = r.session;
-      report.out += r.status + ": " + (s.user.empty() ? "-" : s.user) + " " + s.service + " pid " +
+      report.out += std::string(kick_status_name(r.status)) + ": " +
+                    (s.user.empty() ? "-" : s.user) + " " + s.service + " pid " +
                     std::to_string(s.pid) + " ip " +
                     (s.client_ip ? s.client_ip->to_string() : "-") + " id " + s.id.to_hex() + "\n";
     }

@@ -37,7 +37,8 @@ TEST(WhoPerConnection, ColumnsAndAltField) {
   s.dest_port = 143;
   s.alt_names = {{"user_email", "jane@example.com"}};
   s.uid = 110;
-  Table t = who_per_connection({s}, "user_email");
+  std::vector<Session> one = {s};  // the rows read it as they are printed
+  RowSource t = who_per_connection(one, "user_email");
   ASSERT_EQ(t.columns.size(), 9u);
   // The text views keep doveadm's columns; json has the port too.
   EXPECT_EQ(format_tab(t),
@@ -60,9 +61,9 @@ TEST(WhoPerConnection, ColumnsAndAltField) {
 }
 
 TEST(KickReport, SortedUniqueUserNamesOnOneLine) {
-  std::vector<KickResult> results = {{session("baz", "imap", 1, "::1"), "kicked"},
-                                     {session("bar", "imap", 1, "::1"), "kicked"},
-                                     {session("bar", "imap", 2, "::1"), "kicked"}};
+  std::vector<KickResult> results = {{session("baz", "imap", 1, "::1"), KickStatus::kicked},
+                                     {session("bar", "imap", 1, "::1"), KickStatus::kicked},
+                                     {session("bar", "imap", 2, "::1"), KickStatus::kicked}};
   Report r = kick_report(results, "", false, false, 80);
   EXPECT_EQ(r.out, "kicked connections from the following users:\nbar baz\n");
   EXPECT_EQ(r.err, "");
@@ -77,14 +78,14 @@ TEST(KickReport, NothingMatchedIs68) {
 
 TEST(KickReport, VerboseAddsALinePerConnection) {
   Session s = session("jane", "imap", 5, "127.0.0.2");
-  Report r = kick_report({{s, "kicked"}}, "", true, false, 80);
+  Report r = kick_report({{s, KickStatus::kicked}}, "", true, false, 80);
   EXPECT_NE(r.out.find("kicked: jane imap pid 5 ip 127.0.0.2 id " + s.id.to_hex()),
             std::string::npos);
 }
 
 TEST(KickReport, UnconfirmedKicksWarnAndAreATemporaryFailure) {
-  std::vector<KickResult> results = {{session("jane", "imap", 5, "::1"), "timeout"},
-                                     {session("jano", "imap", 6, "::1"), "vanished"}};
+  std::vector<KickResult> results = {{session("jane", "imap", 5, "::1"), KickStatus::timeout},
+                                     {session("jano", "imap", 6, "::1"), KickStatus::vanished}};
   Report r = kick_report(results, "", false, false, 80);
   EXPECT_EQ(r.out, "no users kicked\n");
   EXPECT_NE(r.err.find("did not answer"), std::string::npos);
@@ -93,8 +94,8 @@ TEST(KickReport, UnconfirmedKicksWarnAndAreATemporaryFailure) {
 }
 
 TEST(KickReport, PartialSuccessReportsOnlyKickedUsers) {
-  std::vector<KickResult> results = {{session("jane", "imap", 5, "::1"), "kicked"},
-                                     {session("jano", "imap", 6, "::1"), "timeout"}};
+  std::vector<KickResult> results = {{session("jane", "imap", 5, "::1"), KickStatus::kicked},
+                                     {session("jano", "imap", 6, "::1"), KickStatus::timeout}};
   Report r = kick_report(results, "", false, false, 80);
   EXPECT_EQ(r.out, "kicked connections from the following users:\njane\n");
   EXPECT_NE(r.err.find("imap pid 6"), std::string::npos);
@@ -102,14 +103,15 @@ TEST(KickReport, PartialSuccessReportsOnlyKickedUsers) {
 }
 
 TEST(KickReport, DryRun) {
-  Report r = kick_report({{session("jane", "imap", 5, "::1"), "would-kick"}}, "", false, true, 80);
+  Report r = kick_report({{session("jane", "imap", 5, "::1"), KickStatus::would_kick}}, "", false,
+                         true, 80);
   EXPECT_EQ(r.out, "would kick connections from the following users:\njane\n");
   EXPECT_EQ(r.exit_code, kExitOk);
 }
 
 TEST(KickReport, JsonGivesAResultPerConnection) {
-  std::vector<KickResult> results = {{session("jane", "imap", 5, "::1"), "kicked"},
-                                     {session("jano", "imap", 6, "::1"), "timeout"}};
+  std::vector<KickResult> results = {{session("jane", "imap", 5, "::1"), KickStatus::kicked},
+                                     {session("jano", "imap", 6, "::1"), KickStatus::timeout}};
   auto parsed = nlohmann::json::parse(kick_report(results, "json", false, false, 80).out);
   ASSERT_EQ(parsed.size(), 2u);
   EXPECT_EQ(parsed[0]["result"], "kicked");

@@ -25,21 +25,153 @@ std::string table_text(const Cell& cell) {
   return cell.type == Cell::Type::absent ? "-" : cell.display();
 }
 
-// The table without its json-only columns.
-Table text_view(const Table& table) {
-  Table shown;
-  std::vector<bool> keep;
-  for (const Column& column : table.columns) {
-    keep.push_back(!column.json_only);
-    if (keep.back()) shown.columns.push_back(column);
-  }
-  for (const auto& row : table.rows) {
-    auto& cells = shown.rows.emplace_back();
-    for (std::size_t c = 0; c < row.size(); c++) {
-      if (keep[c]) cells.push_back(row[c]);
+// The rows as the text formatters see them: without json-only columns.
+class TextRows {
+ public:
+  explicit TextRows(const RowSource& source) : source_(source) {
+    for (std::size_t c = 0; c < source.columns.size(); c++) {
+      if (!source.columns[c].json_only) shown_.push_back(c);
     }
   }
-  return shown;
+  std::size_t size() const { return source_.count; }
+  std::size_t width() const { return shown_.size(); }
+  const Column& column(std::size_t c) const { return source_.columns[shown_[c]]; }
+  // Row r's shown cells; valid until the next call.
+  const Cell& cell(std::size_t c) const { return cells_[shown_[c]]; }
+  void load(std::size_t r) {
+    cells_.resize(source_.columns.size());
+    source_.row(r, cells_);
+  }
+
+ private:
+  const RowSource& source_;
+  std::vector<std::size_t> shown_;
+  std::vector<Cell> cells_;
+};
+
+void write_table(const RowSource& source, int width, TextSink& out) {
+  TextRows rows(source);
+  std::size_t n = rows.width();
+  std::vector<std::size_t> widths(n);
+  for (std::size_t c = 0; c < n; c++) widths[c] = display_width(rows.column(c).title);
+  for (std::size_t r = 0; r < rows.size(); r++) {
+    rows.load(r);
+    for (std::size_t c = 0; c < n; c++) {
+      widths[c] = std::max(widths[c], display_width(table_text(rows.cell(c))));
+    }
+  }
+  std::size_t total = n - 1;
+  for (std::size_t w : widths) total += w;
+  // Half the spare room goes to the expanding column, as doveadm does;
+  // nothing is ever cut, so a wide row simply runs past the terminal.
+  for (std::size_t c = 0; c < n; c++) {
+    if (rows.column(c).expand && width > 0 && total < static_cast<std::size_t>(width)) {
+      widths[c] += (static_cast<std::size_t>(width) - total) / 2;
+      break;
+    }
+  }
+  std::string line;
+  auto emit = [&](auto text_of) {
+    line.clear();
+    for (std::size_t c = 0; c < n; c++) {
+      std::string text = text_of(c);
+      bool last = c + 1 == n;
+      if (c) line += ' ';
+      // The last column is not padded, so lines carry no trailing spaces.
+      line += last && !rows.column(c).right_align
+                  ? text
+                  : pad(text, widths[c], rows.column(c).right_align);
+    }
+    line += '\n';
+    out.add(line);
+  };
+  emit([&](std::size_t c) { return rows.column(c).title; });
+  for (std::size_t r = 0; r < rows.size(); r++) {
+    rows.load(r);
+    emit([&](std::size_t c) { return table_text(rows.cell(c)); });
+  }
+}
+
+void write_flow(const RowSource& source, TextSink& out) {
+  TextRows rows(source);
+  std::string line;
+  for (std::size_t r = 0; r < rows.size(); r++) {
+    rows.load(r);
+    line.clear();
+    for (std::size_t c = 0; c < rows.width(); c++) {
+      if (c) line += ' ';
+      line += rows.column(c).title + "=" + rows.cell(c).display();
+    }
+    line += '\n';
+    out.add(line);
+  }
+}
+
+void write_tab(const RowSource& source, TextSink& out) {
+  TextRows rows(source);
+  std::string line;
+  auto emit = [&](auto text_of) {
+    line.clear();
+    for (std::size_t c = 0; c < rows.width(); c++) {
+      if (c) line += '\t';
+      line += text_of(c);
+    }
+    line += '\n';
+    out.add(line);
+  };
+  emit([&](std::size_t c) { return rows.column(c).title; });
+  for (std::size_t r = 0; r < rows.size(); r++) {
+    rows.load(r);
+    emit([&](std::size_t c) { return rows.cell(c).display(); });
+  }
+}
+
+void write_pager(const RowSource& source, TextSink& out) {
+  TextRows rows(source);
+  for (std::size_t r = 0; r < rows.size(); r++) {
+    rows.load(r);
+    if (r) out.add("\f\n");
+    for (std::size_t c = 0; c < rows.width(); c++) {
+      out.add(rows.column(c).title + ": " + rows.cell(c).display() + "\n");
+    }
+  }
+}
+
+// One array, written an object at a time.
+void write_json(const RowSource& source, TextSink& out) {
+  std::vector<Cell> cells(source.columns.size());
+  out.add("[");
+  for (std::size_t r = 0; r < source.count; r++) {
+    source.row(r, cells);
+    nlohmann::ordered_json object = nlohmann::ordered_json::object();
+    for (std::size_t c = 0; c < source.columns.size(); c++) {
+      const Cell& cell = cells[c];
+      nlohmann::ordered_json value;
+      switch (cell.type) {
+        case Cell::Type::absent: value = nullptr; break;
+        case Cell::Type::text: value = cell.text; break;
+        case Cell::Type::number: value = std::stoll(cell.text); break;
+        case Cell::Type::text_list: value = cell.items; break;
+        case Cell::Type::number_list: {
+          value = nlohmann::ordered_json::array();
+          for (const std::string& item : cell.items) value.push_back(std::stoll(item));
+          break;
+        }
+      }
+      object[source.columns[c].key] = std::move(value);
+    }
+    if (r) out.add(",");
+    // Invalid UTF-8 in a user name is replaced rather than aborting the dump.
+    out.add(object.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
+  }
+  out.add("]\n");
+}
+
+template <typename Write>
+std::string to_string(Write write) {
+  TextSink sink;
+  write(sink);
+  return sink.take();
 }
 
 }  // namespace
@@ -83,115 +215,43 @@ std::string Cell::display() const {
   return text;
 }
 
-std::string format_table(const Table& full, int width) {
-  const Table table = text_view(full);
-  std::size_t n = table.columns.size();
-  std::vector<std::size_t> widths(n);
-  for (std::size_t c = 0; c < n; c++) {
-    widths[c] = display_width(table.columns[c].title);
-    for (const auto& row : table.rows)
-      widths[c] = std::max(widths[c], display_width(table_text(row[c])));
-  }
-  std::size_t total = n - 1;
-  for (std::size_t w : widths) total += w;
-  // Half the spare room goes to the expanding column, as doveadm does;
-  // nothing is ever cut, so a wide row simply runs past the terminal.
-  auto expand = std::find_if(table.columns.begin(), table.columns.end(),
-                             [](const Column& c) { return c.expand; });
-  if (expand != table.columns.end() && width > 0 && total < static_cast<std::size_t>(width)) {
-    widths[static_cast<std::size_t>(expand - table.columns.begin())] += (width - total) / 2;
-  }
-  std::string out;
-  auto emit = [&](auto text_of) {
-    std::string line;
-    for (std::size_t c = 0; c < n; c++) {
-      std::string text = text_of(c);
-      bool last = c + 1 == n;
-      if (c) line += ' ';
-      // The last column is not padded, so lines carry no trailing spaces.
-      line += last && !table.columns[c].right_align
-                  ? text
-                  : pad(text, widths[c], table.columns[c].right_align);
-    }
-    out += line + "\n";
-  };
-  emit([&](std::size_t c) { return table.columns[c].title; });
-  for (const auto& row : table.rows) emit([&](std::size_t c) { return table_text(row[c]); });
-  return out;
+RowSource rows_of(const Table& table) {
+  return {table.columns, table.rows.size(),
+          [&table](std::size_t r, std::vector<Cell>& cells) { cells = table.rows[r]; }};
 }
 
-std::string format_flow(const Table& full) {
-  const Table table = text_view(full);
-  std::string out;
-  for (const auto& row : table.rows) {
-    for (std::size_t c = 0; c < table.columns.size(); c++) {
-      if (c) out += ' ';
-      out += table.columns[c].title + "=" + row[c].display();
-    }
-    out += "\n";
-  }
-  return out;
+void TextSink::flush() {
+  if (!file_ || text_.empty()) return;
+  std::fwrite(text_.data(), 1, text_.size(), file_);
+  text_.clear();
 }
 
-std::string format_tab(const Table& full) {
-  const Table table = text_view(full);
-  std::string out;
-  auto emit = [&](auto text_of) {
-    for (std::size_t c = 0; c < table.columns.size(); c++) {
-      if (c) out += '\t';
-      out += text_of(c);
-    }
-    out += '\n';
-  };
-  emit([&](std::size_t c) { return table.columns[c].title; });
-  for (const auto& row : table.rows) emit([&](std::size_t c) { return row[c].display(); });
-  return out;
+void write_formatted(const std::string& formatter, const RowSource& rows, int width,
+                     TextSink& out) {
+  if (formatter == "flow") return write_flow(rows, out);
+  if (formatter == "tab") return write_tab(rows, out);
+  if (formatter == "pager") return write_pager(rows, out);
+  if (formatter == "json") return write_json(rows, out);
+  write_table(rows, width, out);
 }
 
-std::string format_pager(const Table& full) {
-  const Table table = text_view(full);
-  std::string out;
-  for (std::size_t r = 0; r < table.rows.size(); r++) {
-    if (r) out += "\f\n";
-    for (std::size_t c = 0; c < table.columns.size(); c++) {
-      out += table.columns[c].title + ": " + table.rows[r][c].display() + "\n";
-    }
-  }
-  return out;
+std::string format_table(const RowSource& rows, int width) {
+  return to_string([&](TextSink& out) { write_table(rows, width, out); });
 }
-
-std::string format_json(const Table& table) {
-  nlohmann::ordered_json array = nlohmann::ordered_json::array();
-  for (const auto& row : table.rows) {
-    nlohmann::ordered_json object = nlohmann::ordered_json::object();
-    for (std::size_t c = 0; c < table.columns.size(); c++) {
-      const Cell& cell = row[c];
-      nlohmann::ordered_json value;
-      switch (cell.type) {
-        case Cell::Type::absent: value = nullptr; break;
-        case Cell::Type::text: value = cell.text; break;
-        case Cell::Type::number: value = std::stoll(cell.text); break;
-        case Cell::Type::text_list: value = cell.items; break;
-        case Cell::Type::number_list: {
-          value = nlohmann::ordered_json::array();
-          for (const std::string& item : cell.items) value.push_back(std::stoll(item));
-          break;
-        }
-      }
-      object[table.columns[c].key] = std::move(value);
-    }
-    array.push_back(std::move(object));
-  }
-  // Invalid UTF-8 in a user name is replaced rather than aborting the dump.
-  return array.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+std::string format_flow(const RowSource& rows) {
+  return to_string([&](TextSink& out) { write_flow(rows, out); });
 }
-
-std::string format(const std::string& formatter, const Table& table, int width) {
-  if (formatter == "flow") return format_flow(table);
-  if (formatter == "tab") return format_tab(table);
-  if (formatter == "pager") return format_pager(table);
-  if (formatter == "json") return format_json(table);
-  return format_table(table, width);
+std::string format_tab(const RowSource& rows) {
+  return to_string([&](TextSink& out) { write_tab(rows, out); });
+}
+std::string format_pager(const RowSource& rows) {
+  return to_string([&](TextSink& out) { write_pager(rows, out); });
+}
+std::string format_json(const RowSource& rows) {
+  return to_string([&](TextSink& out) { write_json(rows, out); });
+}
+std::string format(const std::string& formatter, const RowSource& rows, int width) {
+  return to_string([&](TextSink& out) { write_formatted(formatter, rows, width, out); });
 }
 
 }  // namespace anvil

@@ -4,7 +4,11 @@
 // and lists stay lists in json).
 #pragma once
 
+#include <cstdio>
+#include <functional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace anvil {
@@ -36,13 +40,66 @@ struct Table {
   std::vector<std::vector<Cell>> rows;
 };
 
-// width: the terminal's columns (80 when not a terminal).
-std::string format_table(const Table& table, int width);
-std::string format_flow(const Table& table);
-std::string format_tab(const Table& table);
-std::string format_pager(const Table& table);
-std::string format_json(const Table& table);
-// By formatter name ("table", "flow", "tab", "pager", "json").
-std::string format(const std::string& formatter, const Table& table, int width);
+// Rows made one at a time: row(i, cells) fills row i's cells, one per
+// column. The formatters read each row when they print it (the table
+// formatter reads them twice: widths first), so no formatter holds the
+// cells of every row, and the text goes out as it is made.
+struct RowSource {
+  std::vector<Column> columns;
+  std::size_t count = 0;
+  std::function<void(std::size_t, std::vector<Cell>&)> row;
+};
+RowSource rows_of(const Table& table);
+
+// Where formatted text goes: a file, written in large pieces as the text
+// grows, or (no file) a string for take().
+class TextSink {
+ public:
+  explicit TextSink(std::FILE* file = nullptr) : file_(file) {}
+  TextSink(const TextSink&) = delete;
+  TextSink& operator=(const TextSink&) = delete;
+  ~TextSink() { flush(); }
+  void add(std::string_view text) {
+    text_ += text;
+    if (file_ && text_.size() >= kFlushBytes) flush();
+  }
+  void flush();
+  std::string take() { return std::exchange(text_, {}); }
+
+ private:
+  static constexpr std::size_t kFlushBytes = 256 * 1024;
+  std::FILE* file_;
+  std::string text_;
+};
+
+// By formatter name ("table", "flow", "tab", "pager", "json"); width: the
+// terminal's columns (80 when not a terminal).
+void write_formatted(const std::string& formatter, const RowSource& rows, int width, TextSink& out);
+
+// The same, into a string.
+std::string format_table(const RowSource& rows, int width);
+std::string format_flow(const RowSource& rows);
+std::string format_tab(const RowSource& rows);
+std::string format_pager(const RowSource& rows);
+std::string format_json(const RowSource& rows);
+std::string format(const std::string& formatter, const RowSource& rows, int width);
+inline std::string format_table(const Table& t, int width) {
+  return format_table(rows_of(t), width);
+}
+inline std::string format_flow(const Table& t) {
+  return format_flow(rows_of(t));
+}
+inline std::string format_tab(const Table& t) {
+  return format_tab(rows_of(t));
+}
+inline std::string format_pager(const Table& t) {
+  return format_pager(rows_of(t));
+}
+inline std::string format_json(const Table& t) {
+  return format_json(rows_of(t));
+}
+inline std::string format(const std::string& formatter, const Table& t, int width) {
+  return format(formatter, rows_of(t), width);
+}
 
 }  // namespace anvil

@@ -167,8 +167,8 @@ TEST(Client, KickHandlerGetsIdsAndReasonAndItsAnswerIsTheCount) {
   EXPECT_EQ(reason, "password changed");
   int kicked = 0, not_dropped = 0;
   for (const auto& r : results) {
-    kicked += r.status == "kicked";
-    not_dropped += r.status == "not-dropped";
+    kicked += r.status == KickStatus::kicked;
+    not_dropped += r.status == KickStatus::not_dropped;
   }
   EXPECT_EQ(kicked, 1);
   EXPECT_EQ(not_dropped, 1);
@@ -222,7 +222,7 @@ TEST(AsioClient, DrivesTheClientFromAnIoContext) {
   }
   auto results = kick.get();
   ASSERT_EQ(results.size(), 1u);
-  EXPECT_EQ(results[0].status, "kicked");
+  EXPECT_EQ(results[0].status, KickStatus::kicked);
   EXPECT_EQ(client.session_count(), 0u);
 }
 
@@ -274,7 +274,7 @@ TEST(CApi, RegisterSetUserKick) {
   ASSERT_TRUE(pump([&] { return kick.wait_for(0s) == std::future_status::ready; }));
   auto results = kick.get();
   ASSERT_EQ(results.size(), 1u);
-  EXPECT_EQ(results[0].status, "kicked");
+  EXPECT_EQ(results[0].status, KickStatus::kicked);
   ASSERT_EQ(log.ids.size(), 1u);
   EXPECT_EQ(log.ids[0], id);
   EXPECT_EQ(log.reason, "maintenance");

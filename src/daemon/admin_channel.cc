@@ -188,7 +188,7 @@ asio::awaitable<void> AdminChannel::kick(const std::vector<std::string>& fields)
   SessionFilter filter;
   KickAudit audit;
   audit.peer = peer_;
-  std::string reason = "Disconnected by administrator";
+  std::string reason(kDefaultKickReason);
   bool dry_run = false, force = false;
   for (std::size_t i = 1; i < fields.size(); i++) {
     const std::string& field = fields[i];
@@ -225,7 +225,7 @@ asio::awaitable<void> AdminChannel::kick(const std::vector<std::string>& fields)
   std::string part;
   for (const KickOutcome& outcome : outcomes) {
     LineWriter line;
-    line.add("RESULT").add(std::string("status=") + kick_status_name(outcome.status));
+    line.add("RESULT").add("status=" + std::string(kick_status_name(outcome.status)));
     add_session_fields(line, outcome.session);
     if (!outcome.why.empty()) line.add("why=" + outcome.why);
     part += line.finish();

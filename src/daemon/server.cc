@@ -21,19 +21,6 @@
 
 namespace anvil {
 
-const char* kick_status_name(KickStatus status) {
-  switch (status) {
-    case KickStatus::kicked: return "kicked";
-    case KickStatus::not_dropped: return "not-dropped";
-    case KickStatus::timeout: return "timeout";
-    case KickStatus::vanished: return "vanished";
-    case KickStatus::would_kick: return "would-kick";
-    case KickStatus::shared: return "shared";
-    case KickStatus::not_signalled: return "not-signalled";
-  }
-  return "unknown";
-}
-
 Server::Server(asio::io_context& io, DaemonConfig config)
     : io_(io),
       config_(std::move(config)),
@@ -372,7 +359,7 @@ void Server::signal_dovecot_process(OwnerId owner, const std::vector<ConnectionI
   // its uid).
   KickStatus status = KickStatus::kicked;
   std::string why;
-  if (!force && ids.size() < sessions_.owner_size(owner)) {
+  if (spare_shared_process(ids.size(), sessions_.owner_size(owner), force)) {
     status = KickStatus::shared;
   } else if (why = dovecot_.refusal(owner); !why.empty()) {
     status = KickStatus::not_signalled;

@@ -18,25 +18,13 @@
 #include "daemon/config.h"
 #include "daemon/dovecot_processes.h"
 #include "daemon/line_channel.h"
+#include "registry/kick.h"
 #include "registry/penalty_table.h"
 #include "registry/session_table.h"
 
 namespace anvil {
 
 class ServiceChannel;
-
-// What became of one session that a kick selected.
-enum class KickStatus {
-  kicked,         // the owning process confirmed it dropped the connection
-  not_dropped,    // the process answered but did not drop it (already gone)
-  timeout,        // the process did not answer within kick_timeout
-  vanished,       // the process closed its channel before answering
-  would_kick,     // dry run
-  shared,         // a Dovecot 2.3 process that also holds connections that do not
-                  // match: only a signal can end it, so it needs force
-  not_signalled,  // a 2.3-dialect process anvild may not signal (not Dovecot's)
-};
-const char* kick_status_name(KickStatus status);
 
 struct KickOutcome {
   Session session;  // a copy: the registry entry may be gone by now

@@ -5,6 +5,7 @@
 #include "proxy/backend_login.h"
 #include "proxy/proxy.h"
 #include "proxy/proxy_header.h"
+#include "registry/kick.h"
 
 namespace anvil {
 
@@ -139,7 +140,7 @@ asio::awaitable<bool> ProxySession::read_proxy_header() {
 bool ProxySession::kick(const std::string& reason) {
   if (ending_ != Ending::none || !client_.is_open()) return false;
   ending_ = Ending::kicked;
-  kick_reason_ = reason.empty() ? "Disconnected by administrator" : reason;
+  kick_reason_ = reason.empty() ? std::string(kDefaultKickReason) : reason;
   log_info("{}: kicked user={} from {}: {}", protocol_name(protocol_), info_.user, peer_,
            kick_reason_);
   stop_for_goodbye();

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string_view>
+
+#include "registry/kick.h"
+
 namespace anvil {
 namespace {
 
@@ -103,6 +108,32 @@ TEST(WireCodec, ParseInteger) {
   EXPECT_FALSE(parse_integer("", 0, 1000, &v));
   EXPECT_FALSE(parse_integer("1001", 0, 1000, &v));
   EXPECT_FALSE(parse_integer("99999999999999999999999", 0, 1000, &v));
+}
+
+}  // namespace
+}  // namespace anvil
+
+namespace anvil {
+namespace {
+
+// Every outcome has one name, and the name leads back to it.
+TEST(KickStatusNames, RoundTripAndAreDistinct) {
+  std::set<std::string_view> names;
+  for (KickStatus status :
+       {KickStatus::kicked, KickStatus::not_dropped, KickStatus::timeout, KickStatus::vanished,
+        KickStatus::would_kick, KickStatus::shared, KickStatus::not_signalled}) {
+    std::string_view name = kick_status_name(status);
+    EXPECT_TRUE(names.insert(name).second) << name;
+    EXPECT_EQ(kick_status_from_name(name), status);
+  }
+  EXPECT_EQ(kick_status_name(KickStatus::not_signalled), "not-signalled");
+  EXPECT_FALSE(kick_status_from_name("Kicked"));
+}
+
+TEST(KickRules, ASharedProcessIsSparedUnlessForced) {
+  EXPECT_TRUE(spare_shared_process(1, 2, false));
+  EXPECT_FALSE(spare_shared_process(1, 2, true));
+  EXPECT_FALSE(spare_shared_process(2, 2, false));
 }
 
 }  // namespace
