@@ -10,6 +10,10 @@ CONNECT/DISCONNECT pairs, and DISCONNECT of everything. Each step runs on
 one daemon and then on the other, alternating which goes first from round
 to round; the table shows the best round of each and their ratio.
 
+After each size, the native path: bench/native_load (four service
+processes with a libanvil Client each) registers as many sessions into a
+fresh anvild and unregisters them; Dovecot has no such path to compare.
+
 Batches of lines are timed to the reply of a LOOKUP sent after them, so a
 figure covers the daemon's work, not just the socket buffer. Memory is the
 daemon process' RSS growth over the first round's CONNECTs, per entry.
@@ -175,7 +179,7 @@ class Anvild:
 
     def __init__(self, workdir, bindir, entries):
         self.dir = os.path.join(workdir, "anvild")
-        os.makedirs(self.dir)
+        os.makedirs(self.dir, exist_ok=True)
         self.bindir = bindir
         limit = str(4 * entries + 1_000_000)
         with open(os.path.join(self.dir, "log"), "wb") as log:
@@ -307,6 +311,21 @@ def bench_size(bindir, entries, load, rounds, churn):
     return results
 
 
+def native_figures(bindir, workdir, entries, processes=4):
+    """libanvil's path into a fresh anvild: `processes` service processes
+    register entries sessions between them, then unregister them."""
+    anvild = Anvild(os.path.join(workdir, "native"), bindir, entries)
+    try:
+        proc = subprocess.run(
+            [os.path.join(bindir, "native_load"), os.path.join(anvild.dir, "anvil-service"),
+             str(processes), str(entries // processes), str(anvild.pid)],
+            capture_output=True, text=True, timeout=600, check=True)
+    finally:
+        anvild.stop()
+    figures = dict(line.split() for line in proc.stdout.splitlines())
+    return {key: float(value) for key, value in figures.items()}
+
+
 def print_table(entries, results):
     dovecot, anvild = results["Dovecot 2.3"], results["anvild"]
     print(f"\n{entries:,} entries, best of {len(dovecot['CONNECT-DUMP ms'])} rounds")
@@ -340,6 +359,13 @@ def main():
             results = bench_size(os.path.abspath(args.bin), entries, load, args.rounds,
                                  min(args.churn, entries))
             print_table(entries, results)
+            with tempfile.TemporaryDirectory(prefix="anvil-bench-") as workdir:
+                native = native_figures(os.path.abspath(args.bin), workdir, entries)
+            print(f"native path (libanvil, 4 service processes, {entries:,} sessions with ports, "
+                  f"a destination and one alternative name): {native['register']:,.0f} "
+                  f"registrations/s, {native['unregister']:,.0f} unregistrations/s, "
+                  f"{native['bytes']:.0f} bytes per session (RSS)")
+            sys.stdout.flush()
     finally:
         for c in children:
             c.kill()

@@ -93,12 +93,12 @@ Session AdminConnection::parse_session(const std::vector<std::string>& fields, s
   return session;
 }
 
-std::vector<Session> AdminConnection::who(const SessionFilter& filter) {
+Sessions AdminConnection::who(const SessionFilter& filter) {
   LineWriter line;
   line.add("WHO");
   add_filter_fields(line, filter);
   send(line.finish());
-  std::vector<Session> sessions;
+  Sessions sessions;
   while (true) {
     auto fields = read_fields();
     if (fields.empty()) continue;

@@ -2,6 +2,7 @@
 // one blocking connection to anvild's admin socket.
 #pragma once
 
+#include <deque>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +30,10 @@ struct CliError {
   std::string message;
 };
 
+// who's answer: a deque, so that a million rows grow it without moving
+// any of them.
+using Sessions = std::deque<Session>;
+
 struct KickResult {
   Session session;
   KickStatus status;
@@ -53,7 +58,7 @@ class AdminConnection {
   // The same over a connected socket.
   AdminConnection(UniqueFd fd, const std::string& socket_path, bool debug);
 
-  std::vector<Session> who(const SessionFilter& filter);
+  Sessions who(const SessionFilter& filter);
   std::vector<KickResult> kick(const SessionFilter& filter, const std::string& reason, bool dry_run,
                                bool force = false);
   // The newest audit records (JSON texts), oldest first.

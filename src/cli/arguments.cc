@@ -1,5 +1,7 @@
 #include "cli/arguments.h"
 
+#include "common/numbers.h"
+
 #include <algorithm>
 
 namespace anvil {
@@ -131,11 +133,8 @@ std::optional<ArgumentError> parse_arguments(const std::vector<std::string>& arg
         if (!value || value->empty()) return error(arg + " needs a value");
         if (arg == "-a") {
           admin_socket = *value;
-        } else if (!all_digits(*value) || value->size() > 4 || std::stoll(*value) < 1 ||
-                   std::stoll(*value) > 1000) {
+        } else if (!parse_integer(*value, 1, 1000, &out->audit_count)) {
           return error("-n needs a number from 1 to 1000, got " + *value);
-        } else {
-          out->audit_count = std::stoll(*value);
         }
       } else {
         return error("unknown argument for audit: " + arg);

@@ -78,7 +78,7 @@ Dialect socket_dialect(int fd, const std::string& socket_path, pid_t* master_pid
   return Dialect::unknown;
 }
 
-int print_who(const anvil::Invocation& inv, const std::vector<anvil::Session>& sessions) {
+int print_who(const anvil::Invocation& inv, const anvil::Sessions& sessions) {
   anvil::RowSource rows = inv.one_per_connection
                               ? anvil::who_per_connection(sessions, inv.filter.alt_field)
                               : anvil::who_grouped(sessions);
@@ -112,7 +112,7 @@ int run_dovecot(anvil::DovecotAnvil& dovecot, const anvil::Invocation& inv) {
   if (inv.command == anvil::Command::kick) {
     return print_kick(inv, dovecot.kick(inv.filter, inv.dry_run, inv.force));
   }
-  std::vector<anvil::Session> sessions;
+  anvil::Sessions sessions;
   for (anvil::Session& s : dovecot.sessions()) {
     if (inv.filter.matches(s)) sessions.push_back(std::move(s));
   }

@@ -60,7 +60,7 @@ Table kick_table(const std::vector<KickResult>& results) {
 
 }  // namespace
 
-RowSource who_grouped(const std::vector<Session>& sessions) {
+RowSource who_grouped(const Sessions& sessions) {
   RowSource rows;
   rows.columns = {{"username", "username", false, true},
                   {"connections", "#", true, false},
@@ -98,7 +98,7 @@ RowSource who_grouped(const std::vector<Session>& sessions) {
   return rows;
 }
 
-RowSource who_per_connection(const std::vector<Session>& sessions, const std::string& alt_field) {
+RowSource who_per_connection(const Sessions& sessions, const std::string& alt_field) {
   RowSource rows;
   rows.columns = connection_columns();
   if (!alt_field.empty()) rows.columns.push_back({alt_field, alt_field});

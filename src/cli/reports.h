@@ -12,10 +12,10 @@ namespace anvil {
 
 // Grouped view: one row per (user, service): username # service (pids) (ips),
 // pids in numeric and ips in address order.
-RowSource who_grouped(const std::vector<Session>& sessions);
+RowSource who_grouped(const Sessions& sessions);
 // -1: one row per connection: username service pid ip dest_ip conn_id
 // [alt_field].
-RowSource who_per_connection(const std::vector<Session>& sessions, const std::string& alt_field);
+RowSource who_per_connection(const Sessions& sessions, const std::string& alt_field);
 
 struct Report {
   std::string out;  // for stdout

@@ -19,7 +19,7 @@ Session session(std::string user, std::string service, int pid, std::string ip) 
 
 // pids in numeric order, IPv4 addresses before IPv6, each in address order.
 TEST(WhoGrouped, OneRowPerUserAndServiceWithDistinctPidsAndIps) {
-  std::vector<Session> sessions = {
+  Sessions sessions = {
       session("foo", "imap", 9112, "fd95:4eed:38ba::25"),
       session("foo", "imap", 8135, "192.0.2.53"), session("foo", "imap", 9112, "192.0.2.53"),
       session("foo", "pop3", 77, "192.0.2.53"), session("jane", "imap", 8192, "::1")};
@@ -37,7 +37,7 @@ TEST(WhoPerConnection, ColumnsAndAltField) {
   s.dest_port = 143;
   s.alt_names = {{"user_email", "jane@example.com"}};
   s.uid = 110;
-  std::vector<Session> one = {s};  // the rows read it as they are printed
+  Sessions one = {s};  // the rows read it as they are printed
   RowSource t = who_per_connection(one, "user_email");
   ASSERT_EQ(t.columns.size(), 9u);
   // The text views keep doveadm's columns; json has the port too.

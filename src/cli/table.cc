@@ -14,17 +14,6 @@ std::size_t display_width(const std::string& text) {
       std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; }));
 }
 
-std::string pad(const std::string& text, std::size_t width, bool right) {
-  std::size_t have = display_width(text);
-  if (have >= width) return text;
-  std::string spaces(width - have, ' ');
-  return right ? spaces + text : text + spaces;
-}
-
-std::string table_text(const Cell& cell) {
-  return cell.type == Cell::Type::absent ? "-" : cell.display();
-}
-
 // The rows as the text formatters see them: without json-only columns.
 class TextRows {
  public:
@@ -49,6 +38,25 @@ class TextRows {
   std::vector<Cell> cells_;
 };
 
+// What a table cell shows ("-" when absent), appended without a copy.
+void append_table_text(std::string& line, const Cell& cell) {
+  switch (cell.type) {
+    case Cell::Type::absent: line += '-'; break;
+    case Cell::Type::text:
+    case Cell::Type::number: line += cell.text; break;
+    default: line += cell.display();
+  }
+}
+
+std::size_t table_width(const Cell& cell) {
+  switch (cell.type) {
+    case Cell::Type::absent: return 1;
+    case Cell::Type::text:
+    case Cell::Type::number: return display_width(cell.text);
+    default: return display_width(cell.display());
+  }
+}
+
 void write_table(const RowSource& source, int width, TextSink& out) {
   TextRows rows(source);
   std::size_t n = rows.width();
@@ -56,9 +64,7 @@ void write_table(const RowSource& source, int width, TextSink& out) {
   for (std::size_t c = 0; c < n; c++) widths[c] = display_width(rows.column(c).title);
   for (std::size_t r = 0; r < rows.size(); r++) {
     rows.load(r);
-    for (std::size_t c = 0; c < n; c++) {
-      widths[c] = std::max(widths[c], display_width(table_text(rows.cell(c))));
-    }
+    for (std::size_t c = 0; c < n; c++) widths[c] = std::max(widths[c], table_width(rows.cell(c)));
   }
   std::size_t total = n - 1;
   for (std::size_t w : widths) total += w;
@@ -71,24 +77,32 @@ void write_table(const RowSource& source, int width, TextSink& out) {
     }
   }
   std::string line;
-  auto emit = [&](auto text_of) {
+  // Appends one cell's text padded to its column's width; the last column
+  // is not padded, so lines carry no trailing spaces.
+  auto add = [&](std::size_t c, std::size_t text_width, auto append) {
+    if (c) line += ' ';
+    bool right = rows.column(c).right_align;
+    std::size_t fill = c + 1 == n && !right ? 0 : widths[c] - std::min(widths[c], text_width);
+    if (right) line.append(fill, ' ');
+    append();
+    if (!right) line.append(fill, ' ');
+  };
+  line.clear();
+  for (std::size_t c = 0; c < n; c++) {
+    const std::string& title = rows.column(c).title;
+    add(c, display_width(title), [&] { line += title; });
+  }
+  line += '\n';
+  out.add(line);
+  for (std::size_t r = 0; r < rows.size(); r++) {
+    rows.load(r);
     line.clear();
     for (std::size_t c = 0; c < n; c++) {
-      std::string text = text_of(c);
-      bool last = c + 1 == n;
-      if (c) line += ' ';
-      // The last column is not padded, so lines carry no trailing spaces.
-      line += last && !rows.column(c).right_align
-                  ? text
-                  : pad(text, widths[c], rows.column(c).right_align);
+      const Cell& cell = rows.cell(c);
+      add(c, table_width(cell), [&] { append_table_text(line, cell); });
     }
     line += '\n';
     out.add(line);
-  };
-  emit([&](std::size_t c) { return rows.column(c).title; });
-  for (std::size_t r = 0; r < rows.size(); r++) {
-    rows.load(r);
-    emit([&](std::size_t c) { return table_text(rows.cell(c)); });
   }
 }
 

@@ -60,7 +60,7 @@ class Daemon {
   std::string admin_socket() const { return dir_ + "/anvil"; }
   std::string service_socket() const { return dir_ + "/anvil-service"; }
 
-  std::vector<Session> who() {
+  Sessions who() {
     AdminConnection admin(admin_socket(), false);
     return admin.who(SessionFilter{});
   }

@@ -1,5 +1,7 @@
 #include "common/dovecot_process.h"
 
+#include "common/numbers.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
@@ -69,10 +71,9 @@ std::string dovecot_signal_refusal(pid_t pid, const std::vector<pid_t>& masters,
 std::optional<pid_t> read_pid_file(const std::string& path) {
   std::string text = read_file(path);
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  int pid = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
-  if (ec != std::errc() || end != text.data() + text.size() || pid <= 0) return std::nullopt;
-  return pid;
+  long long pid = 0;
+  if (!parse_integer(text, 1, INT32_MAX, &pid)) return std::nullopt;
+  return static_cast<pid_t>(pid);
 }
 
 }  // namespace anvil

@@ -4,16 +4,6 @@
 
 namespace anvil {
 
-bool parse_port(std::string_view text, std::uint16_t* port, long long min) {
-  long long value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > 65535) {
-    return false;
-  }
-  *port = static_cast<std::uint16_t>(value);
-  return true;
-}
-
 std::optional<HostPort> parse_host_port(std::string_view text, bool allow_no_port) {
   HostPort out;
   std::string_view port_text;

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/numbers.h"  // parse_port
+
 namespace anvil {
 
 struct HostPort {
@@ -18,8 +20,5 @@ struct HostPort {
 // "host" and "[v6]" (port 0). nullopt on anything else.
 std::optional<HostPort> parse_host_port(std::string_view text, bool allow_no_port = false);
 std::string format_host_port(const HostPort& destination);
-
-// A port number, 1 to 65535 (from `min`).
-bool parse_port(std::string_view text, std::uint16_t* port, long long min = 1);
 
 }  // namespace anvil

@@ -1,5 +1,7 @@
 #include "common/ip_address.h"
 
+#include "common/numbers.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -31,6 +33,15 @@ std::optional<IpAddress> IpAddress::parse(std::string_view text) {
 }
 
 std::string IpAddress::to_string() const {
+  if (family_ == Family::v4) {  // without inet_ntop's printf: listings print millions
+    char text[16];
+    char* at = text;
+    for (int i = 0; i < 4; i++) {
+      if (i) *at++ = '.';
+      at = std::to_chars(at, text + sizeof text, bytes_[i]).ptr;
+    }
+    return std::string(text, at);
+  }
   char buf[INET6_ADDRSTRLEN];
   int af = family_ == Family::v4 ? AF_INET : AF_INET6;
   if (inet_ntop(af, bytes_.data(), buf, sizeof buf) == nullptr) return {};
@@ -64,12 +75,8 @@ std::optional<Cidr> Cidr::parse(std::string_view text) {
                 text.substr(0, slash).find(':') != std::string_view::npos;
   if (slash != std::string_view::npos) {
     std::string_view digits = text.substr(slash + 1);
-    if (digits.empty() || digits.size() > 3 ||
-        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return std::nullopt;
-    }
-    int bits = 0;
-    std::from_chars(digits.data(), digits.data() + digits.size(), bits);
+    long long bits = 0;
+    if (digits.starts_with('-') || !parse_integer(digits, 0, 128, &bits)) return std::nullopt;
     if (mapped) {
       if (bits < 96 || bits > 128) return std::nullopt;
       bits -= 96;

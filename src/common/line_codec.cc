@@ -1,5 +1,6 @@
 #include "common/line_codec.h"
 
+#include <charconv>
 #include <cstring>
 #include <utility>
 
@@ -9,26 +10,42 @@ namespace {
 constexpr char kEscape = '\001';
 }
 
+namespace {
+
+bool needs_escape(char c) {
+  return c == kEscape || c == '\t' || c == '\r' || c == '\n' || c == '\0';
+}
+
+// Appends raw to out with its special bytes escaped; runs without any are
+// copied whole.
+void append_escaped(std::string& out, std::string_view raw) {
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < raw.size(); i++) {
+    char c = raw[i];
+    if (!needs_escape(c)) continue;
+    out.append(raw.data() + run, i - run);
+    run = i + 1;
+    out += kEscape;
+    out += c == kEscape ? '1' : c == '\t' ? 't' : c == '\r' ? 'r' : c == '\n' ? 'n' : '0';
+  }
+  out.append(raw.data() + run, raw.size() - run);
+}
+
+}  // namespace
+
 std::string escape_field(std::string_view raw) {
   std::string out;
   out.reserve(raw.size());
-  for (char c : raw) {
-    switch (c) {
-      case kEscape: out += "\0011"; break;
-      case '\t': out += "\001t"; break;
-      case '\r': out += "\001r"; break;
-      case '\n': out += "\001n"; break;
-      case '\0': out += std::string_view("\0010", 2); break;
-      default: out += c;
-    }
-  }
+  append_escaped(out, raw);
   return out;
 }
 
 std::string unescape_field(std::string_view escaped) {
-  std::string out;
+  std::size_t first = escaped.find(kEscape);
+  if (first == std::string_view::npos) return std::string(escaped);
+  std::string out(escaped.substr(0, first));
   out.reserve(escaped.size());
-  for (std::size_t i = 0; i < escaped.size(); i++) {
+  for (std::size_t i = first; i < escaped.size(); i++) {
     char c = escaped[i];
     if (c != kEscape || i + 1 == escaped.size()) {
       out += c;
@@ -74,12 +91,17 @@ std::string single_line(std::string_view text) {
 LineWriter& LineWriter::add(std::string_view raw_field) {
   if (!first_) line_ += '\t';
   first_ = false;
-  line_ += escape_field(raw_field);
+  append_escaped(line_, raw_field);
   return *this;
 }
 
 LineWriter& LineWriter::add(long long number) {
-  return add(std::to_string(number));
+  if (!first_) line_ += '\t';
+  first_ = false;
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, number);
+  line_.append(digits, end);
+  return *this;
 }
 
 std::string LineWriter::finish() {

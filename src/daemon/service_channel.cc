@@ -145,12 +145,12 @@ void ServiceChannel::handle_connect(const std::vector<std::string>& fields, bool
     return error(command, fields[1], "invalid connection id: " + clip(fields[1]));
 
   SessionTable& table = server_.sessions();
-  auto existing = table.find(*id);
-  if (update && (!existing || table.owner_of(*existing) != owner_)) {
-    return error(command, fields[1], "unknown connection id " + fields[1]);
-  }
-  if (!update && existing) return error(command, fields[1], "duplicate connection id " + fields[1]);
-  if (!update) {
+  if (update) {
+    auto existing = table.find(*id);
+    if (!existing || table.owner_of(*existing) != owner_) {
+      return error(command, fields[1], "unknown connection id " + fields[1]);
+    }
+  } else {
     if (std::string limit = server_.session_limit(peer_.pid, peer_.uid); !limit.empty()) {
       return error(command, fields[1], limit);
     }
@@ -169,8 +169,8 @@ void ServiceChannel::handle_connect(const std::vector<std::string>& fields, bool
   }
   if (update) {
     table.update(session);
-  } else if (!table.add(session)) {
-    error(command, fields[1], "connection id " + fields[1] + " is reserved");
+  } else if (!table.add(session)) {  // the id is taken (or of the form anvild derives)
+    error(command, fields[1], "duplicate connection id " + fields[1]);
   }
 }
 

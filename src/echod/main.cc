@@ -114,9 +114,7 @@ std::string parse_login(const std::string& args, anvil::SessionInfo* info) {
     if (key == "dest_ip") {
       info->dest_ip = value;
     } else if (key == "dest_port") {
-      int port = std::atoi(value.c_str());
-      if (port <= 0 || port > 65535) return "invalid dest_port: " + value;
-      info->dest_port = static_cast<std::uint16_t>(port);
+      if (!anvil::parse_port(value, &info->dest_port)) return "invalid dest_port: " + value;
     } else if (key.starts_with("user_")) {
       info->alt_names.emplace_back(key, value);
     } else {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/ip_address.h"
+#include "common/numbers.h"
 
 namespace anvil {
 
@@ -42,13 +43,10 @@ ProxyHeaderParse done(ProxyHeader header) {
   return result;
 }
 
-bool parse_port(std::string_view text, std::uint16_t* port) {
-  unsigned value = 0;
-  if (text.empty() || text.size() > 5 || (text.size() > 1 && text[0] == '0')) return false;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value > 65535) return false;
-  *port = static_cast<std::uint16_t>(value);
-  return true;
+// The PROXY protocol writes ports without leading zeros.
+bool parse_header_port(std::string_view text, std::uint16_t* port) {
+  if (text.size() > 1 && text[0] == '0') return false;
+  return parse_port(text, port, 0);
 }
 
 // "PROXY TCP4 192.0.2.1 198.51.100.1 56324 143\r\n"
@@ -85,7 +83,8 @@ ProxyHeaderParse parse_v1(std::string_view data) {
     }
     (i == 0 ? header.source_ip : header.dest_ip) = ip->to_string();
   }
-  if (!parse_port(words[4], &header.source_port) || !parse_port(words[5], &header.dest_port)) {
+  if (!parse_header_port(words[4], &header.source_port) ||
+      !parse_header_port(words[5], &header.dest_port)) {
     return invalid("invalid port in PROXY v1 header");
   }
   return done(std::move(header));

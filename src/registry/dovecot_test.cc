@@ -49,7 +49,8 @@ TEST(PenaltyTable, LoginsFollowDovecotsAuthRules) {
   EXPECT_EQ(table.get("192.0.2.7", 100).first, 1u);
   table.login_failed(ip, 11, 101);  // the same credentials again
   EXPECT_EQ(table.get("192.0.2.7", 101).first, 1u);
-  for (std::uint32_t checksum = 20; checksum < 30; checksum++) table.login_failed(ip, checksum, 102);
+  for (std::uint32_t checksum = 20; checksum < 30; checksum++)
+    table.login_failed(ip, checksum, 102);
   EXPECT_EQ(table.get("192.0.2.7", 102).first, PenaltyTable::kMaxLoginPenalty);
   table.login_succeeded(ip, 103);
   EXPECT_EQ(table.get("192.0.2.7", 103).first, 0u);

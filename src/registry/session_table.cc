@@ -18,10 +18,11 @@ constexpr std::size_t kRankSortFrom = 4096;
 
 enum Flags : std::uint8_t {
   kLive = 1,
-  kDovecot = 2,   // registered in Dovecot 2.3's protocol; its id is derived
-  kClientV4 = 4,  // the client address is the record's client_v4
-  kClientV6 = 8,  // the client address is in the extra record
-  kDest = 16,     // a proxy destination, in the extra record
+  kDovecot = 2,       // registered in Dovecot 2.3's protocol; its id is derived
+  kClientV4 = 4,      // the client address is the record's client_v4
+  kClientV6 = 8,      // the client address is in the extra record
+  kDest = 16,         // a proxy destination, in the extra record
+  kDovecotHead = 32,  // heads its Dovecot key's chain (the one the key index holds)
 };
 
 std::uint32_t clamp_seconds(std::int64_t seconds) {
@@ -62,11 +63,12 @@ struct SessionTable::Extra {
   std::uint16_t local_port = 0;
   std::uint16_t dest_port = 0;
   std::uint32_t next_free = kNoSlot;
-  std::vector<std::pair<NameId, NameId>> alt_names;  // field, value
+  // Field and value; one is kept inline, as most sessions have at most one.
+  absl::InlinedVector<std::pair<NameId, NameId>, 1> alt_names;
 };
 
 std::size_t SessionTable::IdHash::operator()(std::uint32_t slot) const {
-  return KeyedHash{}(table->extras_[table->rec(slot).extra].id);
+  return KeyedHash{}(table->ext(table->rec(slot).extra).id);
 }
 
 std::size_t SessionTable::IdHash::operator()(const ConnectionId& id) const {
@@ -74,7 +76,7 @@ std::size_t SessionTable::IdHash::operator()(const ConnectionId& id) const {
 }
 
 bool SessionTable::IdEq::operator()(std::uint32_t a, const ConnectionId& b) const {
-  return table->extras_[table->rec(a).extra].id == b;
+  return table->ext(table->rec(a).extra).id == b;
 }
 
 std::size_t SessionTable::DovecotHash::operator()(const DovecotProbe& key) const {
@@ -127,12 +129,12 @@ SessionTable::DovecotProbe SessionTable::probe_of(std::uint32_t slot) const {
 
 std::optional<IpAddress> SessionTable::client_ip(const Record& r) const {
   if (r.flags & kClientV4) return IpAddress::from_v4_number(r.client_v4);
-  if (r.flags & kClientV6) return extras_[r.extra].client_v6;
+  if (r.flags & kClientV6) return ext(r.extra).client_v6;
   return std::nullopt;
 }
 
 std::optional<IpAddress> SessionTable::dest_ip(const Record& r) const {
-  if (r.flags & kDest) return extras_[r.extra].dest;
+  if (r.flags & kDest) return ext(r.extra).dest;
   return std::nullopt;
 }
 
@@ -149,19 +151,29 @@ std::uint32_t SessionTable::new_slot() {
   return slot_count_++;
 }
 
+SessionTable::Extra& SessionTable::ext(std::uint32_t index) {
+  return extra_chunks_[index >> kChunkBits][index & (kChunkSize - 1)];
+}
+
+const SessionTable::Extra& SessionTable::ext(std::uint32_t index) const {
+  return extra_chunks_[index >> kChunkBits][index & (kChunkSize - 1)];
+}
+
 std::uint32_t SessionTable::new_extra() {
   if (free_extra_ != kNoSlot) {
     std::uint32_t index = free_extra_;
-    free_extra_ = extras_[index].next_free;
-    extras_[index] = Extra{};
+    free_extra_ = ext(index).next_free;
+    ext(index) = Extra{};
     return index;
   }
-  extras_.emplace_back();
-  return static_cast<std::uint32_t>(extras_.size() - 1);
+  if ((extra_count_ & (kChunkSize - 1)) == 0) {
+    extra_chunks_.push_back(std::make_unique<Extra[]>(kChunkSize));
+  }
+  return extra_count_++;
 }
 
 void SessionTable::free_extra(std::uint32_t index) {
-  Extra& e = extras_[index];
+  Extra& e = ext(index);
   for (auto [field, value] : e.alt_names) {
     names_.release(field);
     names_.release(value);
@@ -182,10 +194,10 @@ void SessionTable::set_fields(std::uint32_t slot, const Session& s, bool dovecot
     r.client_v4 = s.client_ip->v4_number();
   } else if (s.client_ip) {
     r.flags |= kClientV6;
-    extras_[r.extra].client_v6 = *s.client_ip;
+    ext(r.extra).client_v6 = *s.client_ip;
   }
   if (dovecot) return;
-  Extra& e = extras_[r.extra];
+  Extra& e = ext(r.extra);
   e.client_port = s.client_port;
   e.local_port = s.local_port;
   if (s.dest_ip) {
@@ -204,7 +216,7 @@ void SessionTable::clear_fields(std::uint32_t slot) {
   names_.release(r.user);
   r.flags &= static_cast<std::uint8_t>(~(kClientV4 | kClientV6 | kDest));
   if (r.extra == kNoSlot) return;
-  Extra& e = extras_[r.extra];
+  Extra& e = ext(r.extra);
   for (auto [field, value] : e.alt_names) {
     names_.release(field);
     names_.release(value);
@@ -241,9 +253,9 @@ void SessionTable::index(std::uint32_t slot) {
   Record& r = rec(slot);
   link_user(slot);
   if (r.flags & kClientV4) client_v4_.insert(v4_key(r.client_v4, slot));
-  if (r.flags & kClientV6) client_v6_.insert({extras_[r.extra].client_v6.bytes(), slot});
+  if (r.flags & kClientV6) client_v6_.insert({ext(r.extra).client_v6.bytes(), slot});
   if (r.extra == kNoSlot) return;
-  const Extra& e = extras_[r.extra];
+  const Extra& e = ext(r.extra);
   if (r.flags & kDest) {
     if (e.dest.family() == IpAddress::Family::v4) {
       dest_v4_.insert(v4_key(e.dest.v4_number(), slot));
@@ -260,9 +272,9 @@ void SessionTable::unindex(std::uint32_t slot) {
   Record& r = rec(slot);
   unlink_user(slot);
   if (r.flags & kClientV4) client_v4_.erase(v4_key(r.client_v4, slot));
-  if (r.flags & kClientV6) client_v6_.erase({extras_[r.extra].client_v6.bytes(), slot});
+  if (r.flags & kClientV6) client_v6_.erase({ext(r.extra).client_v6.bytes(), slot});
   if (r.extra == kNoSlot) return;
-  const Extra& e = extras_[r.extra];
+  const Extra& e = ext(r.extra);
   if (r.flags & kDest) {
     if (e.dest.family() == IpAddress::Family::v4) {
       dest_v4_.erase(v4_key(e.dest.v4_number(), slot));
@@ -287,7 +299,7 @@ std::uint32_t SessionTable::place(const Session& s, bool dovecot) {
   r.start = clamp_seconds(s.start_time);
   r.flags = static_cast<std::uint8_t>(kLive | (dovecot ? kDovecot : 0));
   set_fields(slot, s, dovecot);
-  if (!dovecot) extras_[r.extra].id = s.id;
+  if (!dovecot) ext(r.extra).id = s.id;
   index(slot);
 
   auto [it, created] = owners_.try_emplace(s.owner);
@@ -304,17 +316,23 @@ std::uint32_t SessionTable::place(const Session& s, bool dovecot) {
 }
 
 bool SessionTable::add(const Session& session) {
-  if (session.id.high == derived_prefix_ || by_id_.contains(session.id)) return false;
-  std::uint32_t slot = place(session, false);
-  by_id_.insert(slot);
-  return true;
+  if (session.id.high == derived_prefix_) return false;
+  // One probe: the slot is placed only when the id is free.
+  bool added = false;
+  by_id_.lazy_emplace(session.id, [&](const auto& construct) {
+    construct(place(session, false));
+    added = true;
+  });
+  return added;
 }
 
 ConnectionId SessionTable::add_dovecot(const Session& session) {
   std::uint32_t slot = place(session, true);
   // The first session with a key heads its chain; later ones follow it.
   auto [it, inserted] = by_dovecot_key_.insert(slot);
-  if (!inserted) {
+  if (inserted) {
+    rec(slot).flags |= kDovecotHead;
+  } else {
     Record& head = rec(*it);
     rec(slot).dovecot_next = head.dovecot_next;
     head.dovecot_next = slot;
@@ -330,7 +348,10 @@ void SessionTable::erase_slot(std::uint32_t slot) {
     auto it = by_dovecot_key_.find(slot);
     if (*it == slot) {
       by_dovecot_key_.erase(it);
-      if (r.dovecot_next != kNoSlot) by_dovecot_key_.insert(r.dovecot_next);
+      if (r.dovecot_next != kNoSlot) {
+        by_dovecot_key_.insert(r.dovecot_next);
+        rec(r.dovecot_next).flags |= kDovecotHead;
+      }
     } else {
       std::uint32_t at = *it;
       while (rec(at).dovecot_next != slot) at = rec(at).dovecot_next;
@@ -452,7 +473,7 @@ ConnectionId SessionTable::id_of(SessionRef ref) const {
   if (r.flags & kDovecot) {
     return ConnectionId{derived_prefix_, std::uint64_t{r.generation} << 32 | ref.slot};
   }
-  return extras_[r.extra].id;
+  return ext(r.extra).id;
 }
 
 OwnerId SessionTable::owner_of(SessionRef ref) const {
@@ -476,7 +497,7 @@ Session SessionTable::get(SessionRef ref) const {
   s.dest_ip = dest_ip(r);
   s.start_time = r.start;
   if (r.extra != kNoSlot && !(r.flags & kDovecot)) {
-    const Extra& e = extras_[r.extra];
+    const Extra& e = ext(r.extra);
     s.client_port = e.client_port;
     s.local_port = e.local_port;
     s.dest_port = e.dest_port;
@@ -621,7 +642,7 @@ bool SessionTable::matches(const SessionFilter& filter, std::uint32_t slot) cons
   SessionRef ref{slot, r.generation};
   std::vector<std::pair<std::string_view, std::string_view>> alts;
   if (!filter.alt_field.empty() && r.extra != kNoSlot) {
-    for (auto [field, value] : extras_[r.extra].alt_names) {
+    for (auto [field, value] : ext(r.extra).alt_names) {
       alts.emplace_back(names_.text(field), names_.text(value));
     }
   }
@@ -720,7 +741,7 @@ void SessionTable::dovecot_groups(std::vector<SessionRef>* refs,
       native.push_back(slot);
       continue;
     }
-    if (*by_dovecot_key_.find(slot) != slot) continue;  // not a chain's head
+    if (!(r.flags & kDovecotHead)) continue;  // not a chain's head
     starts->push_back(static_cast<std::uint32_t>(refs->size()));
     for (std::uint32_t at = slot; at != kNoSlot; at = rec(at).dovecot_next) {
       refs->push_back({at, rec(at).generation});

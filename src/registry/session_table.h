@@ -24,6 +24,7 @@
 #include <absl/container/btree_set.h>
 #include <absl/container/flat_hash_map.h>
 #include <absl/container/flat_hash_set.h>
+#include <absl/container/inlined_vector.h>
 
 #include <array>
 #include <cstddef>
@@ -171,6 +172,8 @@ class SessionTable {
   using AltKey = std::tuple<NameId, NameId, std::uint32_t>;  // folded field, folded value, slot
 
   Record& rec(std::uint32_t slot);
+  Extra& ext(std::uint32_t index);
+  const Extra& ext(std::uint32_t index) const;
   const Record& rec(std::uint32_t slot) const;
   std::uint32_t new_slot();
   std::uint32_t new_extra();
@@ -198,7 +201,8 @@ class SessionTable {
   std::uint32_t slot_count_ = 0;  // slots ever used
   std::uint32_t free_slot_ = kNoSlot;
   std::size_t live_ = 0;
-  std::vector<Extra> extras_;
+  std::vector<std::unique_ptr<Extra[]>> extra_chunks_;
+  std::uint32_t extra_count_ = 0;
   std::uint32_t free_extra_ = kNoSlot;
   std::uint64_t derived_prefix_;  // the high half of every derived id
 

@@ -422,6 +422,27 @@ void run_model(std::uint64_t seed, std::size_t steps) {
           if (kept.size() < 32) kept.emplace_back(ref, s.id);
         }
         ASSERT_EQ(got, model.select(f));
+        // CONNECT-DUMP's groups: every logged-in session once, each group
+        // one (user, service, address, pid), no two groups the same.
+        std::vector<SessionRef> grouped;
+        std::vector<std::uint32_t> starts;
+        table.dovecot_groups(&grouped, &starts);
+        std::set<ConnectionId> dumped;
+        std::set<std::tuple<std::string, std::string, std::optional<IpAddress>, std::int32_t>> keys;
+        for (std::size_t g = 0; g < starts.size(); g++) {
+          std::size_t end = g + 1 < starts.size() ? starts[g + 1] : grouped.size();
+          Session head = table.get(grouped[starts[g]]);
+          ASSERT_TRUE(keys.insert({head.user, head.service, head.client_ip, head.pid}).second);
+          for (std::size_t i = starts[g]; i < end; i++) {
+            ASSERT_TRUE(table.same_dovecot_group(grouped[starts[g]], grouped[i]));
+            ASSERT_TRUE(dumped.insert(table.id_of(grouped[i])).second);
+          }
+        }
+        std::set<ConnectionId> logged_in;
+        for (const auto& [id, m] : model.sessions) {
+          if (!m.user.empty()) logged_in.insert(id);
+        }
+        ASSERT_EQ(dumped, logged_in);
         break;
       }
     }

@@ -21,13 +21,6 @@ bool split_key_value(std::string_view field, std::string_view* key, std::string_
   return true;
 }
 
-bool parse_port(std::string_view text, std::uint16_t* port) {
-  long long value = 0;
-  if (!parse_integer(text, 0, 65535, &value)) return false;
-  *port = static_cast<std::uint16_t>(value);
-  return true;
-}
-
 std::string parse_optional_ip(std::string_view key, std::string_view value,
                               std::optional<IpAddress>* out) {
   if (value.empty()) {
@@ -50,16 +43,6 @@ std::string field_value(const std::vector<std::string>& fields, std::size_t from
     }
   }
   return "";
-}
-
-bool parse_integer(std::string_view text, long long min, long long max, long long* out) {
-  if (text.empty() || text.size() > 20) return false;
-  long long value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) return false;
-  if (value < min || value > max) return false;
-  *out = value;
-  return true;
 }
 
 void add_session_info_fields(LineWriter& line, const Session& s) {
@@ -95,7 +78,8 @@ std::string apply_session_field(Session& s, std::string_view field, FieldScope s
     std::uint16_t* port = key == "port"         ? &s.client_port
                           : key == "local_port" ? &s.local_port
                                                 : &s.dest_port;
-    if (!parse_port(value, port)) return "invalid " + std::string(key) + ": " + std::string(value);
+    if (!parse_port(value, port, 0))
+      return "invalid " + std::string(key) + ": " + std::string(value);
   } else if (key.starts_with("user_")) {
     if (value.empty()) return "";
     for (AltName& alt : s.alt_names) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/line_codec.h"
+#include "common/numbers.h"  // parse_integer, parse_port: callers read numbers too
 #include "registry/session.h"
 #include "registry/session_filter.h"
 
@@ -33,8 +34,5 @@ std::string apply_filter_field(SessionFilter& filter, std::string_view field);
 // there is none.
 std::string field_value(const std::vector<std::string>& fields, std::size_t from,
                         std::string_view key);
-
-// Parses a whole decimal number within [min, max].
-bool parse_integer(std::string_view text, long long min, long long max, long long* out);
 
 }  // namespace anvil

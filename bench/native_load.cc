@@ -1,0 +1,139 @@
+// The native path's load for bench/dovecot_bench.py: K service processes,
+// each with its own libanvil Client, register N sessions each (a user,
+// client address and port, local port, proxy destination and one
+// alternative name), then unregister them. A phase ends when every process
+// has had anvild answer a COUNT sent after its last line, so the figures
+// are anvild's work, not the socket buffers'.
+//
+//   native_load <service socket> <processes> <sessions per process> <anvild pid>
+//
+// Prints: "register <sessions/s>", "bytes <RSS growth per session>" and
+// "unregister <sessions/s>".
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "anvil/client.h"
+
+namespace {
+
+long rss_bytes(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  long value = 0;
+  while (status >> key) {
+    if (key == "VmRSS:") {
+      status >> value;
+      return value * 1024;
+    }
+  }
+  return 0;
+}
+
+// Drives the client until `done` holds and nothing is left to write.
+template <typename Done>
+void pump(anvil::Client& client, Done done) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!(done() && !client.wants_write())) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      std::fprintf(stderr, "native_load: timed out\n");
+      std::exit(1);
+    }
+    pollfd entry{client.fd(), static_cast<short>(POLLIN | (client.wants_write() ? POLLOUT : 0)), 0};
+    int timeout = client.timeout_ms();
+    if (entry.fd >= 0) poll(&entry, 1, timeout < 0 || timeout > 100 ? 100 : timeout);
+    client.process();
+  }
+}
+
+// Waits until anvild has read everything sent so far.
+void sync(anvil::Client& client) {
+  bool answered = false;
+  client.query_counts(
+      "192.0.2.1", "nobody", [&](auto) { answered = true; }, std::chrono::seconds(60));
+  pump(client, [&] { return answered; });
+}
+
+void child(const std::string& socket, int index, long sessions, int go_fd, int done_fd) {
+  anvil::Client client({.socket_path = socket, .service = "imap"});
+  pump(client, [&] { return client.connected(); });
+  char byte = 0;
+  if (write(done_fd, &byte, 1) != 1 || read(go_fd, &byte, 1) != 1) std::exit(1);
+  std::vector<anvil::ConnectionId> ids;
+  ids.reserve(static_cast<std::size_t>(sessions));
+  for (long i = 0; i < sessions; i++) {
+    long n = index * sessions + i;
+    std::string user = "user" + std::to_string(n / 3) + "@example.com";
+    anvil::SessionInfo info{.user = user,
+                            .client_ip = "10." + std::to_string((n >> 16) & 255) + "." +
+                                         std::to_string((n >> 8) & 255) + "." +
+                                         std::to_string(n & 255),
+                            .client_port = static_cast<std::uint16_t>(1024 + n % 60000),
+                            .local_port = 143,
+                            .dest_ip = "192.168.0." + std::to_string(n % 4),
+                            .dest_port = 143,
+                            .alt_names = {{"user_email", user}}};
+    ids.push_back(client.register_session(info));
+    if (client.wants_write() && i % 1024 == 0) client.process();
+  }
+  sync(client);
+  if (write(done_fd, &byte, 1) != 1 || read(go_fd, &byte, 1) != 1) std::exit(1);
+  for (const anvil::ConnectionId& id : ids) client.unregister_session(id);
+  sync(client);
+  if (write(done_fd, &byte, 1) != 1) std::exit(1);
+  std::exit(0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 5) {
+    std::fprintf(stderr, "usage: native_load <socket> <processes> <sessions each> <anvild pid>\n");
+    return 64;
+  }
+  std::string socket = argv[1];
+  int processes = std::atoi(argv[2]);
+  long sessions = std::atol(argv[3]);
+  pid_t anvild = static_cast<pid_t>(std::atol(argv[4]));
+  int go[2], done[2];
+  if (pipe(go) != 0 || pipe(done) != 0) return 1;
+  for (int k = 0; k < processes; k++) {
+    if (fork() == 0) child(socket, k, sessions, go[0], done[1]);
+  }
+  auto wait_all = [&] {
+    char byte;
+    for (int k = 0; k < processes; k++) {
+      if (read(done[0], &byte, 1) != 1) std::exit(1);
+    }
+  };
+  auto release_all = [&] {
+    std::string bytes(static_cast<std::size_t>(processes), 'x');
+    if (write(go[1], bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) {
+      std::exit(1);
+    }
+  };
+  wait_all();  // every process connected
+  double total = static_cast<double>(sessions) * processes;
+  long before = rss_bytes(anvild);
+  auto start = std::chrono::steady_clock::now();
+  release_all();
+  wait_all();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("register %.0f\n", total / seconds);
+  std::printf("bytes %.1f\n", static_cast<double>(rss_bytes(anvild) - before) / total);
+  start = std::chrono::steady_clock::now();
+  release_all();
+  wait_all();
+  seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("unregister %.0f\n", total / seconds);
+  while (wait(nullptr) > 0) {
+  }
+  return 0;
+}
