@@ -10,6 +10,9 @@ CONNECT/DISCONNECT pairs, and DISCONNECT of everything. Each step runs on
 one daemon and then on the other, alternating which goes first from round
 to round; the table shows the best round of each and their ratio.
 
+First, a kick: ten service processes (bench/native_load) hold 10,000
+sessions each, all in 10.0.0.0/8, and `anvilctl kick 10.0.0.0/8` ends them;
+the figures are when the last process was told and when anvilctl returned.
 After each size, the native path: bench/native_load (four service
 processes with a libanvil Client each) registers as many sessions into a
 fresh anvild and unregisters them; Dovecot has no such path to compare.
@@ -177,14 +180,15 @@ service imap-login {{
 class Anvild:
     name = "anvild"
 
-    def __init__(self, workdir, bindir, entries):
+    def __init__(self, workdir, bindir, entries, audit=False):
         self.dir = os.path.join(workdir, "anvild")
         os.makedirs(self.dir, exist_ok=True)
         self.bindir = bindir
         limit = str(4 * entries + 1_000_000)
+        audit_log = os.path.join(self.dir, "audit.jsonl") if audit else ""
         with open(os.path.join(self.dir, "log"), "wb") as log:
             self.process = subprocess.Popen(
-                [os.path.join(bindir, "anvild"), "--run-dir", self.dir, "-o", "audit_log=",
+                [os.path.join(bindir, "anvild"), "--run-dir", self.dir, "-o", f"audit_log={audit_log}",
                  "-o", f"max_sessions={limit}", "-o", f"max_sessions_per_uid={limit}",
                  "-o", f"max_sessions_per_process={limit}", "-o", "service_socket_group="],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log)
@@ -326,6 +330,22 @@ def native_figures(bindir, workdir, entries, processes=4):
     return {key: float(value) for key, value in figures.items()}
 
 
+def kick_figures(bindir, workdir, processes=10, each=10_000):
+    """A kick of processes * each sessions by one network, with the audit
+    trail on (as by default): when the last process was told, and when
+    anvilctl returned."""
+    anvild = Anvild(os.path.join(workdir, "kick"), bindir, processes * each, audit=True)
+    try:
+        proc = subprocess.run(
+            [os.path.join(bindir, "native_load"), os.path.join(anvild.dir, "anvil-service"),
+             str(processes), str(each), str(anvild.pid), "kick",
+             os.path.join(bindir, "anvilctl"), anvild.socket],
+            capture_output=True, text=True, timeout=600, check=True)
+    finally:
+        anvild.stop()
+    return {key: float(value) for key, value in (line.split() for line in proc.stdout.splitlines())}
+
+
 def print_table(entries, results):
     dovecot, anvild = results["Dovecot 2.3"], results["anvild"]
     print(f"\n{entries:,} entries, best of {len(dovecot['CONNECT-DUMP ms'])} rounds")
@@ -353,6 +373,11 @@ def main():
     children = [subprocess.Popen(["sleep", "3600"], stdin=subprocess.DEVNULL)
                 for _ in range(args.processes)]
     try:
+        with tempfile.TemporaryDirectory(prefix="anvil-bench-") as workdir:
+            kick = kick_figures(os.path.abspath(args.bin), workdir)
+        print(f"kick of 100,000 sessions over 10 service processes by one network (audit on): "
+              f"the last process told after {kick['kick_told']:.2f} s, anvilctl returned after "
+              f"{kick['kick_anvilctl']:.2f} s")
         load = Load([c.pid for c in children])
         for entries in (int(n) for n in args.entries.split(",")):
             print(f"{entries:,} entries over {args.processes} processes...", file=sys.stderr)

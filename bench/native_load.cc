@@ -6,13 +6,22 @@
 // are anvild's work, not the socket buffers'.
 //
 //   native_load <service socket> <processes> <sessions per process> <anvild pid>
+//   native_load <service socket> <processes> <sessions per process> <anvild pid>
+//               kick <anvilctl> <admin socket>
 //
 // Prints: "register <sessions/s>", "bytes <RSS growth per session>" and
-// "unregister <sessions/s>".
+// "unregister <sessions/s>". With kick, instead of unregistering, the
+// sessions (all in 10.0.0.0/8) are kicked by one `anvilctl kick` of that
+// network: "kick_told <s>" is when the last process was told (its kick
+// handler ran), "kick_anvilctl <s>" when anvilctl returned, both from the
+// start of the kick.
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <time.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -61,8 +70,24 @@ void sync(anvil::Client& client) {
   pump(client, [&] { return answered; });
 }
 
-void child(const std::string& socket, int index, long sessions, int go_fd, int done_fd) {
+double monotonic_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
+
+void child(const std::string& socket, int index, long sessions, int go_fd, int done_fd,
+           int told_fd) {
   anvil::Client client({.socket_path = socket, .service = "imap"});
+  std::size_t kicked = 0;
+  client.set_kick_handler([&](const std::vector<anvil::ConnectionId>& ids, const std::string&) {
+    if (kicked == 0) {
+      double at = monotonic_seconds();
+      if (write(told_fd, &at, sizeof at) != sizeof at) std::exit(1);
+    }
+    kicked += ids.size();
+    return ids;
+  });
   pump(client, [&] { return client.connected(); });
   char byte = 0;
   if (write(done_fd, &byte, 1) != 1 || read(go_fd, &byte, 1) != 1) std::exit(1);
@@ -85,6 +110,10 @@ void child(const std::string& socket, int index, long sessions, int go_fd, int d
   }
   sync(client);
   if (write(done_fd, &byte, 1) != 1 || read(go_fd, &byte, 1) != 1) std::exit(1);
+  if (told_fd >= 0) {  // kicked, not unregistered: answer until every session went
+    pump(client, [&] { return kicked == ids.size(); });
+    std::exit(0);
+  }
   for (const anvil::ConnectionId& id : ids) client.unregister_session(id);
   sync(client);
   if (write(done_fd, &byte, 1) != 1) std::exit(1);
@@ -94,18 +123,21 @@ void child(const std::string& socket, int index, long sessions, int go_fd, int d
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 5) {
-    std::fprintf(stderr, "usage: native_load <socket> <processes> <sessions each> <anvild pid>\n");
+  bool kick = argc == 8 && std::string(argv[5]) == "kick";
+  if (argc != 5 && !kick) {
+    std::fprintf(stderr,
+                 "usage: native_load <socket> <processes> <sessions each> <anvild pid> "
+                 "[kick <anvilctl> <admin socket>]\n");
     return 64;
   }
   std::string socket = argv[1];
   int processes = std::atoi(argv[2]);
   long sessions = std::atol(argv[3]);
   pid_t anvild = static_cast<pid_t>(std::atol(argv[4]));
-  int go[2], done[2];
-  if (pipe(go) != 0 || pipe(done) != 0) return 1;
+  int go[2], done[2], told[2];
+  if (pipe(go) != 0 || pipe(done) != 0 || pipe(told) != 0) return 1;
   for (int k = 0; k < processes; k++) {
-    if (fork() == 0) child(socket, k, sessions, go[0], done[1]);
+    if (fork() == 0) child(socket, k, sessions, go[0], done[1], kick ? told[1] : -1);
   }
   auto wait_all = [&] {
     char byte;
@@ -128,6 +160,23 @@ int main(int argc, char** argv) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("register %.0f\n", total / seconds);
   std::printf("bytes %.1f\n", static_cast<double>(rss_bytes(anvild) - before) / total);
+  if (kick) {
+    release_all();  // the processes wait for their kick
+    double begin = monotonic_seconds();
+    std::string command = std::string(argv[6]) + " kick -a " + argv[7] + " 10.0.0.0/8 >/dev/null";
+    if (std::system(command.c_str()) != 0) std::fprintf(stderr, "native_load: kick failed\n");
+    double returned = monotonic_seconds() - begin;
+    double last = 0;
+    for (int k = 0; k < processes; k++) {
+      double at = 0;
+      if (read(told[0], &at, sizeof at) != sizeof at) return 1;
+      last = std::max(last, at - begin);
+    }
+    std::printf("kick_told %.3f\nkick_anvilctl %.3f\n", last, returned);
+    while (wait(nullptr) > 0) {
+    }
+    return 0;
+  }
   start = std::chrono::steady_clock::now();
   release_all();
   wait_all();

@@ -107,15 +107,15 @@ Sessions AdminConnection::who(const SessionFilter& filter) {
   }
 }
 
-std::vector<KickResult> AdminConnection::kick(const SessionFilter& filter,
-                                              const std::string& reason, bool dry_run, bool force) {
+KickResults AdminConnection::kick(const SessionFilter& filter, const std::string& reason,
+                                  bool dry_run, bool force) {
   LineWriter line;
   line.add("KICK").add("reason=" + reason);
   if (dry_run) line.add("dry_run=1");
   if (force) line.add("force=1");
   add_filter_fields(line, filter);
   send(line.finish());
-  std::vector<KickResult> results;
+  KickResults results;
   while (true) {
     auto fields = read_fields();
     if (fields.empty()) continue;

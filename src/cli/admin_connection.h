@@ -43,6 +43,9 @@ struct KickResult {
   std::string why = {};
 };
 
+// A kick's answer, row by row (a deque, as for who).
+using KickResults = std::deque<KickResult>;
+
 // Connects to an admin socket; throws CliError (75, or 77 when the socket
 // may not be opened).
 UniqueFd connect_admin_socket(const std::string& socket_path);
@@ -59,8 +62,8 @@ class AdminConnection {
   AdminConnection(UniqueFd fd, const std::string& socket_path, bool debug);
 
   Sessions who(const SessionFilter& filter);
-  std::vector<KickResult> kick(const SessionFilter& filter, const std::string& reason, bool dry_run,
-                               bool force = false);
+  KickResults kick(const SessionFilter& filter, const std::string& reason, bool dry_run,
+                   bool force = false);
   // The newest audit records (JSON texts), oldest first.
   std::vector<std::string> audit(long long count);
 

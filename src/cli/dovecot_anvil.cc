@@ -72,7 +72,7 @@ std::vector<Session> DovecotAnvil::sessions() {
   }
 }
 
-std::vector<KickResult> DovecotAnvil::kick(const SessionFilter& filter, bool dry_run, bool force) {
+KickResults DovecotAnvil::kick(const SessionFilter& filter, bool dry_run, bool force) {
   struct Process {
     std::vector<Session> hit;
     std::set<std::string> others;  // users of its connections that do not match
@@ -89,7 +89,7 @@ std::vector<KickResult> DovecotAnvil::kick(const SessionFilter& filter, bool dry
     p.all.push_back(std::move(s));
   }
 
-  std::vector<KickResult> results;
+  KickResults results;
   auto report = [&](const std::vector<Session>& sessions, KickStatus status,
                     const std::set<std::string>& others) {
     for (const Session& s : sessions) {

@@ -23,7 +23,7 @@ class DovecotAnvil {
 
   // One Session per connection: service, pid, ip and user (no id).
   std::vector<Session> sessions();
-  std::vector<KickResult> kick(const SessionFilter& filter, bool dry_run, bool force);
+  KickResults kick(const SessionFilter& filter, bool dry_run, bool force);
 
  private:
   std::vector<std::string> read_fields();

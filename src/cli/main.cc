@@ -88,7 +88,7 @@ int print_who(const anvil::Invocation& inv, const anvil::Sessions& sessions) {
   return anvil::kExitOk;
 }
 
-int print_kick(const anvil::Invocation& inv, const std::vector<anvil::KickResult>& results) {
+int print_kick(const anvil::Invocation& inv, const anvil::KickResults& results) {
   anvil::Report report =
       anvil::kick_report(results, inv.formatter, inv.verbose, inv.dry_run, terminal_width());
   print(report.out, stdout);

@@ -46,7 +46,7 @@ void connection_cells(const Session& s, std::vector<Cell>& cells) {
   cells[7] = s.uid == kNoUid ? Cell{} : Cell::of_number(s.uid);
 }
 
-Table kick_table(const std::vector<KickResult>& results) {
+Table kick_table(const KickResults& results) {
   Table table;
   table.columns = connection_columns();
   table.columns.push_back({"result", "result"});
@@ -111,8 +111,8 @@ RowSource who_per_connection(const Sessions& sessions, const std::string& alt_fi
   return rows;
 }
 
-Report kick_report(const std::vector<KickResult>& results, const std::string& formatter,
-                   bool verbose, bool dry_run, int width) {
+Report kick_report(const KickResults& results, const std::string& formatter, bool verbose,
+                   bool dry_run, int width) {
   Report report;
   std::set<std::string> users;
   std::size_t done = 0, unconfirmed = 0;

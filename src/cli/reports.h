@@ -25,8 +25,8 @@ struct Report {
 
 // formatter empty: the doveadm-style text ("kicked connections from the
 // following users:" and the names); otherwise one row per connection.
-Report kick_report(const std::vector<KickResult>& results, const std::string& formatter,
-                   bool verbose, bool dry_run, int width);
+Report kick_report(const KickResults& results, const std::string& formatter, bool verbose,
+                   bool dry_run, int width);
 
 // audit: each record (a JSON text from anvild's audit trail) as a short
 // paragraph, or with formatter "json" as one JSON array.

@@ -61,9 +61,9 @@ TEST(WhoPerConnection, ColumnsAndAltField) {
 }
 
 TEST(KickReport, SortedUniqueUserNamesOnOneLine) {
-  std::vector<KickResult> results = {{session("baz", "imap", 1, "::1"), KickStatus::kicked},
-                                     {session("bar", "imap", 1, "::1"), KickStatus::kicked},
-                                     {session("bar", "imap", 2, "::1"), KickStatus::kicked}};
+  KickResults results = {{session("baz", "imap", 1, "::1"), KickStatus::kicked},
+                         {session("bar", "imap", 1, "::1"), KickStatus::kicked},
+                         {session("bar", "imap", 2, "::1"), KickStatus::kicked}};
   Report r = kick_report(results, "", false, false, 80);
   EXPECT_EQ(r.out, "kicked connections from the following users:\nbar baz\n");
   EXPECT_EQ(r.err, "");
@@ -84,8 +84,8 @@ TEST(KickReport, VerboseAddsALinePerConnection) {
 }
 
 TEST(KickReport, UnconfirmedKicksWarnAndAreATemporaryFailure) {
-  std::vector<KickResult> results = {{session("jane", "imap", 5, "::1"), KickStatus::timeout},
-                                     {session("jano", "imap", 6, "::1"), KickStatus::vanished}};
+  KickResults results = {{session("jane", "imap", 5, "::1"), KickStatus::timeout},
+                         {session("jano", "imap", 6, "::1"), KickStatus::vanished}};
   Report r = kick_report(results, "", false, false, 80);
   EXPECT_EQ(r.out, "no users kicked\n");
   EXPECT_NE(r.err.find("did not answer"), std::string::npos);
@@ -94,8 +94,8 @@ TEST(KickReport, UnconfirmedKicksWarnAndAreATemporaryFailure) {
 }
 
 TEST(KickReport, PartialSuccessReportsOnlyKickedUsers) {
-  std::vector<KickResult> results = {{session("jane", "imap", 5, "::1"), KickStatus::kicked},
-                                     {session("jano", "imap", 6, "::1"), KickStatus::timeout}};
+  KickResults results = {{session("jane", "imap", 5, "::1"), KickStatus::kicked},
+                         {session("jano", "imap", 6, "::1"), KickStatus::timeout}};
   Report r = kick_report(results, "", false, false, 80);
   EXPECT_EQ(r.out, "kicked connections from the following users:\njane\n");
   EXPECT_NE(r.err.find("imap pid 6"), std::string::npos);
@@ -110,8 +110,8 @@ TEST(KickReport, DryRun) {
 }
 
 TEST(KickReport, JsonGivesAResultPerConnection) {
-  std::vector<KickResult> results = {{session("jane", "imap", 5, "::1"), KickStatus::kicked},
-                                     {session("jano", "imap", 6, "::1"), KickStatus::timeout}};
+  KickResults results = {{session("jane", "imap", 5, "::1"), KickStatus::kicked},
+                         {session("jano", "imap", 6, "::1"), KickStatus::timeout}};
   auto parsed = nlohmann::json::parse(kick_report(results, "json", false, false, 80).out);
   ASSERT_EQ(parsed.size(), 2u);
   EXPECT_EQ(parsed[0]["result"], "kicked");

@@ -65,26 +65,33 @@ std::string AuditLog::format(const KickAudit& kick, const std::vector<KickOutcom
     std::size_t eq = field.find('=');
     filter[field.substr(0, eq)].push_back(eq == std::string::npos ? "" : field.substr(eq + 1));
   }
-  nlohmann::json connections = nlohmann::json::array();
+  // A kick may select a million connections: each is written as text
+  // straight away (keys in the order nlohmann writes them) instead of
+  // becoming a JSON tree first.
+  auto text = [](const std::string& value) {
+    // Peers choose user names and reasons: never let invalid UTF-8 make
+    // the record unwritable.
+    return nlohmann::json(value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
+  auto address = [](const std::optional<IpAddress>& ip) {
+    return ip ? "\"" + ip->to_string() + "\"" : std::string("null");
+  };
+  std::string connections = "[";
   std::size_t kicked = 0;
   for (const KickOutcome& outcome : outcomes) {
     const Session& s = outcome.session;
     if (outcome.status == KickStatus::kicked) kicked++;
-    nlohmann::json c = {
-        {"id", s.id.to_hex()},
-        {"user", s.user},
-        {"service", s.service},
-        {"pid", s.pid},
-        {"uid", s.uid == kNoUid ? nlohmann::json(nullptr) : nlohmann::json(s.uid)},
-        {"ip", s.client_ip ? nlohmann::json(s.client_ip->to_string()) : nlohmann::json(nullptr)},
-        {"port", s.client_port},
-        {"dest_ip", s.dest_ip ? nlohmann::json(s.dest_ip->to_string()) : nlohmann::json(nullptr)},
-        {"dest_port", s.dest_port},
-        {"outcome", kick_status_name(outcome.status)},
-    };
-    if (!outcome.why.empty()) c["why"] = outcome.why;
-    connections.push_back(std::move(c));
+    if (connections.size() > 1) connections += ',';
+    connections += fmt::format(
+        "{{\"dest_ip\":{},\"dest_port\":{},\"id\":\"{}\",\"ip\":{},\"outcome\":\"{}\","
+        "\"pid\":{},\"port\":{},\"service\":{},\"uid\":{},\"user\":{}",
+        address(s.dest_ip), s.dest_port, s.id.to_hex(), address(s.client_ip),
+        kick_status_name(outcome.status), s.pid, s.client_port, text(s.service),
+        s.uid == kNoUid ? std::string("null") : std::to_string(s.uid), text(s.user));
+    if (!outcome.why.empty()) connections += ",\"why\":" + text(outcome.why);
+    connections += '}';
   }
+  connections += ']';
   nlohmann::json record = {
       {"time", iso8601(unix_ms)},
       {"unix_ms", unix_ms},
@@ -97,13 +104,16 @@ std::string AuditLog::format(const KickAudit& kick, const std::vector<KickOutcom
       {"filter", filter},
       {"reason", kick.reason},
       {"force", kick.force},
-      {"connections", connections},
+      {"connections", "(connections)"},  // replaced below by the array's text
       {"matched", outcomes.size()},
       {"kicked", kicked},
   };
-  // Peers choose user names and reasons: never let invalid UTF-8 make the
-  // record unwritable.
-  return record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string out = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // Only the key itself can be followed by this text unescaped: inside a
+  // string value the quotes would be escaped.
+  const std::string placeholder = "\"connections\":\"(connections)\"";
+  out.replace(out.find(placeholder), placeholder.size(), "\"connections\":" + connections);
+  return out;
 }
 
 std::string AuditLog::record(const KickAudit& kick, const std::vector<KickOutcome>& outcomes) {
