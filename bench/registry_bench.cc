@@ -20,7 +20,8 @@ std::size_t g_sessions = 1'000'000;
 constexpr anvil::OwnerId kOwners = 1000;
 
 std::size_t heap_in_use() {
-  return mallinfo2().uordblks;
+  struct mallinfo2 info = mallinfo2();
+  return info.uordblks + info.hblkhd;  // the heap and its mmapped chunks
 }
 
 // user%06d with ~3 sessions per user, from 10.x.y.z, spread over 1000
