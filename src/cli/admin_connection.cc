@@ -94,16 +94,22 @@ Session AdminConnection::parse_session(const std::vector<std::string>& fields, s
 }
 
 Sessions AdminConnection::who(const SessionFilter& filter) {
+  Sessions sessions;
+  who_each(filter, [&](const Session& s) { sessions.push_back(s); });
+  return sessions;
+}
+
+void AdminConnection::who_each(const SessionFilter& filter,
+                               const std::function<void(const Session&)>& row) {
   LineWriter line;
   line.add("WHO");
   add_filter_fields(line, filter);
   send(line.finish());
-  Sessions sessions;
   while (true) {
     auto fields = read_fields();
     if (fields.empty()) continue;
-    if (fields[0] == "END") return sessions;
-    if (fields[0] == "SESSION") sessions.push_back(parse_session(fields, 1));
+    if (fields[0] == "END") return;
+    if (fields[0] == "SESSION") row(parse_session(fields, 1));
   }
 }
 

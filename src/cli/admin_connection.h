@@ -3,6 +3,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -62,6 +63,8 @@ class AdminConnection {
   AdminConnection(UniqueFd fd, const std::string& socket_path, bool debug);
 
   Sessions who(const SessionFilter& filter);
+  // The same, each session handed over as it arrives.
+  void who_each(const SessionFilter& filter, const std::function<void(const Session&)>& row);
   KickResults kick(const SessionFilter& filter, const std::string& reason, bool dry_run,
                    bool force = false);
   // The newest audit records (JSON texts), oldest first.

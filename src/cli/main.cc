@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -78,13 +79,14 @@ Dialect socket_dialect(int fd, const std::string& socket_path, pid_t* master_pid
   return Dialect::unknown;
 }
 
-int print_who(const anvil::Invocation& inv, const anvil::Sessions& sessions) {
-  anvil::RowSource rows = inv.one_per_connection
-                              ? anvil::who_per_connection(sessions, inv.filter.alt_field)
-                              : anvil::who_grouped(sessions);
+// Rows are printed as the sessions come, from anvild or from a list.
+int print_who(const anvil::Invocation& inv,
+              const std::function<void(const std::function<void(const anvil::Session&)>&)>& each) {
   anvil::TextSink out(stdout);
-  anvil::write_formatted(inv.formatter.empty() ? "table" : inv.formatter, rows, terminal_width(),
-                         out);
+  anvil::WhoPrinter printer(inv.one_per_connection, inv.filter.alt_field,
+                            inv.formatter.empty() ? "table" : inv.formatter, terminal_width(), out);
+  each([&](const anvil::Session& s) { printer.add(s); });
+  printer.finish();
   return anvil::kExitOk;
 }
 
@@ -119,7 +121,9 @@ int run_dovecot(anvil::DovecotAnvil& dovecot, const anvil::Invocation& inv) {
   std::stable_sort(sessions.begin(), sessions.end(), [](const auto& a, const auto& b) {
     return std::tie(a.user, a.service, a.pid) < std::tie(b.user, b.service, b.pid);
   });
-  return print_who(inv, sessions);
+  return print_who(inv, [&](const auto& row) {
+    for (const anvil::Session& s : sessions) row(s);
+  });
 }
 
 int run(const anvil::Invocation& inv) {
@@ -128,7 +132,9 @@ int run(const anvil::Invocation& inv) {
   if (socket_dialect(fd.get(), inv.socket, &master_pid) != Dialect::dovecot23) {
     try {
       anvil::AdminConnection anvild(std::move(fd), inv.socket, inv.debug);
-      if (inv.command == anvil::Command::who) return print_who(inv, anvild.who(inv.filter));
+      if (inv.command == anvil::Command::who) {
+        return print_who(inv, [&](const auto& row) { anvild.who_each(inv.filter, row); });
+      }
       if (inv.command == anvil::Command::audit) {
         anvil::Report report = anvil::audit_report(anvild.audit(inv.audit_count), inv.formatter);
         print(report.out, stdout);

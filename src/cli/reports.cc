@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <map>
-#include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <tuple>
@@ -60,55 +59,60 @@ Table kick_table(const KickResults& results) {
 
 }  // namespace
 
-RowSource who_grouped(const Sessions& sessions) {
-  RowSource rows;
-  rows.columns = {{"username", "username", false, true},
-                  {"connections", "#", true, false},
-                  {"service", "service"},
-                  {"pids", "(pids)"},
-                  {"ips", "(ips)"}};
-  struct Group {
-    const Session* first;  // user and service
-    std::size_t count = 0;
-    std::set<std::int32_t> pids;
-    std::set<IpAddress> ips;  // address order, so output is stable
-  };
-  // Sessions arrive sorted by user and service: a group is a run of them.
-  auto groups = std::make_shared<std::vector<Group>>();
-  for (const Session& s : sessions) {
-    if (groups->empty() || groups->back().first->user != s.user ||
-        groups->back().first->service != s.service) {
-      groups->push_back({&s, 0, {}, {}});
-    }
-    Group& g = groups->back();
-    g.count++;
-    g.pids.insert(s.pid);
-    if (s.client_ip) g.ips.insert(*s.client_ip);
+std::vector<Column> WhoPrinter::columns(bool one_per_connection, const std::string& alt_field) {
+  if (!one_per_connection) {
+    return {{"username", "username", false, true},
+            {"connections", "#", true, false},
+            {"service", "service"},
+            {"pids", "(pids)"},
+            {"ips", "(ips)"}};
   }
-  rows.count = groups->size();
-  rows.row = [groups](std::size_t r, std::vector<Cell>& cells) {
-    const Group& g = (*groups)[r];
-    std::vector<std::string> pids, ips;
-    for (std::int32_t pid : g.pids) pids.push_back(std::to_string(pid));
-    for (const IpAddress& ip : g.ips) ips.push_back(ip.to_string());
-    cells = {Cell::of_text(g.first->user), Cell::of_number(static_cast<long long>(g.count)),
-             Cell::of_text(g.first->service), Cell::of_list(std::move(pids), true),
-             Cell::of_list(std::move(ips), false)};
-  };
-  return rows;
+  std::vector<Column> columns = connection_columns();
+  if (!alt_field.empty()) columns.push_back({alt_field, alt_field});
+  return columns;
 }
 
-RowSource who_per_connection(const Sessions& sessions, const std::string& alt_field) {
-  RowSource rows;
-  rows.columns = connection_columns();
-  if (!alt_field.empty()) rows.columns.push_back({alt_field, alt_field});
-  rows.count = sessions.size();
-  rows.row = [&sessions, alt_field](std::size_t r, std::vector<Cell>& cells) {
-    const Session& s = sessions[r];
-    connection_cells(s, cells);
-    if (!alt_field.empty()) cells[8] = Cell::of_text(alt_value(s, alt_field));
-  };
-  return rows;
+WhoPrinter::WhoPrinter(bool one_per_connection, std::string alt_field, const std::string& formatter,
+                       int width, TextSink& out)
+    : one_per_connection_(one_per_connection),
+      alt_field_(std::move(alt_field)),
+      writer_(formatter, columns(one_per_connection, alt_field_), width, out),
+      cells_(columns(one_per_connection, alt_field_).size()) {}
+
+void WhoPrinter::add(const Session& s) {
+  if (one_per_connection_) {
+    connection_cells(s, cells_);
+    if (!alt_field_.empty()) cells_[8] = Cell::of_text(alt_value(s, alt_field_));
+    writer_.add(cells_);
+    return;
+  }
+  // Sessions arrive sorted by user and service: a group is a run of them.
+  if (count_ > 0 && (user_ != s.user || service_ != s.service)) write_group();
+  if (count_ == 0) {
+    user_ = s.user;
+    service_ = s.service;
+  }
+  count_++;
+  pids_.insert(s.pid);
+  if (s.client_ip) ips_.insert(*s.client_ip);
+}
+
+void WhoPrinter::write_group() {
+  std::vector<std::string> pids, ips;
+  for (std::int32_t pid : pids_) pids.push_back(std::to_string(pid));
+  for (const IpAddress& ip : ips_) ips.push_back(ip.to_string());
+  cells_ = {Cell::of_text(user_), Cell::of_number(static_cast<long long>(count_)),
+            Cell::of_text(service_), Cell::of_list(std::move(pids), true),
+            Cell::of_list(std::move(ips), false)};
+  writer_.add(cells_);
+  count_ = 0;
+  pids_.clear();
+  ips_.clear();
+}
+
+void WhoPrinter::finish() {
+  if (count_ > 0) write_group();
+  writer_.finish();
 }
 
 Report kick_report(const KickResults& results, const std::string& formatter, bool verbose,

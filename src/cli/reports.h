@@ -2,6 +2,7 @@
 // no I/O, so every output form is unit-tested.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -10,12 +11,32 @@
 
 namespace anvil {
 
-// Grouped view: one row per (user, service): username # service (pids) (ips),
-// pids in numeric and ips in address order.
-RowSource who_grouped(const Sessions& sessions);
-// -1: one row per connection: username service pid ip dest_ip conn_id
-// [alt_field].
-RowSource who_per_connection(const Sessions& sessions, const std::string& alt_field);
+// who's output, printed as the sessions arrive (sorted by user and
+// service, as anvild sends them). Grouped: one row per (user, service):
+// username # service (pids) (ips), pids in numeric and ips in address
+// order. -1 (one_per_connection): one row per connection: username service
+// pid ip dest_ip conn_id uid [alt_field].
+class WhoPrinter {
+ public:
+  WhoPrinter(bool one_per_connection, std::string alt_field, const std::string& formatter,
+             int width, TextSink& out);
+  void add(const Session& session);
+  void finish();
+  static std::vector<Column> columns(bool one_per_connection, const std::string& alt_field);
+
+ private:
+  void write_group();
+
+  bool one_per_connection_;
+  std::string alt_field_;
+  RowWriter writer_;
+  std::vector<Cell> cells_;
+  // The group being gathered.
+  std::string user_, service_;
+  std::size_t count_ = 0;
+  std::set<std::int32_t> pids_;
+  std::set<IpAddress> ips_;  // address order, so output is stable
+};
 
 struct Report {
   std::string out;  // for stdout

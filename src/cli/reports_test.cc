@@ -18,12 +18,21 @@ Session session(std::string user, std::string service, int pid, std::string ip) 
 }
 
 // pids in numeric order, IPv4 addresses before IPv6, each in address order.
+std::string who(const Sessions& sessions, bool one_per_connection, const std::string& alt_field,
+                const std::string& formatter, int width = 80) {
+  TextSink out;
+  WhoPrinter printer(one_per_connection, alt_field, formatter, width, out);
+  for (const Session& s : sessions) printer.add(s);
+  printer.finish();
+  return out.take();
+}
+
 TEST(WhoGrouped, OneRowPerUserAndServiceWithDistinctPidsAndIps) {
   Sessions sessions = {
       session("foo", "imap", 9112, "fd95:4eed:38ba::25"),
       session("foo", "imap", 8135, "192.0.2.53"), session("foo", "imap", 9112, "192.0.2.53"),
       session("foo", "pop3", 77, "192.0.2.53"), session("jane", "imap", 8192, "::1")};
-  std::string out = format_tab(who_grouped(sessions));
+  std::string out = who(sessions, false, "", "tab");
   EXPECT_EQ(out,
             "username\t#\tservice\t(pids)\t(ips)\n"
             "foo\t3\timap\t(8135 9112)\t(192.0.2.53 fd95:4eed:38ba::25)\n"
@@ -37,27 +46,42 @@ TEST(WhoPerConnection, ColumnsAndAltField) {
   s.dest_port = 143;
   s.alt_names = {{"user_email", "jane@example.com"}};
   s.uid = 110;
-  Sessions one = {s};  // the rows read it as they are printed
-  RowSource t = who_per_connection(one, "user_email");
-  ASSERT_EQ(t.columns.size(), 9u);
+  Sessions one = {s};
+  EXPECT_EQ(WhoPrinter::columns(true, "user_email").size(), 9u);
   // The text views keep doveadm's columns; json has the port too.
-  EXPECT_EQ(format_tab(t),
+  EXPECT_EQ(who(one, true, "user_email", "tab"),
             "username\tservice\tpid\tip\tdest_ip\tconn_id\tuid\tuser_email\n"
             "jane\timap\t8192\t::1\t10.0.0.5\t" +
                 s.id.to_hex() + "\t110\tjane@example.com\n");
-  EXPECT_EQ(format_table(t, 200).find("dest_port"), std::string::npos);
-  EXPECT_EQ(format_flow(t).find("dest_port"), std::string::npos);
-  auto json = nlohmann::json::parse(format_json(t));
+  EXPECT_EQ(who(one, true, "user_email", "table", 200).find("dest_port"), std::string::npos);
+  EXPECT_EQ(who(one, true, "user_email", "flow").find("dest_port"), std::string::npos);
+  auto json = nlohmann::json::parse(who(one, true, "user_email", "json"));
   EXPECT_EQ(json[0]["dest_ip"], "10.0.0.5");
   EXPECT_EQ(json[0]["dest_port"], 143);
   EXPECT_EQ(json[0]["uid"], 110);
   EXPECT_EQ(json[0]["user_email"], "jane@example.com");
   s.dest_port = 0;
-  EXPECT_TRUE(
-      nlohmann::json::parse(format_json(who_per_connection({s}, "")))[0]["dest_port"].is_null());
-  EXPECT_EQ(who_per_connection({s}, "").columns.size(), 8u);
+  EXPECT_TRUE(nlohmann::json::parse(who({s}, true, "", "json"))[0]["dest_port"].is_null());
+  EXPECT_EQ(WhoPrinter::columns(true, "").size(), 8u);
   s.uid = kNoUid;  // Dovecot's own anvil names no uid
-  EXPECT_TRUE(nlohmann::json::parse(format_json(who_per_connection({s}, "")))[0]["uid"].is_null());
+  EXPECT_TRUE(nlohmann::json::parse(who({s}, true, "", "json"))[0]["uid"].is_null());
+}
+
+// The table formatter keeps row texts until the end, for the widths; the
+// others print each row as it comes. Both agree with the whole-table forms.
+TEST(WhoPerConnection, TableWidthsComeFromEveryRow) {
+  Sessions sessions = {session("a", "imap", 1, "::1"),
+                       session("a-much-longer-name", "pop3", 123456, "192.0.2.1")};
+  std::string out = who(sessions, true, "", "table", 0);
+  std::size_t first = out.find('\n');
+  std::string header = out.substr(0, first);
+  EXPECT_EQ(header.find("service"), out.substr(first + 1).find("imap"));
+  EXPECT_EQ(who(sessions, false, "", "json"),
+            "[{\"username\":\"a\",\"connections\":1,\"service\":\"imap\",\"pids\":[1],"
+            "\"ips\":[\"::1\"]},{\"username\":\"a-much-longer-name\",\"connections\":1,"
+            "\"service\":\"pop3\",\"pids\":[123456],\"ips\":[\"192.0.2.1\"]}]\n");
+  EXPECT_EQ(who({}, true, "", "json"), "[]\n");
+  EXPECT_EQ(who({}, false, "", "tab"), "username\t#\tservice\t(pids)\t(ips)\n");
 }
 
 TEST(KickReport, SortedUniqueUserNamesOnOneLine) {

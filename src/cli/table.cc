@@ -3,40 +3,19 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
 
 namespace anvil {
 
 namespace {
 
 // Width in terminal columns, counting UTF-8 code points.
-std::size_t display_width(const std::string& text) {
+std::size_t display_width(std::string_view text) {
   return static_cast<std::size_t>(
       std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; }));
 }
-
-// The rows as the text formatters see them: without json-only columns.
-class TextRows {
- public:
-  explicit TextRows(const RowSource& source) : source_(source) {
-    for (std::size_t c = 0; c < source.columns.size(); c++) {
-      if (!source.columns[c].json_only) shown_.push_back(c);
-    }
-  }
-  std::size_t size() const { return source_.count; }
-  std::size_t width() const { return shown_.size(); }
-  const Column& column(std::size_t c) const { return source_.columns[shown_[c]]; }
-  // Row r's shown cells; valid until the next call.
-  const Cell& cell(std::size_t c) const { return cells_[shown_[c]]; }
-  void load(std::size_t r) {
-    cells_.resize(source_.columns.size());
-    source_.row(r, cells_);
-  }
-
- private:
-  const RowSource& source_;
-  std::vector<std::size_t> shown_;
-  std::vector<Cell> cells_;
-};
 
 // What a table cell shows ("-" when absent), appended without a copy.
 void append_table_text(std::string& line, const Cell& cell) {
@@ -48,137 +27,19 @@ void append_table_text(std::string& line, const Cell& cell) {
   }
 }
 
-std::size_t table_width(const Cell& cell) {
+nlohmann::ordered_json json_value(const Cell& cell) {
   switch (cell.type) {
-    case Cell::Type::absent: return 1;
-    case Cell::Type::text:
-    case Cell::Type::number: return display_width(cell.text);
-    default: return display_width(cell.display());
-  }
-}
-
-void write_table(const RowSource& source, int width, TextSink& out) {
-  TextRows rows(source);
-  std::size_t n = rows.width();
-  std::vector<std::size_t> widths(n);
-  for (std::size_t c = 0; c < n; c++) widths[c] = display_width(rows.column(c).title);
-  for (std::size_t r = 0; r < rows.size(); r++) {
-    rows.load(r);
-    for (std::size_t c = 0; c < n; c++) widths[c] = std::max(widths[c], table_width(rows.cell(c)));
-  }
-  std::size_t total = n - 1;
-  for (std::size_t w : widths) total += w;
-  // Half the spare room goes to the expanding column, as doveadm does;
-  // nothing is ever cut, so a wide row simply runs past the terminal.
-  for (std::size_t c = 0; c < n; c++) {
-    if (rows.column(c).expand && width > 0 && total < static_cast<std::size_t>(width)) {
-      widths[c] += (static_cast<std::size_t>(width) - total) / 2;
-      break;
+    case Cell::Type::absent: return nullptr;
+    case Cell::Type::text: return cell.text;
+    case Cell::Type::number: return std::stoll(cell.text);
+    case Cell::Type::text_list: return cell.items;
+    case Cell::Type::number_list: {
+      nlohmann::ordered_json list = nlohmann::ordered_json::array();
+      for (const std::string& item : cell.items) list.push_back(std::stoll(item));
+      return list;
     }
   }
-  std::string line;
-  // Appends one cell's text padded to its column's width; the last column
-  // is not padded, so lines carry no trailing spaces.
-  auto add = [&](std::size_t c, std::size_t text_width, auto append) {
-    if (c) line += ' ';
-    bool right = rows.column(c).right_align;
-    std::size_t fill = c + 1 == n && !right ? 0 : widths[c] - std::min(widths[c], text_width);
-    if (right) line.append(fill, ' ');
-    append();
-    if (!right) line.append(fill, ' ');
-  };
-  line.clear();
-  for (std::size_t c = 0; c < n; c++) {
-    const std::string& title = rows.column(c).title;
-    add(c, display_width(title), [&] { line += title; });
-  }
-  line += '\n';
-  out.add(line);
-  for (std::size_t r = 0; r < rows.size(); r++) {
-    rows.load(r);
-    line.clear();
-    for (std::size_t c = 0; c < n; c++) {
-      const Cell& cell = rows.cell(c);
-      add(c, table_width(cell), [&] { append_table_text(line, cell); });
-    }
-    line += '\n';
-    out.add(line);
-  }
-}
-
-void write_flow(const RowSource& source, TextSink& out) {
-  TextRows rows(source);
-  std::string line;
-  for (std::size_t r = 0; r < rows.size(); r++) {
-    rows.load(r);
-    line.clear();
-    for (std::size_t c = 0; c < rows.width(); c++) {
-      if (c) line += ' ';
-      line += rows.column(c).title + "=" + rows.cell(c).display();
-    }
-    line += '\n';
-    out.add(line);
-  }
-}
-
-void write_tab(const RowSource& source, TextSink& out) {
-  TextRows rows(source);
-  std::string line;
-  auto emit = [&](auto text_of) {
-    line.clear();
-    for (std::size_t c = 0; c < rows.width(); c++) {
-      if (c) line += '\t';
-      line += text_of(c);
-    }
-    line += '\n';
-    out.add(line);
-  };
-  emit([&](std::size_t c) { return rows.column(c).title; });
-  for (std::size_t r = 0; r < rows.size(); r++) {
-    rows.load(r);
-    emit([&](std::size_t c) { return rows.cell(c).display(); });
-  }
-}
-
-void write_pager(const RowSource& source, TextSink& out) {
-  TextRows rows(source);
-  for (std::size_t r = 0; r < rows.size(); r++) {
-    rows.load(r);
-    if (r) out.add("\f\n");
-    for (std::size_t c = 0; c < rows.width(); c++) {
-      out.add(rows.column(c).title + ": " + rows.cell(c).display() + "\n");
-    }
-  }
-}
-
-// One array, written an object at a time.
-void write_json(const RowSource& source, TextSink& out) {
-  std::vector<Cell> cells(source.columns.size());
-  out.add("[");
-  for (std::size_t r = 0; r < source.count; r++) {
-    source.row(r, cells);
-    nlohmann::ordered_json object = nlohmann::ordered_json::object();
-    for (std::size_t c = 0; c < source.columns.size(); c++) {
-      const Cell& cell = cells[c];
-      nlohmann::ordered_json value;
-      switch (cell.type) {
-        case Cell::Type::absent: value = nullptr; break;
-        case Cell::Type::text: value = cell.text; break;
-        case Cell::Type::number: value = std::stoll(cell.text); break;
-        case Cell::Type::text_list: value = cell.items; break;
-        case Cell::Type::number_list: {
-          value = nlohmann::ordered_json::array();
-          for (const std::string& item : cell.items) value.push_back(std::stoll(item));
-          break;
-        }
-      }
-      object[source.columns[c].key] = std::move(value);
-    }
-    if (r) out.add(",");
-    // Invalid UTF-8 in a user name is replaced rather than aborting the dump.
-    out.add(object.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
-  }
-  out.add("]\n");
+  return nullptr;
 }
 
 template <typename Write>
@@ -189,6 +50,135 @@ std::string to_string(Write write) {
 }
 
 }  // namespace
+
+RowWriter::RowWriter(const std::string& formatter, std::vector<Column> columns, int width,
+                     TextSink& out)
+    : kind_(formatter == "flow"    ? Kind::flow
+            : formatter == "tab"   ? Kind::tab
+            : formatter == "pager" ? Kind::pager
+            : formatter == "json"  ? Kind::json
+                                   : Kind::table),
+      columns_(std::move(columns)),
+      width_(width),
+      out_(out) {
+  for (std::size_t c = 0; c < columns_.size(); c++) {
+    if (!columns_[c].json_only) shown_.push_back(c);
+  }
+  for (std::size_t c : shown_) widths_.push_back(display_width(columns_[c].title));
+  if (kind_ == Kind::tab) {
+    line_.clear();
+    for (std::size_t i = 0; i < shown_.size(); i++) {
+      if (i) line_ += '\t';
+      line_ += columns_[shown_[i]].title;
+    }
+    line_ += '\n';
+    out_.add(line_);
+  } else if (kind_ == Kind::json) {
+    out_.add("[");
+  }
+}
+
+void RowWriter::add(const std::vector<Cell>& cells) {
+  line_.clear();
+  switch (kind_) {
+    case Kind::table: {
+      // Kept as the texts the table shows, each after its length, in
+      // blocks that are filled and never moved.
+      for (std::size_t i = 0; i < shown_.size(); i++) {
+        std::size_t at = line_.size();
+        line_.append(sizeof(std::uint32_t), '\0');
+        append_table_text(line_, cells[shown_[i]]);
+        auto length = static_cast<std::uint32_t>(line_.size() - at - sizeof(std::uint32_t));
+        std::memcpy(line_.data() + at, &length, sizeof length);
+        widths_[i] = std::max(
+            widths_[i], display_width(std::string_view(line_).substr(at + sizeof length, length)));
+      }
+      if (kept_.empty() || kept_.back().size() + line_.size() > kept_.back().capacity()) {
+        kept_.emplace_back().reserve(std::max<std::size_t>(kBlockBytes, line_.size()));
+      }
+      kept_.back() += line_;
+      rows_++;
+      return;
+    }
+    case Kind::flow:
+      for (std::size_t i = 0; i < shown_.size(); i++) {
+        if (i) line_ += ' ';
+        line_ += columns_[shown_[i]].title + "=" + cells[shown_[i]].display();
+      }
+      line_ += '\n';
+      break;
+    case Kind::tab:
+      for (std::size_t i = 0; i < shown_.size(); i++) {
+        if (i) line_ += '\t';
+        line_ += cells[shown_[i]].display();
+      }
+      line_ += '\n';
+      break;
+    case Kind::pager:
+      if (rows_) line_ += "\f\n";
+      for (std::size_t i = 0; i < shown_.size(); i++) {
+        line_ += columns_[shown_[i]].title + ": " + cells[shown_[i]].display() + "\n";
+      }
+      break;
+    case Kind::json: {
+      nlohmann::ordered_json object = nlohmann::ordered_json::object();
+      for (std::size_t c = 0; c < columns_.size(); c++)
+        object[columns_[c].key] = json_value(cells[c]);
+      if (rows_) line_ += ',';
+      // Invalid UTF-8 in a user name is replaced rather than aborting the dump.
+      line_ += object.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+      break;
+    }
+  }
+  rows_++;
+  out_.add(line_);
+}
+
+void RowWriter::finish() {
+  if (kind_ == Kind::json) out_.add("]\n");
+  if (kind_ != Kind::table) return;
+  std::size_t n = shown_.size();
+  std::size_t total = n - 1;
+  for (std::size_t w : widths_) total += w;
+  // Half the spare room goes to the expanding column, as doveadm does;
+  // nothing is ever cut, so a wide row simply runs past the terminal.
+  for (std::size_t i = 0; i < n; i++) {
+    if (columns_[shown_[i]].expand && width_ > 0 && total < static_cast<std::size_t>(width_)) {
+      widths_[i] += (static_cast<std::size_t>(width_) - total) / 2;
+      break;
+    }
+  }
+  // One cell padded to its column; the last column is not padded, so lines
+  // carry no trailing spaces.
+  auto add = [&](std::size_t i, std::string_view text) {
+    if (i) line_ += ' ';
+    bool right = columns_[shown_[i]].right_align;
+    std::size_t have = display_width(text);
+    std::size_t fill = i + 1 == n && !right ? 0 : widths_[i] - std::min(widths_[i], have);
+    if (right) line_.append(fill, ' ');
+    line_ += text;
+    if (!right) line_.append(fill, ' ');
+  };
+  line_.clear();
+  for (std::size_t i = 0; i < n; i++) add(i, columns_[shown_[i]].title);
+  line_ += '\n';
+  out_.add(line_);
+  for (const std::string& block : kept_) {
+    for (std::size_t at = 0; at < block.size();) {
+      line_.clear();
+      for (std::size_t i = 0; i < n; i++) {
+        std::uint32_t length = 0;
+        std::memcpy(&length, block.data() + at, sizeof length);
+        at += sizeof length;
+        add(i, std::string_view(block).substr(at, length));
+        at += length;
+      }
+      line_ += '\n';
+      out_.add(line_);
+    }
+  }
+  kept_.clear();
+}
 
 Cell Cell::of_text(std::string value) {
   Cell cell;
@@ -242,30 +232,32 @@ void TextSink::flush() {
 
 void write_formatted(const std::string& formatter, const RowSource& rows, int width,
                      TextSink& out) {
-  if (formatter == "flow") return write_flow(rows, out);
-  if (formatter == "tab") return write_tab(rows, out);
-  if (formatter == "pager") return write_pager(rows, out);
-  if (formatter == "json") return write_json(rows, out);
-  write_table(rows, width, out);
+  RowWriter writer(formatter, rows.columns, width, out);
+  std::vector<Cell> cells(rows.columns.size());
+  for (std::size_t r = 0; r < rows.count; r++) {
+    rows.row(r, cells);
+    writer.add(cells);
+  }
+  writer.finish();
 }
 
-std::string format_table(const RowSource& rows, int width) {
-  return to_string([&](TextSink& out) { write_table(rows, width, out); });
-}
-std::string format_flow(const RowSource& rows) {
-  return to_string([&](TextSink& out) { write_flow(rows, out); });
-}
-std::string format_tab(const RowSource& rows) {
-  return to_string([&](TextSink& out) { write_tab(rows, out); });
-}
-std::string format_pager(const RowSource& rows) {
-  return to_string([&](TextSink& out) { write_pager(rows, out); });
-}
-std::string format_json(const RowSource& rows) {
-  return to_string([&](TextSink& out) { write_json(rows, out); });
-}
 std::string format(const std::string& formatter, const RowSource& rows, int width) {
   return to_string([&](TextSink& out) { write_formatted(formatter, rows, width, out); });
+}
+std::string format_table(const RowSource& rows, int width) {
+  return format("table", rows, width);
+}
+std::string format_flow(const RowSource& rows) {
+  return format("flow", rows, 0);
+}
+std::string format_tab(const RowSource& rows) {
+  return format("tab", rows, 0);
+}
+std::string format_pager(const RowSource& rows) {
+  return format("pager", rows, 0);
+}
+std::string format_json(const RowSource& rows) {
+  return format("json", rows, 0);
 }
 
 }  // namespace anvil

@@ -72,8 +72,36 @@ class TextSink {
   std::string text_;
 };
 
-// By formatter name ("table", "flow", "tab", "pager", "json"); width: the
-// terminal's columns (80 when not a terminal).
+// Formats rows as they come, by formatter name ("table", "flow", "tab",
+// "pager", "json"; anything else is table); width: the terminal's columns
+// (80 when not a terminal). flow, tab, pager and json write each row at
+// once; table keeps each row's texts (not its cells) until finish(), as
+// every row's width must be known before the first line.
+class RowWriter {
+ public:
+  RowWriter(const std::string& formatter, std::vector<Column> columns, int width, TextSink& out);
+  RowWriter(const RowWriter&) = delete;
+  RowWriter& operator=(const RowWriter&) = delete;
+  // One row: a cell per column.
+  void add(const std::vector<Cell>& cells);
+  void finish();
+
+ private:
+  enum class Kind { table, flow, tab, pager, json };
+  Kind kind_;
+  std::vector<Column> columns_;
+  std::vector<std::size_t> shown_;  // the columns text formatters show
+  std::vector<std::size_t> widths_;
+  int width_;
+  TextSink& out_;
+  std::size_t rows_ = 0;
+  static constexpr std::size_t kBlockBytes = 1 << 20;
+  // table: each shown cell's text after its 4-byte length, in blocks
+  std::vector<std::string> kept_;
+  std::string line_;
+};
+
+// All rows of a source through a RowWriter.
 void write_formatted(const std::string& formatter, const RowSource& rows, int width, TextSink& out);
 
 // The same, into a string.
