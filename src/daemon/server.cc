@@ -310,49 +310,37 @@ asio::awaitable<void> Server::accept_admins(asio::local::stream_protocol::accept
 asio::awaitable<std::vector<KickOutcome>> Server::kick(SessionFilter filter, std::string reason,
                                                        bool dry_run, bool force) {
   sync_registrations();
-  std::vector<SessionRef> selected = sessions_.select(filter);
-  std::vector<KickOutcome> outcomes;
+  std::vector<Session> selected;
   std::map<OwnerId, std::vector<ConnectionId>> by_owner;
-  for (SessionRef ref : selected) {
-    outcomes.push_back(
-        {sessions_.get(ref), dry_run ? KickStatus::would_kick : KickStatus::timeout});
-    by_owner[sessions_.owner_of(ref)].push_back(outcomes.back().session.id);
+  for (SessionRef ref : sessions_.select(filter)) {
+    selected.push_back(sessions_.get(ref));
+    by_owner[sessions_.owner_of(ref)].push_back(selected.back().id);
   }
-  if (dry_run || outcomes.empty()) co_return outcomes;
+  auto kick = std::make_shared<RunningKick>(io_.get_executor(), std::move(selected),
+                                            dry_run ? KickStatus::would_kick : KickStatus::timeout);
+  if (dry_run) co_return kick->take_outcomes();
 
-  auto op = std::make_shared<KickOperation>(io_.get_executor());
   std::vector<std::shared_ptr<ServiceChannel>> asked;
   for (const auto& [owner, ids] : by_owner) {
     if (dovecot_.owns(owner)) {
-      signal_dovecot_process(owner, ids, force, *op);
+      signal_dovecot_process(owner, ids, force, *kick);
       continue;
     }
     auto it = services_.find(owner);
     if (it == services_.end()) {
-      for (const ConnectionId& id : ids) op->status[id] = KickStatus::vanished;
+      for (const ConnectionId& id : ids) kick->settle(id, KickStatus::vanished);
       continue;
     }
-    it->second->request_kick(ids, reason, op);
+    it->second->request_kick(ids, reason, kick);
     asked.push_back(it->second);
   }
-  if (op->outstanding > 0) {
-    asio::error_code ec;
-    op->done.expires_after(config_.kick_timeout);
-    co_await op->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  }
-  for (const auto& channel : asked) channel->abandon(op);
-  for (KickOutcome& outcome : outcomes) {
-    auto it = op->status.find(outcome.session.id);
-    if (it != op->status.end()) outcome.status = it->second;
-    if (auto why = op->why.find(outcome.session.id); why != op->why.end()) {
-      outcome.why = why->second;
-    }
-  }
-  co_return outcomes;
+  co_await kick->wait(config_.kick_timeout);
+  for (const auto& channel : asked) channel->abandon(kick);
+  co_return kick->take_outcomes();
 }
 
 void Server::signal_dovecot_process(OwnerId owner, const std::vector<ConnectionId>& ids, bool force,
-                                    KickOperation& op) {
+                                    RunningKick& kick) {
   // Only the whole process can be ended; its sessions go when it exits.
   // The process must have been Dovecot's when it registered and still be
   // (its parent and uid are read again: the pidfd pins the process, not
@@ -372,10 +360,7 @@ void Server::signal_dovecot_process(OwnerId owner, const std::vector<ConnectionI
   if (status == KickStatus::not_signalled) {
     log_warning("kick: pid {} not signalled: {}", dovecot_.pid_of(owner), why);
   }
-  for (const ConnectionId& id : ids) {
-    op.status[id] = status;
-    if (!why.empty()) op.why[id] = why;
-  }
+  for (const ConnectionId& id : ids) kick.settle(id, status, why);
 }
 
 namespace {

@@ -18,6 +18,7 @@
 #include "daemon/config.h"
 #include "daemon/dovecot_processes.h"
 #include "daemon/line_channel.h"
+#include "daemon/running_kick.h"
 #include "registry/kick.h"
 #include "registry/penalty_table.h"
 #include "registry/session_table.h"
@@ -25,25 +26,6 @@
 namespace anvil {
 
 class ServiceChannel;
-
-struct KickOutcome {
-  Session session;  // a copy: the registry entry may be gone by now
-  KickStatus status;
-  std::string why = {};  // for not_signalled: the reason
-};
-
-// One admin kick in flight: the requests sent to service processes settle
-// it one by one; the timer wakes the waiting admin when all have.
-struct KickOperation {
-  explicit KickOperation(const asio::any_io_executor& executor) : done(executor) {}
-  void settle_one() {
-    if (outstanding > 0 && --outstanding == 0) done.cancel();
-  }
-  asio::steady_timer done;
-  std::size_t outstanding = 0;
-  std::unordered_map<ConnectionId, KickStatus, KeyedHash> status;
-  std::unordered_map<ConnectionId, std::string, KeyedHash> why;
-};
 
 class Server {
  public:
@@ -116,7 +98,7 @@ class Server {
   // Refuses a connection with one line; the log line is throttled.
   void reject(UnixSocket socket, const std::string& line, const std::string& log_line);
   void signal_dovecot_process(OwnerId owner, const std::vector<ConnectionId>& ids, bool force,
-                              KickOperation& op);
+                              RunningKick& kick);
 
   asio::io_context& io_;
   DaemonConfig config_;

@@ -208,9 +208,9 @@ void ServiceChannel::handle_kicked(const std::vector<std::string>& fields) {
   PendingKick pending = std::move(it->second);
   pending_.erase(it);
   for (const ConnectionId& id : pending.ids) {
-    pending.op->status[id] = dropped.contains(id) ? KickStatus::kicked : KickStatus::not_dropped;
+    pending.kick->settle(id, dropped.contains(id) ? KickStatus::kicked : KickStatus::not_dropped);
   }
-  pending.op->settle_one();
+  pending.kick->answered();
 }
 
 void ServiceChannel::handle_count(const std::vector<std::string>& fields) {
@@ -254,7 +254,7 @@ void ServiceChannel::handle_login(const std::vector<std::string>& fields) {
 }
 
 void ServiceChannel::request_kick(const std::vector<ConnectionId>& ids, const std::string& reason,
-                                  const std::shared_ptr<KickOperation>& op) {
+                                  const std::shared_ptr<RunningKick>& kick) {
   // The process must not act on the request once anvild has told the
   // admin it timed out, however late the process reads it (one stopped with
   // SIGSTOP reads it when it resumes). The deadline, on the monotonic clock
@@ -271,7 +271,7 @@ void ServiceChannel::request_kick(const std::vector<ConnectionId>& ids, const st
   std::size_t per_line = room > overhead + 33 ? (room - overhead) / 33 : 1;
   for (std::size_t start = 0; start < ids.size(); start += per_line) {
     std::uint64_t request = next_request_++;
-    PendingKick pending{{}, op};
+    PendingKick pending{{}, kick};
     LineWriter line;
     line.add("KICK").add(static_cast<long long>(request)).add(reason).add(deadline_field);
     for (std::size_t i = start; i < ids.size() && i < start + per_line; i++) {
@@ -279,20 +279,20 @@ void ServiceChannel::request_kick(const std::vector<ConnectionId>& ids, const st
       line.add(ids[i].to_hex());
     }
     pending_.emplace(request, std::move(pending));
-    op->outstanding++;
+    kick->asked();
     send(line.finish());
   }
 }
 
-void ServiceChannel::abandon(const std::shared_ptr<KickOperation>& op) {
-  std::erase_if(pending_, [&](const auto& entry) { return entry.second.op == op; });
+void ServiceChannel::abandon(const std::shared_ptr<RunningKick>& kick) {
+  std::erase_if(pending_, [&](const auto& entry) { return entry.second.kick == kick; });
 }
 
 void ServiceChannel::finish() {
   std::size_t removed = server_.sessions().remove_owner(owner_);
   for (auto& [request, pending] : pending_) {
-    for (const ConnectionId& id : pending.ids) pending.op->status[id] = KickStatus::vanished;
-    pending.op->settle_one();
+    for (const ConnectionId& id : pending.ids) pending.kick->settle(id, KickStatus::vanished);
+    pending.kick->answered();
   }
   pending_.clear();
   if (removed > 0 || debug_log_enabled()) {

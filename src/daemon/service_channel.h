@@ -20,12 +20,12 @@ class ServiceChannel : public LineChannel {
   asio::awaitable<void> run();
 
   // Sends KICK requests for these sessions (split over as many lines as the
-  // line limit needs); each answer settles the operation once.
+  // line limit needs); each answer settles its sessions in the kick.
   void request_kick(const std::vector<ConnectionId>& ids, const std::string& reason,
-                    const std::shared_ptr<KickOperation>& op);
-  // Forgets the unanswered requests of op (it timed out); a late answer is
-  // then reported to the process as unknown.
-  void abandon(const std::shared_ptr<KickOperation>& op);
+                    const std::shared_ptr<RunningKick>& kick);
+  // Forgets the unanswered requests of a kick (it timed out); a late answer
+  // is then reported to the process as unknown.
+  void abandon(const std::shared_ptr<RunningKick>& kick);
 
   OwnerId owner() const { return owner_; }
   const PeerCredentials& peer() const { return peer_; }
@@ -34,7 +34,7 @@ class ServiceChannel : public LineChannel {
   enum class State { version, hello, ready };
   struct PendingKick {
     std::vector<ConnectionId> ids;
-    std::shared_ptr<KickOperation> op;
+    std::shared_ptr<RunningKick> kick;
   };
 
   void handle(const std::vector<std::string>& fields);
