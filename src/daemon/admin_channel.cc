@@ -92,7 +92,7 @@ asio::awaitable<void> AdminChannel::handle_dovecot23(const std::string& line) {
     // never signalled.
     sender.may_register_any = role_ == Role::kick && kind_ != Socket::dovecot;
     sender.uid = peer_.uid;
-    reply = handle_dovecot23_line(server_, split_fields(line), sender);
+    reply = handle_dovecot23_line(server_.dovecot23(), split_fields(line), sender);
   }
   if (!reply.fatal.empty()) {
     log_warning("Dovecot anvil client uid {} pid {}: {}; closing", peer_.uid, peer_.pid,

@@ -5,7 +5,6 @@
 #include "common/dovecot_process.h"
 #include "common/log.h"
 #include "common/wall_clock.h"
-#include "daemon/server.h"
 #include "registry/dovecot_ident.h"
 #include "registry/wire_codec.h"
 
@@ -24,18 +23,18 @@ bool enough(const std::vector<std::string>& fields, std::size_t count, Dovecot23
   return false;
 }
 
-Dovecot23Reply connect(Server& server, const std::vector<std::string>& fields, bool disconnect,
-                       const Dovecot23Sender& sender) {
+Dovecot23Reply connect(Dovecot23Context& context, const std::vector<std::string>& fields,
+                       bool disconnect, const Dovecot23Sender& sender) {
   Dovecot23Reply reply;
   if (!enough(fields, 3, &reply)) return reply;
   long long pid = 0;
   if (!parse_integer(fields[1], 1, INT32_MAX, &pid)) return fatal(fields[0] + ": Invalid pid");
   auto ident = parse_dovecot_ident(fields[2]);
   if (!ident) return fatal(fields[0] + ": Invalid ident: " + fields[2]);
-  SessionTable& table = server.sessions();
+  SessionTable& table = context.sessions;
 
   if (disconnect) {
-    auto owner = server.dovecot_processes().owner_of(static_cast<pid_t>(pid));
+    auto owner = context.processes.owner_of(static_cast<pid_t>(pid));
     if (owner && table.remove_dovecot({*owner, ident->service, ident->ip, ident->user})) {
       return reply;
     }
@@ -44,10 +43,10 @@ Dovecot23Reply connect(Server& server, const std::vector<std::string>& fields, b
   }
 
   std::string error;
-  DovecotProcesses& processes = server.dovecot_processes();
+  DovecotProcesses& processes = context.processes;
   auto owner = processes.attach(
-      static_cast<pid_t>(pid), [&] { return server.new_owner(); },
-      [&](pid_t pinned) { return server.dovecot_refusal(pinned); }, &error);
+      static_cast<pid_t>(pid), [&] { return context.new_owner(); },
+      [&](pid_t pinned) { return context.refusal(pinned); }, &error);
   if (!owner) {
     log_warning("CONNECT for pid {} ignored: {}", pid, error);
     return reply;
@@ -62,7 +61,7 @@ Dovecot23Reply connect(Server& server, const std::vector<std::string>& fields, b
   if (uid == kNoUid) {  // a pipe: the process registers itself
     if (auto facts = read_process_facts(static_cast<pid_t>(pid))) uid = facts->uid;
   }
-  if (std::string limit = server.session_limit(static_cast<std::int32_t>(pid), uid);
+  if (std::string limit = context.session_limit(static_cast<std::int32_t>(pid), uid);
       !limit.empty()) {
     log_warning("CONNECT for pid {} ignored: {}", pid, limit);
     return reply;
@@ -81,21 +80,21 @@ Dovecot23Reply connect(Server& server, const std::vector<std::string>& fields, b
 
 // Sessions with exactly this ident, from every process and channel: the
 // count Dovecot's login processes compare to mail_max_userip_connections.
-Dovecot23Reply lookup(Server& server, const std::vector<std::string>& fields) {
+Dovecot23Reply lookup(Dovecot23Context& context, const std::vector<std::string>& fields) {
   Dovecot23Reply reply;
   if (!enough(fields, 2, &reply)) return reply;
-  server.sync_registrations();
+  context.sync();
   std::size_t count = 0;
   if (auto ident = parse_dovecot_ident(fields[1])) {
-    count = server.sessions().count_dovecot(ident->service, ident->ip, ident->user);
+    count = context.sessions.count_dovecot(ident->service, ident->ip, ident->user);
   }
   reply.text = std::to_string(count) + "\n";
   return reply;
 }
 
-Dovecot23Reply penalty(Server& server, const std::vector<std::string>& fields) {
+Dovecot23Reply penalty(Dovecot23Context& context, const std::vector<std::string>& fields) {
   Dovecot23Reply reply;
-  PenaltyTable& table = server.penalties();
+  PenaltyTable& table = context.penalties;
   const std::string& command = fields[0];
   if (command == "PENALTY-GET") {
     if (!enough(fields, 2, &reply)) return reply;
@@ -133,7 +132,8 @@ Dovecot23Reply penalty(Server& server, const std::vector<std::string>& fields) {
 
 }  // namespace
 
-Dovecot23Reply handle_dovecot23_line(Server& server, const std::vector<std::string>& fields,
+Dovecot23Reply handle_dovecot23_line(Dovecot23Context& context,
+                                     const std::vector<std::string>& fields,
                                      const Dovecot23Sender& sender) {
   if (fields.empty()) return {};
   const std::string& command = fields[0];
@@ -142,11 +142,11 @@ Dovecot23Reply handle_dovecot23_line(Server& server, const std::vector<std::stri
                                command == "PENALTY-INC" || command == "PENALTY-SET-EXPIRE-SECS")) {
     return fatal("permission denied: " + command + " needs the kick role");
   }
-  if (command == "CONNECT") return connect(server, fields, false, sender);
-  if (command == "DISCONNECT") return connect(server, fields, true, sender);
-  if (command == "LOOKUP") return lookup(server, fields);
+  if (command == "CONNECT") return connect(context, fields, false, sender);
+  if (command == "DISCONNECT") return connect(context, fields, true, sender);
+  if (command == "LOOKUP") return lookup(context, fields);
   if (command == "CONNECT-DUMP") {
-    server.sync_registrations();
+    context.sync();
     Dovecot23Reply reply;
     reply.dump = true;
     return reply;
@@ -157,12 +157,12 @@ Dovecot23Reply handle_dovecot23_line(Server& server, const std::vector<std::stri
     long long pid = 0;
     if (!enough(fields, 2, &reply)) return reply;
     if (!parse_integer(fields[1], 1, INT32_MAX, &pid)) return fatal("KILL: Invalid pid");
-    server.dovecot_processes().forget(static_cast<pid_t>(pid));
+    context.processes.forget(static_cast<pid_t>(pid));
     return reply;
   }
   if (command == "PENALTY-GET" || command == "PENALTY-INC" ||
       command == "PENALTY-SET-EXPIRE-SECS" || command == "PENALTY-DUMP") {
-    return penalty(server, fields);
+    return penalty(context, fields);
   }
   return fatal("Unknown command: " + command);
 }

@@ -11,9 +11,10 @@
 
 #include "registry/session_table.h"
 
-namespace anvil {
+#include "daemon/dovecot_processes.h"
+#include "registry/penalty_table.h"
 
-class Server;
+namespace anvil {
 
 // Longest line a Dovecot 2.3 client may send, as Dovecot's anvil enforces.
 inline constexpr std::size_t kDovecot23MaxLine = 1024;
@@ -53,7 +54,23 @@ struct Dovecot23Sender {
   std::uint32_t uid = 0xffffffff;  // the sender's uid, when it is a socket peer
 };
 
-Dovecot23Reply handle_dovecot23_line(Server& server, const std::vector<std::string>& fields,
+// What the dialect works on, and the daemon's rules it follows: no more
+// than that (the daemon builds one; tests build their own).
+struct Dovecot23Context {
+  SessionTable& sessions;
+  PenaltyTable& penalties;
+  DovecotProcesses& processes;
+  std::function<OwnerId()> new_owner;
+  // Why a process may not be signalled as Dovecot's; "" if it may.
+  std::function<std::string(pid_t)> refusal;
+  // Which limit refuses one more session for this pid and uid; "" if none.
+  std::function<std::string(std::int32_t, std::uint32_t)> session_limit;
+  // Brings in registrations written but not yet read (Dovecot's pipes).
+  std::function<void()> sync;
+};
+
+Dovecot23Reply handle_dovecot23_line(Dovecot23Context& context,
+                                     const std::vector<std::string>& fields,
                                      const Dovecot23Sender& sender);
 
 }  // namespace anvil

@@ -91,7 +91,7 @@ void DovecotService::handle_pipe_line(const std::string& line, Pipe& pipe) {
   Dovecot23Sender sender;
   sender.from_master = pipe.from_master;
   sender.may_register = true;  // Dovecot's processes; what they name is checked
-  Dovecot23Reply reply = handle_dovecot23_line(server_, fields, sender);
+  Dovecot23Reply reply = handle_dovecot23_line(server_.dovecot23(), fields, sender);
   // A pipe cannot be answered, and closing it would lose every later
   // registration: errors are logged and reading goes on.
   if (!reply.fatal.empty()) log_error("Anvil client input error: {}", reply.fatal);

@@ -33,7 +33,14 @@ Server::Server(asio::io_context& io, DaemonConfig config)
           },
           config_.max_dovecot_processes),
       service_acceptor_(io),
-      admin_acceptor_(io) {
+      admin_acceptor_(io),
+      dovecot23_{sessions_,
+                 penalties_,
+                 dovecot_,
+                 [this] { return new_owner(); },
+                 [this](pid_t pid) { return dovecot_refusal(pid); },
+                 [this](std::int32_t pid, std::uint32_t uid) { return session_limit(pid, uid); },
+                 [this] { sync_registrations(); }} {
   if (config_.dovecot_service) served_master_ = ::getppid();
 }
 

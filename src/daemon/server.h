@@ -16,6 +16,7 @@
 #include "common/unix_socket.h"
 #include "daemon/audit_log.h"
 #include "daemon/config.h"
+#include "daemon/dovecot23_dialect.h"
 #include "daemon/dovecot_processes.h"
 #include "daemon/line_channel.h"
 #include "daemon/running_kick.h"
@@ -44,6 +45,8 @@ class Server {
   AuditLog& audit() { return audit_; }
   DovecotProcesses& dovecot_processes() { return dovecot_; }
   OwnerId new_owner() { return next_owner_++; }
+  // What Dovecot 2.3's dialect works on (daemon/dovecot23_dialect.h).
+  Dovecot23Context& dovecot23() { return dovecot23_; }
   // Brings in registrations that are written but not yet read (Dovecot's
   // pipes); called before answering a question about them.
   void set_registration_sync(std::function<void()> sync) { registration_sync_ = std::move(sync); }
@@ -119,6 +122,7 @@ class Server {
   pid_t served_master_ = 0;  // Dovecot's master, when anvild is its anvil
   bool stopped_ = false;
   std::function<void()> registration_sync_;
+  Dovecot23Context dovecot23_;
 };
 
 }  // namespace anvil
