@@ -79,15 +79,22 @@ KickResults DovecotAnvil::kick(const SessionFilter& filter, bool dry_run, bool f
     std::vector<Session> all;
   };
   std::map<pid_t, Process> processes;
+  std::vector<Session> selected;
   for (Session& s : sessions()) {
     Process& p = processes[s.pid];
     if (filter.matches(s)) {
       p.hit.push_back(s);
+      selected.push_back(s);
     } else {
       p.others.insert(s.user);
     }
     p.all.push_back(std::move(s));
   }
+  // Every Dovecot process ends only by a signal, whole.
+  std::vector<KickGroup> plan = plan_kick(
+      selected, [](const Session& s) { return static_cast<std::uint64_t>(s.pid); },
+      [](std::uint64_t) { return true; },
+      [&](std::uint64_t pid) { return processes[static_cast<pid_t>(pid)].all.size(); }, force);
 
   KickResults results;
   auto report = [&](const std::vector<Session>& sessions, KickStatus status,
@@ -97,9 +104,10 @@ KickResults DovecotAnvil::kick(const SessionFilter& filter, bool dry_run, bool f
     }
   };
   std::map<pid_t, UniqueFd> targets;
-  for (auto& [pid, p] : processes) {
-    if (p.hit.empty()) continue;
-    if (spare_shared_process(p.hit.size(), p.all.size(), force)) {
+  for (const KickGroup& group : plan) {
+    auto pid = static_cast<pid_t>(group.owner);
+    Process& p = processes[pid];
+    if (group.spared) {
       report(p.hit, KickStatus::shared, p.others);
     } else if (dry_run) {
       report(p.all, KickStatus::would_kick, {});

@@ -318,19 +318,30 @@ asio::awaitable<std::vector<KickOutcome>> Server::kick(SessionFilter filter, std
                                                        bool dry_run, bool force) {
   sync_registrations();
   std::vector<Session> selected;
-  std::map<OwnerId, std::vector<ConnectionId>> by_owner;
-  for (SessionRef ref : sessions_.select(filter)) {
-    selected.push_back(sessions_.get(ref));
-    by_owner[sessions_.owner_of(ref)].push_back(selected.back().id);
+  for (SessionRef ref : sessions_.select(filter)) selected.push_back(sessions_.get(ref));
+  std::vector<KickGroup> plan = plan_kick(
+      selected, [](const Session& s) { return s.owner; },
+      [this](OwnerId owner) { return dovecot_.owns(owner); },
+      [this](OwnerId owner) { return sessions_.owner_size(owner); }, force);
+  std::vector<std::pair<OwnerId, std::vector<ConnectionId>>> work;
+  for (const KickGroup& group : plan) {
+    std::vector<ConnectionId>& ids =
+        work.emplace_back(group.owner, std::vector<ConnectionId>{}).second;
+    for (std::size_t i : group.members) ids.push_back(selected[i].id);
   }
   auto kick = std::make_shared<RunningKick>(io_.get_executor(), std::move(selected),
                                             dry_run ? KickStatus::would_kick : KickStatus::timeout);
   if (dry_run) co_return kick->take_outcomes();
 
   std::vector<std::shared_ptr<ServiceChannel>> asked;
-  for (const auto& [owner, ids] : by_owner) {
-    if (dovecot_.owns(owner)) {
-      signal_dovecot_process(owner, ids, force, *kick);
+  for (std::size_t g = 0; g < plan.size(); g++) {
+    const auto& [owner, ids] = work[g];
+    if (plan[g].spared) {
+      for (const ConnectionId& id : ids) kick->settle(id, KickStatus::shared);
+      continue;
+    }
+    if (plan[g].by_signal) {
+      signal_dovecot_process(owner, ids, *kick);
       continue;
     }
     auto it = services_.find(owner);
@@ -346,7 +357,7 @@ asio::awaitable<std::vector<KickOutcome>> Server::kick(SessionFilter filter, std
   co_return kick->take_outcomes();
 }
 
-void Server::signal_dovecot_process(OwnerId owner, const std::vector<ConnectionId>& ids, bool force,
+void Server::signal_dovecot_process(OwnerId owner, const std::vector<ConnectionId>& ids,
                                     RunningKick& kick) {
   // Only the whole process can be ended; its sessions go when it exits.
   // The process must have been Dovecot's when it registered and still be
@@ -354,9 +365,7 @@ void Server::signal_dovecot_process(OwnerId owner, const std::vector<ConnectionI
   // its uid).
   KickStatus status = KickStatus::kicked;
   std::string why;
-  if (spare_shared_process(ids.size(), sessions_.owner_size(owner), force)) {
-    status = KickStatus::shared;
-  } else if (why = dovecot_.refusal(owner); !why.empty()) {
+  if (why = dovecot_.refusal(owner); !why.empty()) {
     status = KickStatus::not_signalled;
   } else if (why = dovecot_refusal(dovecot_.pid_of(owner)); !why.empty()) {
     status = KickStatus::not_signalled;

@@ -100,7 +100,9 @@ class Server {
   bool service_allowed(const PeerCredentials& peer, const std::vector<gid_t>& groups) const;
   // Refuses a connection with one line; the log line is throttled.
   void reject(UnixSocket socket, const std::string& line, const std::string& log_line);
-  void signal_dovecot_process(OwnerId owner, const std::vector<ConnectionId>& ids, bool force,
+  // Ends a process that only a signal ends, whom the kick's plan did not
+  // spare: its sessions go when it exits.
+  void signal_dovecot_process(OwnerId owner, const std::vector<ConnectionId>& ids,
                               RunningKick& kick);
 
   asio::io_context& io_;

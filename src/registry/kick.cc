@@ -1,6 +1,7 @@
 #include "registry/kick.h"
 
 #include <array>
+#include <map>
 #include <utility>
 
 namespace anvil {
@@ -31,6 +32,30 @@ std::optional<KickStatus> kick_status_from_name(std::string_view name) {
     if (text == name) return value;
   }
   return std::nullopt;
+}
+
+}  // namespace anvil
+
+namespace anvil {
+
+std::vector<KickGroup> plan_kick(const std::vector<Session>& selected,
+                                 const std::function<std::uint64_t(const Session&)>& owner_of,
+                                 const std::function<bool(std::uint64_t)>& by_signal,
+                                 const std::function<std::size_t(std::uint64_t)>& held,
+                                 bool force) {
+  std::map<std::uint64_t, std::vector<std::size_t>> by_owner;
+  for (std::size_t i = 0; i < selected.size(); i++) by_owner[owner_of(selected[i])].push_back(i);
+  std::vector<KickGroup> groups;
+  groups.reserve(by_owner.size());
+  for (auto& [owner, members] : by_owner) {
+    KickGroup group;
+    group.owner = owner;
+    group.by_signal = by_signal(owner);
+    group.spared = group.by_signal && spare_shared_process(members.size(), held(owner), force);
+    group.members = std::move(members);
+    groups.push_back(std::move(group));
+  }
+  return groups;
 }
 
 }  // namespace anvil

@@ -5,8 +5,13 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string_view>
+#include <vector>
+
+#include "registry/session.h"
 
 namespace anvil {
 
@@ -34,5 +39,24 @@ inline constexpr std::string_view kDefaultKickReason = "Disconnected by administ
 inline bool spare_shared_process(std::size_t selected, std::size_t held, bool force) {
   return !force && selected < held;
 }
+
+// Who must drop what, decided before anything is sent: the sessions a kick
+// selected, grouped by the owner that must drop them (a service channel,
+// or a process that only a signal ends), with the shared-process rule
+// applied once. Pure, so anvild and anvilctl's Dovecot path share it.
+struct KickGroup {
+  std::uint64_t owner = 0;           // a channel or process; a pid for Dovecot's anvil
+  std::vector<std::size_t> members;  // indexes into the selected sessions
+  bool by_signal = false;            // only a signal ends it, whole
+  bool spared = false;               // by signal, holds sessions not selected, no force
+};
+
+// owner_of(s): who must drop session s; by_signal(owner) and held(owner):
+// whether only a signal ends that owner, and how many sessions it holds in
+// all. Groups come in owner order; members in the order selected.
+std::vector<KickGroup> plan_kick(const std::vector<Session>& selected,
+                                 const std::function<std::uint64_t(const Session&)>& owner_of,
+                                 const std::function<bool(std::uint64_t)>& by_signal,
+                                 const std::function<std::size_t(std::uint64_t)>& held, bool force);
 
 }  // namespace anvil

@@ -130,6 +130,33 @@ TEST(KickStatusNames, RoundTripAndAreDistinct) {
   EXPECT_FALSE(kick_status_from_name("Kicked"));
 }
 
+// Grouped by who must drop them; a process that only a signal ends is
+// spared when it holds sessions nobody selected, unless forced.
+TEST(KickPlan, GroupsByOwnerAndSparesSharedProcesses) {
+  std::vector<Session> selected(5);
+  std::uint64_t owners[] = {7, 3, 7, 9, 3};  // 3: a service channel; 7, 9: processes
+  for (std::size_t i = 0; i < selected.size(); i++) selected[i].owner = owners[i];
+  auto by_signal = [](std::uint64_t owner) { return owner != 3; };
+  auto held = [](std::uint64_t owner) -> std::size_t {
+    return owner == 7 ? 2 : owner == 9 ? 4 : 10;
+  };
+  auto owner_of = [](const Session& s) { return s.owner; };
+  std::vector<KickGroup> plan = plan_kick(selected, owner_of, by_signal, held, false);
+  ASSERT_EQ(plan.size(), 3u);
+  EXPECT_EQ(plan[0].owner, 3u);
+  EXPECT_EQ(plan[0].members, (std::vector<std::size_t>{1, 4}));
+  EXPECT_FALSE(plan[0].by_signal);
+  EXPECT_FALSE(plan[0].spared);  // a channel drops exactly what it is told
+  EXPECT_EQ(plan[1].owner, 7u);
+  EXPECT_EQ(plan[1].members, (std::vector<std::size_t>{0, 2}));
+  EXPECT_TRUE(plan[1].by_signal);
+  EXPECT_FALSE(plan[1].spared);  // both of its sessions were selected
+  EXPECT_EQ(plan[2].owner, 9u);
+  EXPECT_TRUE(plan[2].spared);  // one of four: the other three would go too
+  EXPECT_FALSE(plan_kick(selected, owner_of, by_signal, held, true)[2].spared);
+  EXPECT_TRUE(plan_kick({}, owner_of, by_signal, held, false).empty());
+}
+
 TEST(KickRules, ASharedProcessIsSparedUnlessForced) {
   EXPECT_TRUE(spare_shared_process(1, 2, false));
   EXPECT_FALSE(spare_shared_process(1, 2, true));
