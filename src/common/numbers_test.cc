@@ -11,8 +11,8 @@ TEST(Numbers, IntegersAreDigitsWithinBounds) {
   EXPECT_EQ(value, 42);
   EXPECT_TRUE(parse_integer("-3", -5, 5, &value));
   EXPECT_EQ(value, -3);
-  for (const char* bad : {"", " 1", "1 ", "+1", "0x10", "1e3", "12a", "101", "-1",
-                          "99999999999999999999999"}) {
+  for (const char* bad :
+       {"", " 1", "1 ", "+1", "0x10", "1e3", "12a", "101", "-1", "99999999999999999999999"}) {
     EXPECT_FALSE(parse_integer(bad, 0, 100, &value)) << bad;
   }
   EXPECT_EQ(value, -3);  // untouched by the failures
