@@ -43,7 +43,6 @@ class Server {
   SessionTable& sessions() { return sessions_; }
   PenaltyTable& penalties() { return penalties_; }
   AuditLog& audit() { return audit_; }
-  DovecotProcesses& dovecot_processes() { return dovecot_; }
   OwnerId new_owner() { return next_owner_++; }
   // What Dovecot 2.3's dialect works on (daemon/dovecot23_dialect.h).
   Dovecot23Context& dovecot23() { return dovecot23_; }

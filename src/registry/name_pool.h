@@ -55,7 +55,6 @@ class NamePool {
   std::size_t id_bound() const { return entries_.size(); }
   bool live(NameId id) const { return entries_[id].refs > 0; }
   std::size_t size() const { return index_.size(); }
-  std::size_t arena_bytes() const { return bytes_.size(); }
 
  private:
   struct Entry {

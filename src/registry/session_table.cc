@@ -556,17 +556,6 @@ std::size_t SessionTable::user_size(std::string_view user) const {
   return id ? names_.anchor_size(*id) : 0;
 }
 
-std::vector<SessionRef> SessionTable::owned_by(OwnerId owner) const {
-  std::vector<SessionRef> out;
-  auto it = owners_.find(owner);
-  if (it == owners_.end()) return out;
-  out.reserve(it->second.size);
-  for (std::uint32_t slot = it->second.head; slot != kNoSlot; slot = rec(slot).owner_next) {
-    out.push_back({slot, rec(slot).generation});
-  }
-  return out;
-}
-
 std::vector<std::uint32_t> SessionTable::candidates(const SessionFilter& filter) const {
   std::vector<std::uint32_t> out;
   auto add_user = [&](NameId key) {

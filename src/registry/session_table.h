@@ -107,8 +107,6 @@ class SessionTable {
   std::size_t address_size(const IpAddress& ip) const;
   std::size_t address_prelogin_size(const IpAddress& ip) const;
   std::size_t user_size(std::string_view user) const;
-  // The sessions of one channel or process, in no particular order.
-  std::vector<SessionRef> owned_by(OwnerId owner) const;
 
   // Every matching session, sorted by user name, service, pid, start time
   // and id. Candidates come from the most selective index the filter allows.
