@@ -10,7 +10,10 @@
 //               kick <anvilctl> <admin socket>
 //
 // Prints: "register <sessions/s>", "bytes <RSS growth per session>" and
-// "unregister <sessions/s>". With kick, instead of unregistering, the
+// "unregister <sessions/s>", each rate also per second of CPU anvild used
+// ("register_per_anvild_cpu_second"...): on a machine with fewer cores
+// than processes the clients take CPU from anvild, and this figure says
+// what anvild itself can take. With kick, instead of unregistering, the
 // sessions (all in 10.0.0.0/8) are kicked by one `anvilctl kick` of that
 // network: "kick_told <s>" is when the last process was told (its kick
 // handler ran), "kick_anvilctl <s>" when anvilctl returned, both from the
@@ -26,6 +29,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -68,6 +72,20 @@ void sync(anvil::Client& client) {
   client.query_counts(
       "192.0.2.1", "nobody", [&](auto) { answered = true; }, std::chrono::seconds(60));
   pump(client, [&] { return answered; });
+}
+
+// CPU seconds (user and system) the process has used.
+double cpu_seconds(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  std::istringstream fields(line.substr(line.rfind(')') + 2));  // past "pid (comm) "
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; fields >> field && i <= 15; i++) {
+    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 double monotonic_seconds() {
@@ -154,11 +172,13 @@ int main(int argc, char** argv) {
   wait_all();  // every process connected
   double total = static_cast<double>(sessions) * processes;
   long before = rss_bytes(anvild);
+  double cpu = cpu_seconds(anvild);
   auto start = std::chrono::steady_clock::now();
   release_all();
   wait_all();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("register %.0f\n", total / seconds);
+  std::printf("register_per_anvild_cpu_second %.0f\n", total / (cpu_seconds(anvild) - cpu));
   std::printf("bytes %.1f\n", static_cast<double>(rss_bytes(anvild) - before) / total);
   if (kick) {
     release_all();  // the processes wait for their kick
@@ -177,11 +197,13 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
+  cpu = cpu_seconds(anvild);
   start = std::chrono::steady_clock::now();
   release_all();
   wait_all();
   seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("unregister %.0f\n", total / seconds);
+  std::printf("unregister_per_anvild_cpu_second %.0f\n", total / (cpu_seconds(anvild) - cpu));
   while (wait(nullptr) > 0) {
   }
   return 0;

@@ -129,7 +129,7 @@ KickResults AdminConnection::kick(const SessionFilter& filter, const std::string
     if (fields[0] != "RESULT" || fields.size() < 2 || !fields[1].starts_with("status=")) continue;
     auto status = kick_status_from_name(std::string_view(fields[1]).substr(7));
     if (!status) throw CliError{kExitSoftware, "anvild sent an unknown kick status: " + fields[1]};
-    results.push_back({parse_session(fields, 2), *status, {}, field_value(fields, 2, "why")});
+    results.push_back({parse_session(fields, 2), *status, {}, std::string(field_value(fields, 2, "why"))});
   }
 }
 

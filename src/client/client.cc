@@ -48,16 +48,21 @@ std::string to_session(const SessionInfo& info, Session* out) {
   return "";
 }
 
-std::string session_line(const char* command, const ConnectionId& id, const Session& s) {
+// What follows the id in a session's CONNECT or UPDATE line ("\tuser=…"),
+// kept per session to register it again after a reconnect.
+std::string session_fields(const Session& s) {
   LineWriter line;
-  line.add(command).add(id.to_hex());
+  line.add("");
   add_session_info_fields(line, s);
-  return line.finish();
+  std::string fields = line.finish();
+  fields.pop_back();  // the LF
+  return fields;
 }
 
-// "" if the session fits in one line anvild accepts, else why not.
-std::string check_size(const Session& s) {
-  std::size_t size = session_line("CONNECT", ConnectionId{}, s).size() - 1;  // without LF
+// "" if a session with these fields fits in one line anvild accepts, else
+// why not.
+std::string check_size(const std::string& fields) {
+  std::size_t size = std::string_view("CONNECT\t").size() + 32 + fields.size();  // without LF
   if (size <= kMaxSessionLine) return "";
   return "session too large to register: " + std::to_string(size) + " bytes on the wire, at most " +
          std::to_string(kMaxSessionLine);
@@ -74,10 +79,11 @@ class Client::Impl {
   }
 
   Options options_;
-  std::unordered_map<ConnectionId, Session, ConnectionIdHash> sessions_;
+  std::unordered_map<ConnectionId, std::string, ConnectionIdHash> sessions_;  // their fields
   UniqueFd fd_;
   LineBuffer input_{kMaxLineLength};
   std::string output_;
+  std::size_t output_sent_ = 0;  // bytes at the front of output_ already sent
   std::chrono::milliseconds backoff_;
   Clock::time_point next_attempt_;
   KickHandler kick_handler_;
@@ -98,6 +104,22 @@ class Client::Impl {
     if (!fd_) return;  // replayed on reconnect
     bool was_idle = output_.empty();
     output_ += line;
+    if (was_idle && wakeup_) wakeup_();
+  }
+
+  void append_session_line(std::string& out, std::string_view command, const ConnectionId& id,
+                           const std::string& fields) {
+    out += command;
+    out += '\t';
+    out += id.to_hex();
+    out += fields;
+    out += '\n';
+  }
+
+  void queue_session(std::string_view command, const ConnectionId& id, const std::string& fields) {
+    if (!fd_) return;  // replayed on reconnect
+    bool was_idle = output_.empty();
+    append_session_line(output_, command, id, fields);
     if (was_idle && wakeup_) wakeup_();
   }
 
@@ -146,6 +168,7 @@ class Client::Impl {
     report(why);
     fd_.reset();
     output_.clear();
+    output_sent_ = 0;
     input_ = LineBuffer(kMaxLineLength);
     next_attempt_ = Clock::now() + backoff_;
     backoff_ = std::min(backoff_ * 2, options_.max_backoff);
@@ -166,7 +189,8 @@ class Client::Impl {
                    .add(options_.service)
                    .add(static_cast<long long>(::getpid()))
                    .finish();
-    for (const auto& [id, session] : sessions_) output_ += session_line("CONNECT", id, session);
+    output_sent_ = 0;
+    for (const auto& [id, fields] : sessions_) append_session_line(output_, "CONNECT", id, fields);
   }
 
   void handle_line(const std::string& line) {
@@ -244,16 +268,27 @@ class Client::Impl {
 
   void write_output() {
     while (fd_ && !output_.empty()) {
-      ssize_t n = ::send(fd_.get(), output_.data(), output_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      ssize_t n = ::send(fd_.get(), output_.data() + output_sent_, output_.size() - output_sent_,
+                         MSG_DONTWAIT | MSG_NOSIGNAL);
       if (n > 0) {
-        output_.erase(0, static_cast<std::size_t>(n));
+        // Sent bytes are dropped from the front only once they are most of
+        // the buffer: each byte is moved at most once on average.
+        output_sent_ += static_cast<std::size_t>(n);
+        if (output_sent_ == output_.size()) {
+          output_.clear();
+          output_sent_ = 0;
+        } else if (output_sent_ > output_.size() / 2) {
+          output_.erase(0, output_sent_);
+          output_sent_ = 0;
+        }
         continue;
       }
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
       if (n < 0 && errno == EINTR) continue;
       disconnect(std::string("writing to anvild failed: ") + std::strerror(errno));
     }
-    if (output_.size() > kMaxPendingOutput) disconnect("anvild is not reading; reconnecting");
+    if (output_.size() - output_sent_ > kMaxPendingOutput)
+      disconnect("anvild is not reading; reconnecting");
   }
 };
 
@@ -263,14 +298,15 @@ Client::~Client() = default;
 ConnectionId Client::register_session(const SessionInfo& info, std::string* error) {
   Session session;
   std::string problem = to_session(info, &session);
-  if (problem.empty()) problem = check_size(session);
+  std::string fields = problem.empty() ? session_fields(session) : "";
+  if (problem.empty()) problem = check_size(fields);
   if (!problem.empty()) {
     if (error) *error = problem;
     return {};
   }
   ConnectionId id = ConnectionId::random();
-  impl_->queue(session_line("CONNECT", id, session));
-  impl_->sessions_.emplace(id, std::move(session));
+  impl_->queue_session("CONNECT", id, fields);
+  impl_->sessions_.emplace(id, std::move(fields));
   return id;
 }
 
@@ -282,13 +318,14 @@ bool Client::update_session(const ConnectionId& id, const SessionInfo& info, std
   }
   Session session;
   std::string problem = to_session(info, &session);
-  if (problem.empty()) problem = check_size(session);
+  std::string fields = problem.empty() ? session_fields(session) : "";
+  if (problem.empty()) problem = check_size(fields);
   if (!problem.empty()) {
     if (error) *error = problem;
     return false;
   }
-  impl_->queue(session_line("UPDATE", id, session));
-  it->second = std::move(session);
+  impl_->queue_session("UPDATE", id, fields);
+  it->second = std::move(fields);
   return true;
 }
 

@@ -40,44 +40,61 @@ std::string escape_field(std::string_view raw) {
   return out;
 }
 
-std::string unescape_field(std::string_view escaped) {
-  std::size_t first = escaped.find(kEscape);
-  if (first == std::string_view::npos) return std::string(escaped);
-  std::string out(escaped.substr(0, first));
-  out.reserve(escaped.size());
-  for (std::size_t i = first; i < escaped.size(); i++) {
-    char c = escaped[i];
-    if (c != kEscape || i + 1 == escaped.size()) {
-      out += c;
+namespace {
+
+// Unescapes field[0, size) onto itself; returns the new size.
+std::size_t unescape_in_place(char* field, std::size_t size) {
+  char* end = field + size;
+  char* in = static_cast<char*>(std::memchr(field, kEscape, size));
+  if (in == nullptr) return size;
+  char* out = in;
+  while (in < end) {
+    char c = *in++;
+    if (c != kEscape || in == end) {
+      *out++ = c;
       continue;
     }
-    char code = escaped[++i];
+    char code = *in++;
     switch (code) {
-      case '1': out += kEscape; break;
-      case 't': out += '\t'; break;
-      case 'r': out += '\r'; break;
-      case 'n': out += '\n'; break;
-      case '0': out += '\0'; break;
-      default: out += code;  // an unknown escape stands for the byte itself
+      case '1': *out++ = kEscape; break;
+      case 't': *out++ = '\t'; break;
+      case 'r': *out++ = '\r'; break;
+      case 'n': *out++ = '\n'; break;
+      case '0': *out++ = '\0'; break;
+      default: *out++ = code;  // as unescape_field
     }
   }
+  return static_cast<std::size_t>(out - field);
+}
+
+}  // namespace
+
+void split_fields_in_place(std::string& line, std::vector<std::string_view>* fields) {
+  fields->clear();
+  if (line.empty()) return;
+  char* start = line.data();
+  char* end = start + line.size();
+  while (true) {
+    char* tab = static_cast<char*>(std::memchr(start, '\t', static_cast<std::size_t>(end - start)));
+    char* stop = tab == nullptr ? end : tab;
+    std::size_t size = unescape_in_place(start, static_cast<std::size_t>(stop - start));
+    fields->emplace_back(start, size);
+    if (tab == nullptr) break;
+    start = tab + 1;
+  }
+}
+
+std::string unescape_field(std::string_view escaped) {
+  std::string out(escaped);
+  out.resize(unescape_in_place(out.data(), out.size()));
   return out;
 }
 
 std::vector<std::string> split_fields(std::string_view line) {
-  std::vector<std::string> fields;
-  if (line.empty()) return fields;
-  std::size_t start = 0;
-  while (true) {
-    std::size_t tab = line.find('\t', start);
-    if (tab == std::string_view::npos) {
-      fields.push_back(unescape_field(line.substr(start)));
-      break;
-    }
-    fields.push_back(unescape_field(line.substr(start, tab - start)));
-    start = tab + 1;
-  }
-  return fields;
+  std::string copy(line);
+  std::vector<std::string_view> views;
+  split_fields_in_place(copy, &views);
+  return {views.begin(), views.end()};
 }
 
 std::string single_line(std::string_view text) {
@@ -92,6 +109,26 @@ LineWriter& LineWriter::add(std::string_view raw_field) {
   if (!first_) line_ += '\t';
   first_ = false;
   append_escaped(line_, raw_field);
+  return *this;
+}
+
+LineWriter& LineWriter::add(std::string_view key, std::string_view value) {
+  if (!first_) line_ += '\t';
+  first_ = false;
+  append_escaped(line_, key);
+  line_ += '=';
+  append_escaped(line_, value);
+  return *this;
+}
+
+LineWriter& LineWriter::add(std::string_view key, long long number) {
+  if (!first_) line_ += '\t';
+  first_ = false;
+  append_escaped(line_, key);
+  line_ += '=';
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, number);
+  line_.append(digits, end);
   return *this;
 }
 
@@ -155,22 +192,28 @@ std::string LineBuffer::take_buffered() {
 }
 
 std::optional<std::string> LineBuffer::next_line() {
+  std::string line;
+  if (!next_line(&line)) return std::nullopt;
+  return line;
+}
+
+bool LineBuffer::next_line(std::string* line) {
   std::size_t from = consumed_ + scanned_;
   std::size_t lf = buffer_.find('\n', from);
   if (lf == std::string::npos) {
     scanned_ = buffer_.size() - consumed_;
-    return std::nullopt;
+    return false;
   }
   std::size_t end = lf;
   if (end > consumed_ && buffer_[end - 1] == '\r') end--;
   if (end - consumed_ > max_) {
     overflowed_ = true;
-    return std::nullopt;
+    return false;
   }
-  std::string line = buffer_.substr(consumed_, end - consumed_);
+  line->assign(buffer_, consumed_, end - consumed_);
   consumed_ = lf + 1;
   scanned_ = 0;
-  return line;
+  return true;
 }
 
 }  // namespace anvil

@@ -23,12 +23,19 @@ std::string unescape_field(std::string_view escaped);
 // Splits one line (without its LF) into unescaped fields. An empty line has
 // no fields.
 std::vector<std::string> split_fields(std::string_view line);
+// The same, without a copy: each field is unescaped where it lies (a field
+// only shrinks), and *fields gets views into `line`, valid while it is.
+// *fields keeps its capacity from line to line.
+void split_fields_in_place(std::string& line, std::vector<std::string_view>* fields);
 
 // Builds one line field by field; finish() appends the LF.
 class LineWriter {
  public:
   LineWriter& add(std::string_view raw_field);
   LineWriter& add(long long number);
+  // One `key=value` field.
+  LineWriter& add(std::string_view key, std::string_view value);
+  LineWriter& add(std::string_view key, long long number);
   // Returns the line with its LF; the writer is empty afterwards.
   std::string finish();
 
@@ -50,6 +57,8 @@ class LineBuffer {
   bool append(const char* data, std::size_t size);
   // The next complete line without its LF (a trailing CR is dropped too).
   std::optional<std::string> next_line();
+  // The same into *line, whose capacity is reused: false if no whole line.
+  bool next_line(std::string* line);
   bool overflowed() const { return overflowed_; }
   // After an overflow: drops the overlong line, including what of it is
   // still to come, without keeping it.

@@ -31,6 +31,22 @@ TEST(LineCodec, SplitsAndUnescapesFields) {
   EXPECT_TRUE(split_fields("").empty());
 }
 
+TEST(LineCodec, SplitsInPlaceLikeACopy) {
+  for (std::string line : {"CONNECT\tjane\001tdoe\t\tx", "", "\t", "a\001",
+                           "\0011\0010\001r\001n\001q", "x\t\001t\001t\t\001"}) {
+    std::vector<std::string> copied = split_fields(line);
+    std::vector<std::string_view> views;
+    split_fields_in_place(line, &views);
+    EXPECT_EQ(std::vector<std::string>(views.begin(), views.end()), copied) << line;
+  }
+  std::string line = "a\001tb\tc";
+  std::vector<std::string_view> views;
+  split_fields_in_place(line, &views);
+  ASSERT_EQ(views.size(), 2u);
+  EXPECT_EQ(views[0], "a\tb");
+  EXPECT_EQ(views[1], "c");
+}
+
 TEST(LineCodec, WriterRoundTripsThroughSplit) {
   std::string line = LineWriter().add("WHO").add("user=a\tb").add(42).finish();
   ASSERT_EQ(line.back(), '\n');

@@ -62,11 +62,10 @@ asio::awaitable<LineChannel::ReadStatus> LineChannel::read_line(
   // caller decides what a silent peer deserves. It is armed only when the
   // buffer holds no whole line: a peer that pipelines costs no timer.
   std::optional<asio::steady_timer> timer;
-  auto timed_out = std::make_shared<bool>(false);  // outlives this frame in the handler
+  std::shared_ptr<bool> timed_out;  // outlives this frame in the timer's handler
   ReadStatus status = ReadStatus::closed;
   while (!closed_) {
-    if (auto next = buffer_.next_line()) {
-      *line = std::move(*next);
+    if (buffer_.next_line(line)) {
       status = ReadStatus::line;
       break;
     }
@@ -77,6 +76,7 @@ asio::awaitable<LineChannel::ReadStatus> LineChannel::read_line(
       break;
     }
     if (deadline.count() > 0 && !timer) {
+      timed_out = std::make_shared<bool>(false);
       timer.emplace(socket_.get_executor(), deadline);
       timer->async_wait([self = shared_from_this(), timed_out](const asio::error_code& ec) {
         if (ec) return;
@@ -91,7 +91,7 @@ asio::awaitable<LineChannel::ReadStatus> LineChannel::read_line(
     asio::error_code ec;
     co_await socket_.async_wait(UnixSocket::wait_read,
                                 asio::redirect_error(asio::use_awaitable, ec));
-    if (*timed_out) {
+    if (timed_out && *timed_out) {
       status = ReadStatus::timed_out;
       break;
     }

@@ -11,7 +11,7 @@ namespace anvil {
 
 namespace {
 
-bool valid_service_name(const std::string& name) {
+bool valid_service_name(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -60,7 +60,8 @@ asio::awaitable<void> ServiceChannel::run() {
             "line longer than " + std::to_string(max_line_length()) + " bytes ignored");
       continue;
     }
-    handle(split_fields(line));
+    split_fields_in_place(line, &fields_);
+    handle(fields_);
   }
   if (output_overrun()) {
     log_warning("service {} pid {} uid {}: more than max_output_bytes={} unread; dropping it",
@@ -72,7 +73,7 @@ asio::awaitable<void> ServiceChannel::run() {
   finish();
 }
 
-void ServiceChannel::error(const std::string& command, const std::string& id,
+void ServiceChannel::error(std::string_view command, std::string_view id,
                            const std::string& message) {
   std::size_t held_back = 0;
   if (!errors_.allow(&held_back)) return;
@@ -88,9 +89,9 @@ void ServiceChannel::fatal(const std::string& message) {
   send_and_close(LineWriter().add("ERROR").add("").add("").add(message).finish());
 }
 
-void ServiceChannel::handle(const std::vector<std::string>& fields) {
+void ServiceChannel::handle(const std::vector<std::string_view>& fields) {
   if (fields.empty()) return;  // empty lines are allowed as keep-alives
-  const std::string& command = fields[0];
+  std::string_view command = fields[0];
   switch (state_) {
     case State::version:
       if (fields.size() < 4 || command != "VERSION" || fields[1] != "anvil-service" ||
@@ -133,13 +134,13 @@ void ServiceChannel::handle(const std::vector<std::string>& fields) {
   } else if (command == "LOGIN") {
     handle_login(fields);
   } else {
-    error(command, "", "unknown command: " + command);
+    error(command, "", "unknown command: " + clip(command, 32));
   }
 }
 
-void ServiceChannel::handle_connect(const std::vector<std::string>& fields, bool update) {
-  const std::string& command = fields[0];
-  if (fields.size() < 2) return error(command, "", command + " needs a connection id");
+void ServiceChannel::handle_connect(const std::vector<std::string_view>& fields, bool update) {
+  std::string_view command = fields[0];
+  if (fields.size() < 2) return error(command, "", std::string(command) + " needs a connection id");
   auto id = ConnectionId::parse(fields[1]);
   if (!id || id->is_zero())
     return error(command, fields[1], "invalid connection id: " + clip(fields[1]));
@@ -148,7 +149,7 @@ void ServiceChannel::handle_connect(const std::vector<std::string>& fields, bool
   if (update) {
     auto existing = table.find(*id);
     if (!existing || table.owner_of(*existing) != owner_) {
-      return error(command, fields[1], "unknown connection id " + fields[1]);
+      return error(command, fields[1], "unknown connection id " + std::string(fields[1]));
     }
   } else {
     if (std::string limit = server_.session_limit(peer_.pid, peer_.uid); !limit.empty()) {
@@ -170,21 +171,21 @@ void ServiceChannel::handle_connect(const std::vector<std::string>& fields, bool
   if (update) {
     table.update(session);
   } else if (!table.add(session)) {  // the id is taken (or of the form anvild derives)
-    error(command, fields[1], "duplicate connection id " + fields[1]);
+    error(command, fields[1], "duplicate connection id " + std::string(fields[1]));
   }
 }
 
-void ServiceChannel::handle_disconnect(const std::vector<std::string>& fields) {
+void ServiceChannel::handle_disconnect(const std::vector<std::string_view>& fields) {
   if (fields.size() < 2) return error("DISCONNECT", "", "DISCONNECT needs a connection id");
   auto id = ConnectionId::parse(fields[1]);
   auto session = id ? server_.sessions().find(*id) : std::nullopt;
   if (!session || server_.sessions().owner_of(*session) != owner_) {
-    return error("DISCONNECT", fields[1], "unknown connection id " + fields[1]);
+    return error("DISCONNECT", fields[1], "unknown connection id " + std::string(fields[1]));
   }
   server_.sessions().remove(*id);
 }
 
-void ServiceChannel::handle_kicked(const std::vector<std::string>& fields) {
+void ServiceChannel::handle_kicked(const std::vector<std::string_view>& fields) {
   long long request = 0;
   if (fields.size() < 2 || !parse_integer(fields[1], 1, INT64_MAX, &request)) {
     return error("KICKED", "", "KICKED needs a request number");
@@ -194,7 +195,7 @@ void ServiceChannel::handle_kicked(const std::vector<std::string>& fields) {
   std::unordered_set<ConnectionId, KeyedHash> dropped;
   for (std::size_t i = 2; i < fields.size(); i++) {
     auto id = ConnectionId::parse(fields[i]);
-    if (!id) return error("KICKED", fields[i], "invalid connection id: " + fields[i]);
+    if (!id) return error("KICKED", fields[i], "invalid connection id: " + std::string(fields[i]));
     dropped.insert(*id);
     auto session = server_.sessions().find(*id);
     if (session && server_.sessions().owner_of(*session) == owner_) server_.sessions().remove(*id);
@@ -213,7 +214,7 @@ void ServiceChannel::handle_kicked(const std::vector<std::string>& fields) {
   pending.kick->answered();
 }
 
-void ServiceChannel::handle_count(const std::vector<std::string>& fields) {
+void ServiceChannel::handle_count(const std::vector<std::string_view>& fields) {
   long long request = 0;
   if (fields.size() < 2 || !parse_integer(fields[1], 1, INT64_MAX, &request)) {
     return error("COUNT", "", "COUNT needs a request number");
@@ -221,7 +222,7 @@ void ServiceChannel::handle_count(const std::vector<std::string>& fields) {
   server_.sync_registrations();
   const SessionTable& table = server_.sessions();
   auto ip = IpAddress::parse(field_value(fields, 2, "ip"));
-  std::string user = field_value(fields, 2, "user");
+  std::string_view user = field_value(fields, 2, "user");
   std::size_t ip_sessions = ip ? table.address_size(*ip) : 0;
   std::size_t ip_prelogin = ip ? table.address_prelogin_size(*ip) : 0;
   std::size_t user_sessions = user.empty() ? 0 : table.user_size(user);
@@ -237,7 +238,7 @@ void ServiceChannel::handle_count(const std::vector<std::string>& fields) {
            .finish());
 }
 
-void ServiceChannel::handle_login(const std::vector<std::string>& fields) {
+void ServiceChannel::handle_login(const std::vector<std::string_view>& fields) {
   // LOGIN⇥failed⇥ip=…⇥checksum=…  or  LOGIN⇥ok⇥ip=…
   auto ip = IpAddress::parse(field_value(fields, 2, "ip"));
   bool failed = fields.size() >= 2 && fields[1] == "failed";

@@ -37,13 +37,13 @@ class ServiceChannel : public LineChannel {
     std::shared_ptr<RunningKick> kick;
   };
 
-  void handle(const std::vector<std::string>& fields);
-  void handle_connect(const std::vector<std::string>& fields, bool update);
-  void handle_disconnect(const std::vector<std::string>& fields);
-  void handle_kicked(const std::vector<std::string>& fields);
-  void handle_count(const std::vector<std::string>& fields);
-  void handle_login(const std::vector<std::string>& fields);
-  void error(const std::string& command, const std::string& id, const std::string& message);
+  void handle(const std::vector<std::string_view>& fields);
+  void handle_connect(const std::vector<std::string_view>& fields, bool update);
+  void handle_disconnect(const std::vector<std::string_view>& fields);
+  void handle_kicked(const std::vector<std::string_view>& fields);
+  void handle_count(const std::vector<std::string_view>& fields);
+  void handle_login(const std::vector<std::string_view>& fields);
+  void error(std::string_view command, std::string_view id, const std::string& message);
   void fatal(const std::string& message);
   void finish();
 
@@ -52,7 +52,8 @@ class ServiceChannel : public LineChannel {
   OwnerId owner_;
   State state_ = State::version;
   std::string service_;
-  Throttle errors_;  // error replies and their log lines
+  std::vector<std::string_view> fields_;  // of the line being handled
+  Throttle errors_;                       // error replies and their log lines
   std::unordered_map<std::uint64_t, PendingKick> pending_;
   std::uint64_t next_request_ = 1;
 };

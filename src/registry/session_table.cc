@@ -67,19 +67,11 @@ struct SessionTable::Extra {
   absl::InlinedVector<std::pair<NameId, NameId>, 1> alt_names;
 };
 
-std::size_t SessionTable::IdHash::operator()(std::uint32_t slot) const {
-  return KeyedHash{}(table->ext(table->rec(slot).extra).id);
+SessionTable::Tagged<ConnectionId> SessionTable::tagged(const ConnectionId& id) {
+  return {id, static_cast<std::uint32_t>(KeyedHash{}(id))};
 }
 
-std::size_t SessionTable::IdHash::operator()(const ConnectionId& id) const {
-  return KeyedHash{}(id);
-}
-
-bool SessionTable::IdEq::operator()(std::uint32_t a, const ConnectionId& b) const {
-  return table->ext(table->rec(a).extra).id == b;
-}
-
-std::size_t SessionTable::DovecotHash::operator()(const DovecotProbe& key) const {
+SessionTable::Tagged<SessionTable::DovecotProbe> SessionTable::tagged(const DovecotProbe& key) {
   unsigned char bytes[8 + 4 + 4 + 1 + 16] = {};
   std::memcpy(bytes, &key.owner, 8);
   std::memcpy(bytes + 8, &key.service, 4);
@@ -88,25 +80,24 @@ std::size_t SessionTable::DovecotHash::operator()(const DovecotProbe& key) const
     bytes[16] = static_cast<unsigned char>(key.ip->family());
     std::memcpy(bytes + 17, key.ip->bytes().data(), 16);
   }
-  return keyed_hash_bytes(bytes, sizeof bytes);
+  return {key, static_cast<std::uint32_t>(keyed_hash_bytes(bytes, sizeof bytes))};
 }
 
-std::size_t SessionTable::DovecotHash::operator()(std::uint32_t slot) const {
-  return (*this)(table->probe_of(slot));
+bool SessionTable::IdEq::operator()(Entry a, const Tagged<ConnectionId>& b) const {
+  return a >> 32 == b.tag && table->ext(table->rec(slot_of(a)).extra).id == b.key;
 }
 
-// Slots with the same key are equal: the set holds one per key, the head
-// of its chain.
-bool SessionTable::DovecotEq::operator()(std::uint32_t a, std::uint32_t b) const {
-  return a == b || table->probe_of(a) == table->probe_of(b);
+bool SessionTable::DovecotEq::operator()(Entry a, Entry b) const {
+  return a == b ||
+         (a >> 32 == b >> 32 && table->probe_of(slot_of(a)) == table->probe_of(slot_of(b)));
 }
 
-bool SessionTable::DovecotEq::operator()(std::uint32_t a, const DovecotProbe& b) const {
-  return table->probe_of(a) == b;
+bool SessionTable::DovecotEq::operator()(Entry a, const Tagged<DovecotProbe>& b) const {
+  return a >> 32 == b.tag && table->probe_of(slot_of(a)) == b.key;
 }
 
 SessionTable::SessionTable()
-    : by_id_(0, IdHash{this}, IdEq{this}), by_dovecot_key_(0, DovecotHash{this}, DovecotEq{this}) {
+    : by_id_(0, TagHash{}, IdEq{this}), by_dovecot_key_(0, TagHash{}, DovecotEq{this}) {
   static_assert(sizeof(Record) <= 64);
   derived_prefix_ = ConnectionId::random().high;
   empty_name_ = names_.acquire("");
@@ -319,8 +310,9 @@ bool SessionTable::add(const Session& session) {
   if (session.id.high == derived_prefix_) return false;
   // One probe: the slot is placed only when the id is free.
   bool added = false;
-  by_id_.lazy_emplace(session.id, [&](const auto& construct) {
-    construct(place(session, false));
+  auto probe = tagged(session.id);
+  by_id_.lazy_emplace(probe, [&](const auto& construct) {
+    construct(entry(probe.tag, place(session, false)));
     added = true;
   });
   return added;
@@ -329,11 +321,11 @@ bool SessionTable::add(const Session& session) {
 ConnectionId SessionTable::add_dovecot(const Session& session) {
   std::uint32_t slot = place(session, true);
   // The first session with a key heads its chain; later ones follow it.
-  auto [it, inserted] = by_dovecot_key_.insert(slot);
+  auto [it, inserted] = by_dovecot_key_.insert(entry(tagged(probe_of(slot)).tag, slot));
   if (inserted) {
     rec(slot).flags |= kDovecotHead;
   } else {
-    Record& head = rec(*it);
+    Record& head = rec(slot_of(*it));
     rec(slot).dovecot_next = head.dovecot_next;
     head.dovecot_next = slot;
   }
@@ -345,20 +337,21 @@ void SessionTable::erase_slot(std::uint32_t slot) {
   unindex(slot);
   if (r.flags & kDovecot) {
     // Out of its key's chain: as head, its successor takes its place.
-    auto it = by_dovecot_key_.find(slot);
-    if (*it == slot) {
+    auto it = by_dovecot_key_.find(tagged(probe_of(slot)));
+    if (slot_of(*it) == slot) {
+      std::uint32_t tag = static_cast<std::uint32_t>(*it >> 32);
       by_dovecot_key_.erase(it);
       if (r.dovecot_next != kNoSlot) {
-        by_dovecot_key_.insert(r.dovecot_next);
+        by_dovecot_key_.insert(entry(tag, r.dovecot_next));
         rec(r.dovecot_next).flags |= kDovecotHead;
       }
     } else {
-      std::uint32_t at = *it;
+      std::uint32_t at = slot_of(*it);
       while (rec(at).dovecot_next != slot) at = rec(at).dovecot_next;
       rec(at).dovecot_next = r.dovecot_next;
     }
   } else {
-    by_id_.erase(slot);
+    by_id_.erase(entry(tagged(ext(r.extra).id).tag, slot));
   }
   auto owner_it = owners_.find(r.owner);
   Owner& owner = owner_it->second;
@@ -387,9 +380,9 @@ bool SessionTable::remove_dovecot(const DovecotKey& key) {
   auto service = names_.find(key.service);
   auto user = names_.find(key.user);
   if (!service || !user) return false;
-  auto it = by_dovecot_key_.find(DovecotProbe{key.owner, *service, *user, key.ip});
+  auto it = by_dovecot_key_.find(tagged(DovecotProbe{key.owner, *service, *user, key.ip}));
   if (it == by_dovecot_key_.end()) return false;
-  erase_slot(*it);
+  erase_slot(slot_of(*it));
   return true;
 }
 
@@ -451,9 +444,9 @@ std::optional<std::uint32_t> SessionTable::find_slot(const ConnectionId& id) con
     }
     return slot;
   }
-  auto it = by_id_.find(id);
+  auto it = by_id_.find(tagged(id));
   if (it == by_id_.end()) return std::nullopt;
-  return *it;
+  return slot_of(*it);
 }
 
 std::optional<SessionRef> SessionTable::find(const ConnectionId& id) const {

@@ -138,34 +138,47 @@ class SessionTable {
     std::optional<IpAddress> ip;
     bool operator==(const DovecotProbe&) const = default;
   };
-  // The two slot indexes hash what their slots hold, so lookups go by
-  // connection id or probe (transparent) and the sets hold 4-byte slots.
-  struct IdHash {
+  // The id and Dovecot-key indexes hold, per entry, a slot and 32 bits of
+  // its key's keyed hash (tag << 32 | slot). Growing an index rehashes
+  // entries without reading a record; a lookup goes by a tagged key
+  // (transparent) and reads a record only where the tags agree.
+  using Entry = std::uint64_t;
+  template <typename Key>
+  struct Tagged {
+    Key key;
+    std::uint32_t tag;
+  };
+  struct TagHash {
     using is_transparent = void;
-    const SessionTable* table;
-    std::size_t operator()(std::uint32_t slot) const;
-    std::size_t operator()(const ConnectionId& id) const;
+    std::size_t operator()(Entry entry) const {
+      return spread(static_cast<std::uint32_t>(entry >> 32));
+    }
+    template <typename Key>
+    std::size_t operator()(const Tagged<Key>& probe) const {
+      return spread(probe.tag);
+    }
+    static std::size_t spread(std::uint32_t tag) { return tag * 0x9e3779b97f4a7c15ULL; }
   };
   struct IdEq {
     using is_transparent = void;
     const SessionTable* table;
-    bool operator()(std::uint32_t a, std::uint32_t b) const { return a == b; }
-    bool operator()(std::uint32_t a, const ConnectionId& b) const;
-    bool operator()(const ConnectionId& a, std::uint32_t b) const { return (*this)(b, a); }
+    bool operator()(Entry a, Entry b) const { return a == b; }
+    bool operator()(Entry a, const Tagged<ConnectionId>& b) const;
+    bool operator()(const Tagged<ConnectionId>& a, Entry b) const { return (*this)(b, a); }
   };
-  struct DovecotHash {
-    using is_transparent = void;
-    const SessionTable* table;
-    std::size_t operator()(const DovecotProbe& key) const;
-    std::size_t operator()(std::uint32_t slot) const;
-  };
+  // Entries with the same key are equal: the set holds one per key, the
+  // head of its chain.
   struct DovecotEq {
     using is_transparent = void;
     const SessionTable* table;
-    bool operator()(std::uint32_t a, std::uint32_t b) const;
-    bool operator()(std::uint32_t a, const DovecotProbe& b) const;
-    bool operator()(const DovecotProbe& a, std::uint32_t b) const { return (*this)(b, a); }
+    bool operator()(Entry a, Entry b) const;
+    bool operator()(Entry a, const Tagged<DovecotProbe>& b) const;
+    bool operator()(const Tagged<DovecotProbe>& a, Entry b) const { return (*this)(b, a); }
   };
+  static Entry entry(std::uint32_t tag, std::uint32_t slot) { return Entry{tag} << 32 | slot; }
+  static std::uint32_t slot_of(Entry entry) { return static_cast<std::uint32_t>(entry); }
+  static Tagged<ConnectionId> tagged(const ConnectionId& id);
+  static Tagged<DovecotProbe> tagged(const DovecotProbe& probe);
   using V6Key = std::pair<std::array<std::uint8_t, 16>, std::uint32_t>;
   using AltKey = std::tuple<NameId, NameId, std::uint32_t>;  // folded field, folded value, slot
 
@@ -206,8 +219,8 @@ class SessionTable {
 
   NamePool names_;
   NameId empty_name_;  // the user of a session before login
-  absl::flat_hash_set<std::uint32_t, IdHash, IdEq> by_id_;
-  absl::flat_hash_set<std::uint32_t, DovecotHash, DovecotEq> by_dovecot_key_;
+  absl::flat_hash_set<Entry, TagHash, IdEq> by_id_;
+  absl::flat_hash_set<Entry, TagHash, DovecotEq> by_dovecot_key_;
   absl::flat_hash_map<OwnerId, Owner> owners_;
   absl::btree_set<std::uint64_t> client_v4_;  // address << 32 | slot
   absl::btree_set<V6Key> client_v6_;

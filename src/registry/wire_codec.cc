@@ -6,13 +6,6 @@ namespace anvil {
 
 namespace {
 
-std::string key_value(std::string_view key, std::string_view value) {
-  std::string out(key);
-  out += '=';
-  out += value;
-  return out;
-}
-
 bool split_key_value(std::string_view field, std::string_view* key, std::string_view* value) {
   std::size_t eq = field.find('=');
   if (eq == std::string_view::npos || eq == 0) return false;
@@ -34,33 +27,22 @@ std::string parse_optional_ip(std::string_view key, std::string_view value,
 
 }  // namespace
 
-std::string field_value(const std::vector<std::string>& fields, std::size_t from,
-                        std::string_view key) {
-  for (std::size_t i = from; i < fields.size(); i++) {
-    std::string_view field_key, value;
-    if (split_key_value(fields[i], &field_key, &value) && field_key == key) {
-      return std::string(value);
-    }
-  }
-  return "";
-}
-
 void add_session_info_fields(LineWriter& line, const Session& s) {
-  if (!s.user.empty()) line.add(key_value("user", s.user));
-  if (s.client_ip) line.add(key_value("ip", s.client_ip->to_string()));
-  if (s.client_port) line.add(key_value("port", std::to_string(s.client_port)));
-  if (s.local_port) line.add(key_value("local_port", std::to_string(s.local_port)));
-  if (s.dest_ip) line.add(key_value("dest_ip", s.dest_ip->to_string()));
-  if (s.dest_port) line.add(key_value("dest_port", std::to_string(s.dest_port)));
-  for (const AltName& alt : s.alt_names) line.add(key_value(alt.field, alt.value));
+  if (!s.user.empty()) line.add("user", s.user);
+  if (s.client_ip) line.add("ip", s.client_ip->to_string());
+  if (s.client_port) line.add("port", s.client_port);
+  if (s.local_port) line.add("local_port", s.local_port);
+  if (s.dest_ip) line.add("dest_ip", s.dest_ip->to_string());
+  if (s.dest_port) line.add("dest_port", s.dest_port);
+  for (const AltName& alt : s.alt_names) line.add(alt.field, alt.value);
 }
 
 void add_session_fields(LineWriter& line, const Session& s) {
-  line.add(key_value("id", s.id.to_hex()));
-  line.add(key_value("service", s.service));
-  line.add(key_value("pid", std::to_string(s.pid)));
-  if (s.uid != kNoUid) line.add(key_value("uid", std::to_string(s.uid)));
-  line.add(key_value("start", std::to_string(s.start_time)));
+  line.add("id", s.id.to_hex());
+  line.add("service", s.service);
+  line.add("pid", s.pid);
+  if (s.uid != kNoUid) line.add("uid", s.uid);
+  line.add("start", s.start_time);
   add_session_info_fields(line, s);
 }
 
@@ -112,13 +94,13 @@ std::string apply_session_field(Session& s, std::string_view field, FieldScope s
 }
 
 void add_filter_fields(LineWriter& line, const SessionFilter& f) {
-  for (const UserMask& mask : f.users) line.add(key_value("user", mask.pattern()));
-  if (!f.alt_field.empty()) line.add(key_value("alt_field", f.alt_field));
-  for (const Cidr& net : f.networks) line.add(key_value("net", net.to_string()));
-  for (const IpAddress& ip : f.destinations) line.add(key_value("dest", ip.to_string()));
-  for (const std::string& service : f.services) line.add(key_value("service", service));
-  for (std::int32_t pid : f.pids) line.add(key_value("pid", std::to_string(pid)));
-  for (const ConnectionId& id : f.ids) line.add(key_value("id", id.to_hex()));
+  for (const UserMask& mask : f.users) line.add("user", mask.pattern());
+  if (!f.alt_field.empty()) line.add("alt_field", f.alt_field);
+  for (const Cidr& net : f.networks) line.add("net", net.to_string());
+  for (const IpAddress& ip : f.destinations) line.add("dest", ip.to_string());
+  for (const std::string& service : f.services) line.add("service", service);
+  for (std::int32_t pid : f.pids) line.add("pid", pid);
+  for (const ConnectionId& id : f.ids) line.add("id", id.to_hex());
 }
 
 std::string apply_filter_field(SessionFilter& f, std::string_view field) {

@@ -31,8 +31,17 @@ void add_filter_fields(LineWriter& line, const SessionFilter& filter);
 std::string apply_filter_field(SessionFilter& filter, std::string_view field);
 
 // The value of the first `key=value` field from fields[from] on; "" when
-// there is none.
-std::string field_value(const std::vector<std::string>& fields, std::size_t from,
-                        std::string_view key);
+// there is none. Fields: a vector of strings or of string views; the value
+// views into it.
+template <typename Fields>
+std::string_view field_value(const Fields& fields, std::size_t from, std::string_view key) {
+  for (std::size_t i = from; i < fields.size(); i++) {
+    std::string_view field = fields[i];
+    if (field.size() > key.size() && field[key.size()] == '=' && field.starts_with(key)) {
+      return field.substr(key.size() + 1);
+    }
+  }
+  return {};
+}
 
 }  // namespace anvil
