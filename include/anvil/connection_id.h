@@ -21,6 +21,8 @@ struct ConnectionId {
   // Accepts exactly 32 hex digits, either case; anything else is nullopt.
   static std::optional<ConnectionId> parse(std::string_view hex);
   std::string to_hex() const;
+  // The 32 digits of to_hex() into out, without a terminating NUL.
+  void write_hex(char* out) const;
 
   bool is_zero() const { return high == 0 && low == 0; }
   auto operator<=>(const ConnectionId&) const = default;

@@ -36,13 +36,14 @@ AdminConnection::AdminConnection(const std::string& socket_path, bool debug)
 AdminConnection::AdminConnection(UniqueFd fd, const std::string& socket_path, bool debug)
     : path_(socket_path), debug_(debug), fd_(std::move(fd)), input_(kMaxLine) {
   send(LineWriter().add("VERSION").add("anvil-admin").add("1").add("0").finish());
-  std::vector<std::string> fields;
+  const std::vector<std::string_view>* reply = nullptr;
   try {
-    fields = read_fields();
+    reply = &read_fields();
   } catch (const CliError&) {
     if (input_.buffered() == 0 && closed_) throw NotAnvild{};
     throw;
   }
+  const std::vector<std::string_view>& fields = *reply;
   if (fields.size() < 3 || fields[0] != "VERSION" || fields[1] != "anvil-admin" ||
       fields[2] != "1") {
     throw CliError{kExitSoftware, path_ + " does not speak anvil-admin version 1"};
@@ -60,9 +61,8 @@ void AdminConnection::send(const std::string& line) {
   }
 }
 
-std::vector<std::string> AdminConnection::read_fields() {
-  std::string line;
-  switch (read_line(fd_.get(), input_, &line)) {
+const std::vector<std::string_view>& AdminConnection::read_fields() {
+  switch (read_line(fd_.get(), input_, &line_)) {
     case ReadResult::line: break;
     case ReadResult::too_long: throw CliError{kExitSoftware, "anvild sent an over-long line"};
     case ReadResult::timed_out:
@@ -72,10 +72,11 @@ std::vector<std::string> AdminConnection::read_fields() {
       closed_ = true;
       throw CliError{kExitTempFail, "anvild closed the connection on " + path_};
   }
-  if (debug_) std::fprintf(stderr, "anvilctl: debug: < %s\n", line.c_str());
-  auto fields = split_fields(line);
+  if (debug_) std::fprintf(stderr, "anvilctl: debug: < %s\n", line_.c_str());
+  split_fields_in_place(line_, &fields_);
+  const std::vector<std::string_view>& fields = fields_;
   if (!fields.empty() && fields[0] == "ERROR") {
-    std::string message = fields.size() > 1 ? fields[1] : "unspecified error";
+    std::string message = fields.size() > 1 ? std::string(fields[1]) : "unspecified error";
     int code = message.starts_with("permission denied") ? kExitNoPerm
                : message.starts_with("too many")        ? kExitTempFail  // busy: retry later
                                                         : kExitSoftware;
@@ -84,13 +85,24 @@ std::vector<std::string> AdminConnection::read_fields() {
   return fields;
 }
 
-Session AdminConnection::parse_session(const std::vector<std::string>& fields, std::size_t first) {
-  Session session;
+void AdminConnection::parse_session(const std::vector<std::string_view>& fields,
+                                    std::size_t first, Session* out) {
+  Session& s = *out;
+  s.id = {};
+  s.owner = 0;
+  s.pid = 0;
+  s.uid = kNoUid;
+  s.service.clear();
+  s.user.clear();
+  s.client_ip.reset();
+  s.client_port = s.local_port = s.dest_port = 0;
+  s.dest_ip.reset();
+  s.alt_names.clear();
+  s.start_time = 0;
   for (std::size_t i = first; i < fields.size(); i++) {
-    std::string problem = apply_session_field(session, fields[i], FieldScope::full);
+    std::string problem = apply_session_field(s, fields[i], FieldScope::full);
     if (!problem.empty()) throw CliError{kExitSoftware, "anvild sent a bad session: " + problem};
   }
-  return session;
 }
 
 Sessions AdminConnection::who(const SessionFilter& filter) {
@@ -105,11 +117,14 @@ void AdminConnection::who_each(const SessionFilter& filter,
   line.add("WHO");
   add_filter_fields(line, filter);
   send(line.finish());
+  Session session;
   while (true) {
-    auto fields = read_fields();
+    const auto& fields = read_fields();
     if (fields.empty()) continue;
     if (fields[0] == "END") return;
-    if (fields[0] == "SESSION") row(parse_session(fields, 1));
+    if (fields[0] != "SESSION") continue;
+    parse_session(fields, 1, &session);
+    row(session);
   }
 }
 
@@ -123,13 +138,18 @@ KickResults AdminConnection::kick(const SessionFilter& filter, const std::string
   send(line.finish());
   KickResults results;
   while (true) {
-    auto fields = read_fields();
+    const auto& fields = read_fields();
     if (fields.empty()) continue;
     if (fields[0] == "END") return results;
     if (fields[0] != "RESULT" || fields.size() < 2 || !fields[1].starts_with("status=")) continue;
-    auto status = kick_status_from_name(std::string_view(fields[1]).substr(7));
-    if (!status) throw CliError{kExitSoftware, "anvild sent an unknown kick status: " + fields[1]};
-    results.push_back({parse_session(fields, 2), *status, {}, std::string(field_value(fields, 2, "why"))});
+    auto status = kick_status_from_name(fields[1].substr(7));
+    if (!status) {
+      throw CliError{kExitSoftware, "anvild sent an unknown kick status: " + std::string(fields[1])};
+    }
+    KickResult& result = results.emplace_back();
+    parse_session(fields, 2, &result.session);
+    result.status = *status;
+    result.why = field_value(fields, 2, "why");
   }
 }
 
@@ -137,10 +157,10 @@ std::vector<std::string> AdminConnection::audit(long long count) {
   send(LineWriter().add("AUDIT").add("count=" + std::to_string(count)).finish());
   std::vector<std::string> records;
   while (true) {
-    auto fields = read_fields();
+    const auto& fields = read_fields();
     if (fields.empty()) continue;
     if (fields[0] == "END") return records;
-    if (fields[0] == "RECORD" && fields.size() >= 2) records.push_back(fields[1]);
+    if (fields[0] == "RECORD" && fields.size() >= 2) records.emplace_back(fields[1]);
   }
 }
 

@@ -72,13 +72,18 @@ class AdminConnection {
 
  private:
   void send(const std::string& line);
-  std::vector<std::string> read_fields();
-  Session parse_session(const std::vector<std::string>& fields, std::size_t first);
+  // The next line's fields: views into line_, valid until the next read.
+  const std::vector<std::string_view>& read_fields();
+  // The session that fields[first..] describe, into *out (its storage is
+  // reused from row to row).
+  void parse_session(const std::vector<std::string_view>& fields, std::size_t first, Session* out);
 
   std::string path_;
   bool debug_;
   UniqueFd fd_;
   LineBuffer input_;
+  std::string line_;
+  std::vector<std::string_view> fields_;
   bool closed_ = false;  // the peer closed the connection
 };
 

@@ -10,10 +10,6 @@ namespace anvil {
 
 namespace {
 
-std::string ip_text(const std::optional<IpAddress>& ip) {
-  return ip ? ip->to_string() : "";
-}
-
 std::string alt_value(const Session& s, const std::string& field) {
   for (const AltName& alt : s.alt_names) {
     if (ascii_fold(alt.field) == ascii_fold(field)) return alt.value;
@@ -35,14 +31,31 @@ std::vector<Column> connection_columns() {
 
 // Fills the first eight cells.
 void connection_cells(const Session& s, std::vector<Cell>& cells) {
-  cells[0] = Cell::of_text(s.user);
-  cells[1] = Cell::of_text(s.service);
-  cells[2] = Cell::of_number(s.pid);
-  cells[3] = Cell::of_text(ip_text(s.client_ip));
-  cells[4] = Cell::of_text(ip_text(s.dest_ip));
-  cells[5] = s.dest_port == 0 ? Cell{} : Cell::of_number(s.dest_port);
-  cells[6] = Cell::of_text(s.id.is_zero() ? "" : s.id.to_hex());  // Dovecot's have none
-  cells[7] = s.uid == kNoUid ? Cell{} : Cell::of_number(s.uid);
+  auto ip = [](Cell& cell, const std::optional<IpAddress>& address) {
+    if (address) {
+      cell.set_text(address->to_string());
+    } else {
+      cell.set_absent();
+    }
+  };
+  cells[0].set_text(s.user);
+  cells[1].set_text(s.service);
+  cells[2].set_number(s.pid);
+  ip(cells[3], s.client_ip);
+  ip(cells[4], s.dest_ip);
+  if (s.dest_port == 0) {
+    cells[5].set_absent();
+  } else {
+    cells[5].set_number(s.dest_port);
+  }
+  char hex[32];
+  s.id.write_hex(hex);
+  cells[6].set_text(s.id.is_zero() ? std::string_view() : std::string_view(hex, sizeof hex));
+  if (s.uid == kNoUid) {
+    cells[7].set_absent();
+  } else {
+    cells[7].set_number(s.uid);
+  }
 }
 
 Table kick_table(const KickResults& results) {

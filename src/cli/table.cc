@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
@@ -13,8 +14,9 @@ namespace {
 
 // Width in terminal columns, counting UTF-8 code points.
 std::size_t display_width(std::string_view text) {
-  return static_cast<std::size_t>(
-      std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+  std::size_t continuation = 0;  // bytes 10xxxxxx
+  for (char c : text) continuation += (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+  return text.size() - continuation;
 }
 
 // What a table cell shows ("-" when absent), appended without a copy.
@@ -82,22 +84,27 @@ void RowWriter::add(const std::vector<Cell>& cells) {
   line_.clear();
   switch (kind_) {
     case Kind::table: {
-      // Kept as the texts the table shows, each after its length, in
-      // blocks that are filled and never moved.
+      if (widths_fixed_) {  // past the first rows: out at once, at the widths they set
+        for (std::size_t i = 0; i < shown_.size(); i++) {
+          text_.clear();
+          append_table_text(text_, cells[shown_[i]]);
+          append_padded(i, text_);
+        }
+        line_ += '\n';
+        break;
+      }
+      // Kept as the texts the table shows, each after its length, until
+      // the widths are known.
       for (std::size_t i = 0; i < shown_.size(); i++) {
-        std::size_t at = line_.size();
-        line_.append(sizeof(std::uint32_t), '\0');
-        append_table_text(line_, cells[shown_[i]]);
-        auto length = static_cast<std::uint32_t>(line_.size() - at - sizeof(std::uint32_t));
-        std::memcpy(line_.data() + at, &length, sizeof length);
+        std::size_t at = kept_.size();
+        kept_.append(sizeof(std::uint32_t), '\0');
+        append_table_text(kept_, cells[shown_[i]]);
+        auto length = static_cast<std::uint32_t>(kept_.size() - at - sizeof(std::uint32_t));
+        std::memcpy(kept_.data() + at, &length, sizeof length);
         widths_[i] = std::max(
-            widths_[i], display_width(std::string_view(line_).substr(at + sizeof length, length)));
+            widths_[i], display_width(std::string_view(kept_).substr(at + sizeof length, length)));
       }
-      if (kept_.empty() || kept_.back().size() + line_.size() > kept_.back().capacity()) {
-        kept_.emplace_back().reserve(std::max<std::size_t>(kBlockBytes, line_.size()));
-      }
-      kept_.back() += line_;
-      rows_++;
+      if (++rows_ == kWidthRows) write_kept();
       return;
     }
     case Kind::flow:
@@ -134,50 +141,52 @@ void RowWriter::add(const std::vector<Cell>& cells) {
   out_.add(line_);
 }
 
-void RowWriter::finish() {
-  if (kind_ == Kind::json) out_.add("]\n");
-  if (kind_ != Kind::table) return;
+// One cell padded to its column; the last column is not padded, so lines
+// carry no trailing spaces. A text wider than its column is never cut.
+void RowWriter::append_padded(std::size_t i, std::string_view text) {
+  if (i) line_ += ' ';
+  bool right = columns_[shown_[i]].right_align;
+  std::size_t have = display_width(text);
+  std::size_t fill = i + 1 == shown_.size() && !right ? 0 : widths_[i] - std::min(widths_[i], have);
+  if (right) line_.append(fill, ' ');
+  line_ += text;
+  if (!right) line_.append(fill, ' ');
+}
+
+void RowWriter::write_kept() {
   std::size_t n = shown_.size();
   std::size_t total = n - 1;
   for (std::size_t w : widths_) total += w;
-  // Half the spare room goes to the expanding column, as doveadm does;
-  // nothing is ever cut, so a wide row simply runs past the terminal.
+  // Half the spare room goes to the expanding column, as doveadm does.
   for (std::size_t i = 0; i < n; i++) {
     if (columns_[shown_[i]].expand && width_ > 0 && total < static_cast<std::size_t>(width_)) {
       widths_[i] += (static_cast<std::size_t>(width_) - total) / 2;
       break;
     }
   }
-  // One cell padded to its column; the last column is not padded, so lines
-  // carry no trailing spaces.
-  auto add = [&](std::size_t i, std::string_view text) {
-    if (i) line_ += ' ';
-    bool right = columns_[shown_[i]].right_align;
-    std::size_t have = display_width(text);
-    std::size_t fill = i + 1 == n && !right ? 0 : widths_[i] - std::min(widths_[i], have);
-    if (right) line_.append(fill, ' ');
-    line_ += text;
-    if (!right) line_.append(fill, ' ');
-  };
   line_.clear();
-  for (std::size_t i = 0; i < n; i++) add(i, columns_[shown_[i]].title);
+  for (std::size_t i = 0; i < n; i++) append_padded(i, columns_[shown_[i]].title);
   line_ += '\n';
   out_.add(line_);
-  for (const std::string& block : kept_) {
-    for (std::size_t at = 0; at < block.size();) {
-      line_.clear();
-      for (std::size_t i = 0; i < n; i++) {
-        std::uint32_t length = 0;
-        std::memcpy(&length, block.data() + at, sizeof length);
-        at += sizeof length;
-        add(i, std::string_view(block).substr(at, length));
-        at += length;
-      }
-      line_ += '\n';
-      out_.add(line_);
+  for (std::size_t at = 0; at < kept_.size();) {
+    line_.clear();
+    for (std::size_t i = 0; i < n; i++) {
+      std::uint32_t length = 0;
+      std::memcpy(&length, kept_.data() + at, sizeof length);
+      at += sizeof length;
+      append_padded(i, std::string_view(kept_).substr(at, length));
+      at += length;
     }
+    line_ += '\n';
+    out_.add(line_);
   }
-  kept_.clear();
+  kept_ = {};
+  widths_fixed_ = true;
+}
+
+void RowWriter::finish() {
+  if (kind_ == Kind::json) out_.add("]\n");
+  if (kind_ == Kind::table && !widths_fixed_) write_kept();
 }
 
 Cell Cell::of_text(std::string value) {
@@ -189,9 +198,20 @@ Cell Cell::of_text(std::string value) {
 
 Cell Cell::of_number(long long value) {
   Cell cell;
-  cell.type = Type::number;
-  cell.text = std::to_string(value);
+  cell.set_number(value);
   return cell;
+}
+
+void Cell::set_text(std::string_view value) {
+  type = value.empty() ? Type::absent : Type::text;
+  text.assign(value);
+}
+
+void Cell::set_number(long long value) {
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  type = Type::number;
+  text.assign(digits, end);
 }
 
 Cell Cell::of_list(std::vector<std::string> values, bool numbers) {

@@ -22,6 +22,11 @@ struct Cell {
   static Cell of_text(std::string value);  // empty text is absent
   static Cell of_number(long long value);
   static Cell of_list(std::vector<std::string> values, bool numbers);
+  // The same in place, reusing the cell's storage (rows of many cells are
+  // made one after another into the same cells).
+  void set_text(std::string_view value);
+  void set_number(long long value);
+  void set_absent() { type = Type::absent; }
   // How text formatters show it: lists as "(a b)", absent as "".
   std::string display() const;
 };
@@ -75,8 +80,9 @@ class TextSink {
 // Formats rows as they come, by formatter name ("table", "flow", "tab",
 // "pager", "json"; anything else is table); width: the terminal's columns
 // (80 when not a terminal). flow, tab, pager and json write each row at
-// once; table keeps each row's texts (not its cells) until finish(), as
-// every row's width must be known before the first line.
+// once. table sizes its columns from the first 100 rows, as doveadm does:
+// it keeps their texts until then, and writes every later row at once at
+// those widths (a wider text is never cut; it pushes its line along).
 class RowWriter {
  public:
   RowWriter(const std::string& formatter, std::vector<Column> columns, int width, TextSink& out);
@@ -85,8 +91,13 @@ class RowWriter {
   // One row: a cell per column.
   void add(const std::vector<Cell>& cells);
   void finish();
+  // Rows whose texts size a table's columns.
+  static constexpr std::size_t kWidthRows = 100;
 
  private:
+  void append_padded(std::size_t column, std::string_view text);
+  void write_kept();
+
   enum class Kind { table, flow, tab, pager, json };
   Kind kind_;
   std::vector<Column> columns_;
@@ -95,10 +106,12 @@ class RowWriter {
   int width_;
   TextSink& out_;
   std::size_t rows_ = 0;
-  static constexpr std::size_t kBlockBytes = 1 << 20;
-  // table: each shown cell's text after its 4-byte length, in blocks
-  std::vector<std::string> kept_;
+  // table, until the widths are fixed: each shown cell's text after its
+  // 4-byte length
+  std::string kept_;
+  bool widths_fixed_ = false;
   std::string line_;
+  std::string text_;  // one cell's
 };
 
 // All rows of a source through a RowWriter.

@@ -20,7 +20,7 @@ Table sample() {
   return t;
 }
 
-TEST(Table, WidthsComeFromAllRowsAndNumbersAlignRight) {
+TEST(Table, WidthsComeFromTheRowsAndNumbersAlignRight) {
   std::string out = format_table(sample(), 0);
   EXPECT_EQ(out,
             "username          # (pids)  dest\n"
@@ -40,6 +40,31 @@ TEST(Table, NeverTruncates) {
   t.columns = {{"username", "username", false, true}};
   t.rows.push_back({Cell::of_text(std::string(100, 'x'))});
   EXPECT_NE(format_table(t, 30).find(std::string(100, 'x')), std::string::npos);
+}
+
+// As doveadm's: the first 100 rows size the columns, and later rows go out
+// at once at those widths; a wider later text is printed whole.
+TEST(Table, TheFirstHundredRowsSetTheWidths) {
+  Table t;
+  t.columns = {{"user", "user"}, {"n", "n", true}};
+  for (int i = 0; i < 150; i++) {
+    std::string user = i == 120 ? "a-much-longer-name" : "u" + std::to_string(i % 10);
+    t.rows.push_back({Cell::of_text(user), Cell::of_number(i)});
+  }
+  std::string out = format_table(t, 0);
+  std::vector<std::string> lines;
+  for (std::size_t at = 0; at < out.size();) {
+    std::size_t lf = out.find('\n', at);
+    lines.push_back(out.substr(at, lf - at));
+    at = lf + 1;
+  }
+  ASSERT_EQ(lines.size(), 151u);
+  EXPECT_EQ(lines[0], "user  n");
+  EXPECT_EQ(lines[1], "u0    0");
+  EXPECT_EQ(lines[100], "u9   99");
+  EXPECT_EQ(lines[101], "u0   100");
+  EXPECT_EQ(lines[121], "a-much-longer-name 120");
+  EXPECT_EQ(lines[150], "u9   149");
 }
 
 TEST(Table, Tab) {

@@ -119,13 +119,17 @@ std::optional<ConnectionId> ConnectionId::parse(std::string_view hex) {
   return id;
 }
 
-std::string ConnectionId::to_hex() const {
+void ConnectionId::write_hex(char* out) const {
   static constexpr char digits[] = "0123456789abcdef";
-  std::string out(32, '0');
   for (int i = 0; i < 16; i++) {
     out[15 - i] = digits[(high >> (4 * i)) & 0xf];
     out[31 - i] = digits[(low >> (4 * i)) & 0xf];
   }
+}
+
+std::string ConnectionId::to_hex() const {
+  std::string out(32, '0');
+  write_hex(out.data());
   return out;
 }
 

@@ -1,5 +1,6 @@
 #include "common/line_codec.h"
 
+#include <array>
 #include <charconv>
 #include <cstring>
 #include <utility>
@@ -12,8 +13,14 @@ constexpr char kEscape = '\001';
 
 namespace {
 
+constexpr std::array<bool, 256> kNeedsEscape = [] {
+  std::array<bool, 256> table{};
+  for (char c : {kEscape, '\t', '\r', '\n', '\0'}) table[static_cast<unsigned char>(c)] = true;
+  return table;
+}();
+
 bool needs_escape(char c) {
-  return c == kEscape || c == '\t' || c == '\r' || c == '\n' || c == '\0';
+  return kNeedsEscape[static_cast<unsigned char>(c)];
 }
 
 // Appends raw to out with its special bytes escaped; runs without any are
@@ -72,15 +79,23 @@ std::size_t unescape_in_place(char* field, std::size_t size) {
 void split_fields_in_place(std::string& line, std::vector<std::string_view>* fields) {
   fields->clear();
   if (line.empty()) return;
+  // One pass finds both the tabs and whether a field has escapes: fields
+  // are short, and a library scan per field and per byte sought costs more
+  // than the bytes.
   char* start = line.data();
   char* end = start + line.size();
-  while (true) {
-    char* tab = static_cast<char*>(std::memchr(start, '\t', static_cast<std::size_t>(end - start)));
-    char* stop = tab == nullptr ? end : tab;
-    std::size_t size = unescape_in_place(start, static_cast<std::size_t>(stop - start));
-    fields->emplace_back(start, size);
-    if (tab == nullptr) break;
-    start = tab + 1;
+  bool escaped = false;
+  for (char* at = start;; at++) {
+    if (at == end || *at == '\t') {
+      std::size_t size = static_cast<std::size_t>(at - start);
+      if (escaped) size = unescape_in_place(start, size);
+      fields->emplace_back(start, size);
+      if (at == end) break;
+      start = at + 1;
+      escaped = false;
+    } else if (*at == kEscape) {
+      escaped = true;
+    }
   }
 }
 
@@ -139,6 +154,13 @@ LineWriter& LineWriter::add(long long number) {
   auto [end, ec] = std::to_chars(digits, digits + sizeof digits, number);
   line_.append(digits, end);
   return *this;
+}
+
+void LineWriter::finish_into(std::string& out) {
+  out += line_;
+  out += '\n';
+  line_.clear();
+  first_ = true;
 }
 
 std::string LineWriter::finish() {

@@ -38,6 +38,9 @@ class LineWriter {
   LineWriter& add(std::string_view key, long long number);
   // Returns the line with its LF; the writer is empty afterwards.
   std::string finish();
+  // Appends the line with its LF to `out`; the writer is empty afterwards
+  // and keeps its capacity for the next line.
+  void finish_into(std::string& out);
 
  private:
   std::string line_;

@@ -56,10 +56,7 @@ UniqueFd connect_unix(const std::string& path, bool nonblocking, std::string* er
 
 ReadResult read_line(int fd, LineBuffer& buffer, std::string* line) {
   while (true) {
-    if (auto next = buffer.next_line()) {
-      *line = std::move(*next);
-      return ReadResult::line;
-    }
+    if (buffer.next_line(line)) return ReadResult::line;
     if (buffer.overflowed()) return ReadResult::too_long;
     char chunk[65536];
     ssize_t n = ::read(fd, chunk, sizeof chunk);

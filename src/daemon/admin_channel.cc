@@ -106,7 +106,7 @@ asio::awaitable<void> AdminChannel::handle_dovecot23(const std::string& line) {
   std::string part, row;
   while (!closing() && dump.next(&row)) {
     part += row;
-    co_await send_part(part);
+    if (part.size() >= kPartBytes) co_await send_part(part);
   }
   send(std::move(part) + "\n");
 }
@@ -169,15 +169,17 @@ asio::awaitable<void> AdminChannel::who(const std::vector<std::string>& fields) 
   std::vector<SessionRef> refs = table.select(filter);
   std::size_t sent = 0;
   std::string part;
+  Session session;  // one, reused: a row costs no allocation
+  LineWriter line;
   for (SessionRef ref : refs) {
     if (closing()) break;
     if (!table.alive(ref)) continue;  // gone since the answer began
-    LineWriter line;
+    table.get(ref, &session);
     line.add("SESSION");
-    add_session_fields(line, table.get(ref));
-    part += line.finish();
+    add_session_fields(line, session);
+    line.finish_into(part);
     sent++;
-    co_await send_part(part);
+    if (part.size() >= kPartBytes) co_await send_part(part);
   }
   send(std::move(part));
   send(LineWriter().add("END").add("count=" + std::to_string(sent)).finish());
@@ -229,7 +231,7 @@ asio::awaitable<void> AdminChannel::kick(const std::vector<std::string>& fields)
     add_session_fields(line, outcome.session);
     if (!outcome.why.empty()) line.add("why=" + outcome.why);
     part += line.finish();
-    co_await send_part(part);
+    if (part.size() >= kPartBytes) co_await send_part(part);
   }
   send(std::move(part));
   send(LineWriter()
@@ -240,7 +242,6 @@ asio::awaitable<void> AdminChannel::kick(const std::vector<std::string>& fields)
 }
 
 asio::awaitable<void> AdminChannel::send_part(std::string& part) {
-  if (part.size() < kPartBytes) co_return;
   send(std::exchange(part, {}));
   co_await drain_to(kPartBytes, server_.config().admin_idle_timeout);
 }

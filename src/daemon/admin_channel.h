@@ -26,8 +26,8 @@ class AdminChannel : public LineChannel {
   asio::awaitable<void> who(const std::vector<std::string>& fields);
   asio::awaitable<void> kick(const std::vector<std::string>& fields);
   void audit_tail(const std::vector<std::string>& fields);
-  // Sends `part` once it has grown to a part's size, then waits for the
-  // client to take most of it (see kPartBytes).
+  // Sends `part` (grown to a part's size), then waits for the client to
+  // take most of it (see kPartBytes).
   asio::awaitable<void> send_part(std::string& part);
   void error(const std::string& message);
 

@@ -478,8 +478,14 @@ std::int32_t SessionTable::pid_of(SessionRef ref) const {
 }
 
 Session SessionTable::get(SessionRef ref) const {
-  const Record& r = rec(ref.slot);
   Session s;
+  get(ref, &s);
+  return s;
+}
+
+void SessionTable::get(SessionRef ref, Session* out) const {
+  const Record& r = rec(ref.slot);
+  Session& s = *out;
   s.id = id_of(ref);
   s.owner = r.owner;
   s.pid = pid_of(ref);
@@ -489,16 +495,21 @@ Session SessionTable::get(SessionRef ref) const {
   s.client_ip = client_ip(r);
   s.dest_ip = dest_ip(r);
   s.start_time = r.start;
+  s.client_port = s.local_port = s.dest_port = 0;
+  std::size_t alt_names = 0;
   if (r.extra != kNoSlot && !(r.flags & kDovecot)) {
     const Extra& e = ext(r.extra);
     s.client_port = e.client_port;
     s.local_port = e.local_port;
     s.dest_port = e.dest_port;
     for (auto [field, value] : e.alt_names) {
-      s.alt_names.push_back({std::string(names_.text(field)), std::string(names_.text(value))});
+      if (alt_names == s.alt_names.size()) s.alt_names.emplace_back();
+      s.alt_names[alt_names].field = names_.text(field);
+      s.alt_names[alt_names].value = names_.text(value);
+      alt_names++;
     }
   }
-  return s;
+  s.alt_names.resize(alt_names);
 }
 
 std::size_t SessionTable::owner_size(OwnerId owner) const {
@@ -667,10 +678,33 @@ void SessionTable::sort_slots(std::vector<std::uint32_t>& slots) const {
         users.push_back(user);
       }
     }
-    std::sort(users.begin(), users.end(),
-              [&](NameId a, NameId b) { return names_.text(a) < names_.text(b); });
+    // Names are compared by their first 16 bytes as two big-endian
+    // numbers, and in full only where those agree: most comparisons then
+    // read no name.
+    struct UserKey {
+      std::uint64_t head, next;
+      NameId user;
+    };
+    std::vector<UserKey> user_keys;
+    user_keys.reserve(users.size());
+    for (NameId user : users) {
+      std::string_view text = names_.text(user);
+      unsigned char bytes[16] = {};
+      std::memcpy(bytes, text.data(), std::min(text.size(), sizeof bytes));
+      auto word = [&](int from) {
+        std::uint64_t value = 0;
+        for (int i = from; i < from + 8; i++) value = value << 8 | bytes[i];
+        return value;
+      };
+      user_keys.push_back({word(0), word(8), user});
+    }
+    std::sort(user_keys.begin(), user_keys.end(), [&](const UserKey& a, const UserKey& b) {
+      if (a.head != b.head) return a.head < b.head;
+      if (a.next != b.next) return a.next < b.next;
+      return names_.text(a.user) < names_.text(b.user);
+    });
     std::vector<std::uint32_t> bucket_start(users.size() + 1, 0);
-    for (std::uint32_t i = 0; i < users.size(); i++) rank[users[i]] = i;
+    for (std::uint32_t i = 0; i < user_keys.size(); i++) rank[user_keys[i].user] = i;
     for (Key& k : keys) {
       k.user_rank = rank[rec(k.slot).user];
       bucket_start[k.user_rank + 1]++;

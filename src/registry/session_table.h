@@ -91,6 +91,8 @@ class SessionTable {
   bool alive(SessionRef ref) const;
   // The session as a value (strings copied): for answers and records.
   Session get(SessionRef ref) const;
+  // The same into *out, reusing its strings' storage.
+  void get(SessionRef ref, Session* out) const;
   ConnectionId id_of(SessionRef ref) const;
   OwnerId owner_of(SessionRef ref) const;
   std::int32_t pid_of(SessionRef ref) const;

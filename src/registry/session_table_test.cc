@@ -491,7 +491,15 @@ TEST(SessionTableModel, LargeAnswersAreSortedAsSmallOnes) {
     s.owner = 1 + r.below(20);
     s.pid = static_cast<std::int32_t>(100 + s.owner);
     s.service = r.below(2) ? "imap" : "pop3";
-    s.user = std::string(r.pick(kUsers)) + std::to_string(r.below(500));
+    // Names that agree in their first 16 bytes and beyond, that hold NUL
+    // and non-ASCII bytes, and that are prefixes of each other.
+    static const std::string kPrefixes[] = {"",
+                                            "a-shared-prefix-longer-than-16-",
+                                            std::string("nul\0in", 6),
+                                            "\xc3\xbcser",
+                                            "a-shared-prefix-"};
+    s.user = kPrefixes[r.below(5)] + std::string(r.pick(kUsers)) + std::to_string(r.below(500));
+    if (r.below(10) == 0) s.user = kPrefixes[r.below(5)];
     s.client_ip = address(r.pick(kAddresses));
     s.start_time = 1000 + static_cast<std::int64_t>(r.below(2));
     if (r.below(2)) {

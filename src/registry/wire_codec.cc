@@ -38,7 +38,9 @@ void add_session_info_fields(LineWriter& line, const Session& s) {
 }
 
 void add_session_fields(LineWriter& line, const Session& s) {
-  line.add("id", s.id.to_hex());
+  char hex[32];
+  s.id.write_hex(hex);
+  line.add("id", std::string_view(hex, sizeof hex));
   line.add("service", s.service);
   line.add("pid", s.pid);
   if (s.uid != kNoUid) line.add("uid", s.uid);
