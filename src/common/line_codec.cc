@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
@@ -23,11 +24,26 @@ bool needs_escape(char c) {
   return kNeedsEscape[static_cast<unsigned char>(c)];
 }
 
+// True if no byte of the 8 in `word` is below 0x0e, where every special
+// byte lies (the classic test for a byte below n, eight bytes at a time).
+bool no_byte_below_14(std::uint64_t word) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
+  return ((word - kOnes * 14) & ~word & kHighs) == 0;
+}
+
 // Appends raw to out with its special bytes escaped; runs without any are
 // copied whole.
 void append_escaped(std::string& out, std::string_view raw) {
+  std::size_t clean = 0;  // bytes known to need no escape
+  while (clean + 8 <= raw.size()) {
+    std::uint64_t word;
+    std::memcpy(&word, raw.data() + clean, sizeof word);
+    if (!no_byte_below_14(word)) break;
+    clean += 8;
+  }
   std::size_t run = 0;
-  for (std::size_t i = 0; i < raw.size(); i++) {
+  for (std::size_t i = clean; i < raw.size(); i++) {
     char c = raw[i];
     if (!needs_escape(c)) continue;
     out.append(raw.data() + run, i - run);

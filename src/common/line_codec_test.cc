@@ -16,6 +16,38 @@ TEST(LineCodec, EscapesEverySpecialByte) {
   EXPECT_EQ(unescape_field(escaped), raw);
 }
 
+// Escaping scans eight bytes at a time: every byte, at every place in and
+// around those words, must be escaped exactly as byte by byte.
+TEST(LineCodec, EscapesEveryByteAtEveryPlace) {
+  auto reference = [](const std::string& raw) {
+    std::string out;
+    for (char c : raw) {
+      const char* codes = "\0011\tt\rr\nn";
+      const char* special = c == '\0' ? "0" : nullptr;
+      for (int i = 0; i < 8 && special == nullptr; i += 2) {
+        if (codes[i] == c) special = codes + i + 1;
+      }
+      if (special) {
+        out += '\001';
+        out += *special;
+      } else {
+        out += c;
+      }
+    }
+    return out;
+  };
+  for (std::size_t size = 1; size <= 20; size++) {
+    for (std::size_t at = 0; at < size; at++) {
+      for (int byte = 0; byte < 256; byte++) {
+        std::string raw(size, 'x');
+        raw[at] = static_cast<char>(byte);
+        ASSERT_EQ(escape_field(raw), reference(raw)) << size << " " << at << " " << byte;
+        ASSERT_EQ(unescape_field(escape_field(raw)), raw);
+      }
+    }
+  }
+}
+
 TEST(LineCodec, UnknownEscapeStandsForTheByteAndTrailingEscapeIsKept) {
   EXPECT_EQ(unescape_field("a\001xb"), "axb");
   EXPECT_EQ(unescape_field("ab\001"), "ab\001");

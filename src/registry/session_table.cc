@@ -658,70 +658,69 @@ void SessionTable::sort_slots(std::vector<std::uint32_t>& slots) const {
     if (x.start != y.start) return x.start < y.start;
     return id_of({a.slot, x.generation}) < id_of({b.slot, y.generation});
   };
-  std::vector<Key> keys;
-  keys.reserve(slots.size());
-  for (std::uint32_t slot : slots) keys.push_back({0, slot, pid_of({slot, 0})});
   if (slots.size() < kRankSortFrom) {
+    std::vector<Key> keys;
+    keys.reserve(slots.size());
+    for (std::uint32_t slot : slots) keys.push_back({0, slot, pid_of({slot, 0})});
     std::sort(keys.begin(), keys.end(), [&](const Key& a, const Key& b) {
       NameId x = rec(a.slot).user, y = rec(b.slot).user;
       if (x != y) return names_.text(x) < names_.text(y);
       return rest_less(a, b);
     });
-  } else {
-    // Rank the distinct names once, then bucket the sessions by rank.
-    std::vector<std::uint32_t> rank(names_.id_bound(), kNoSlot);
-    std::vector<NameId> users;
-    for (const Key& k : keys) {
-      NameId user = rec(k.slot).user;
-      if (rank[user] == kNoSlot) {
-        rank[user] = 0;
-        users.push_back(user);
-      }
-    }
-    // Names are compared by their first 16 bytes as two big-endian
-    // numbers, and in full only where those agree: most comparisons then
-    // read no name.
-    struct UserKey {
-      std::uint64_t head, next;
-      NameId user;
-    };
-    std::vector<UserKey> user_keys;
-    user_keys.reserve(users.size());
-    for (NameId user : users) {
-      std::string_view text = names_.text(user);
-      unsigned char bytes[16] = {};
-      std::memcpy(bytes, text.data(), std::min(text.size(), sizeof bytes));
-      auto word = [&](int from) {
-        std::uint64_t value = 0;
-        for (int i = from; i < from + 8; i++) value = value << 8 | bytes[i];
-        return value;
-      };
-      user_keys.push_back({word(0), word(8), user});
-    }
-    std::sort(user_keys.begin(), user_keys.end(), [&](const UserKey& a, const UserKey& b) {
-      if (a.head != b.head) return a.head < b.head;
-      if (a.next != b.next) return a.next < b.next;
-      return names_.text(a.user) < names_.text(b.user);
-    });
-    std::vector<std::uint32_t> bucket_start(users.size() + 1, 0);
-    for (std::uint32_t i = 0; i < user_keys.size(); i++) rank[user_keys[i].user] = i;
-    for (Key& k : keys) {
-      k.user_rank = rank[rec(k.slot).user];
-      bucket_start[k.user_rank + 1]++;
-    }
-    for (std::size_t i = 1; i < bucket_start.size(); i++) bucket_start[i] += bucket_start[i - 1];
-    std::vector<Key> sorted(keys.size());
-    std::vector<std::uint32_t> fill(bucket_start.begin(), bucket_start.end() - 1);
-    for (const Key& k : keys) sorted[fill[k.user_rank]++] = k;
-    for (std::size_t b = 0; b + 1 < bucket_start.size(); b++) {
-      if (bucket_start[b + 1] - bucket_start[b] > 1) {
-        std::sort(sorted.begin() + bucket_start[b], sorted.begin() + bucket_start[b + 1],
-                  rest_less);
-      }
-    }
-    keys = std::move(sorted);
+    for (std::size_t i = 0; i < keys.size(); i++) slots[i] = keys[i].slot;
+    return;
   }
-  for (std::size_t i = 0; i < keys.size(); i++) slots[i] = keys[i].slot;
+  // Rank the distinct names once, then bucket the sessions by rank.
+  std::vector<std::uint32_t> rank(names_.id_bound(), kNoSlot);
+  std::vector<NameId> users;
+  for (std::uint32_t slot : slots) {
+    NameId user = rec(slot).user;
+    if (rank[user] == kNoSlot) {
+      rank[user] = 0;
+      users.push_back(user);
+    }
+  }
+  // Names are compared by their first 16 bytes as two big-endian numbers,
+  // and in full only where those agree: most comparisons then read no name.
+  struct UserKey {
+    std::uint64_t head, next;
+    NameId user;
+  };
+  std::vector<UserKey> user_keys;
+  user_keys.reserve(users.size());
+  for (NameId user : users) {
+    std::string_view text = names_.text(user);
+    unsigned char bytes[16] = {};
+    std::memcpy(bytes, text.data(), std::min(text.size(), sizeof bytes));
+    auto word = [&](int from) {
+      std::uint64_t value = 0;
+      for (int i = from; i < from + 8; i++) value = value << 8 | bytes[i];
+      return value;
+    };
+    user_keys.push_back({word(0), word(8), user});
+  }
+  std::sort(user_keys.begin(), user_keys.end(), [&](const UserKey& a, const UserKey& b) {
+    if (a.head != b.head) return a.head < b.head;
+    if (a.next != b.next) return a.next < b.next;
+    return names_.text(a.user) < names_.text(b.user);
+  });
+  std::vector<std::uint32_t> bucket_start(users.size() + 1, 0);
+  for (std::uint32_t i = 0; i < user_keys.size(); i++) rank[user_keys[i].user] = i;
+  for (std::uint32_t slot : slots) bucket_start[rank[rec(slot).user] + 1]++;
+  for (std::size_t i = 1; i < bucket_start.size(); i++) bucket_start[i] += bucket_start[i - 1];
+  // Counting sort straight into the keys, then each user's run by the rest.
+  std::vector<Key> sorted(slots.size());
+  std::vector<std::uint32_t> fill(bucket_start.begin(), bucket_start.end() - 1);
+  for (std::uint32_t slot : slots) {
+    std::uint32_t user_rank = rank[rec(slot).user];
+    sorted[fill[user_rank]++] = {user_rank, slot, pid_of({slot, 0})};
+  }
+  for (std::size_t b = 0; b + 1 < bucket_start.size(); b++) {
+    if (bucket_start[b + 1] - bucket_start[b] > 1) {
+      std::sort(sorted.begin() + bucket_start[b], sorted.begin() + bucket_start[b + 1], rest_less);
+    }
+  }
+  for (std::size_t i = 0; i < sorted.size(); i++) slots[i] = sorted[i].slot;
 }
 
 std::vector<SessionRef> SessionTable::select(const SessionFilter& filter) const {
