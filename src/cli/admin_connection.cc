@@ -85,8 +85,8 @@ const std::vector<std::string_view>& AdminConnection::read_fields() {
   return fields;
 }
 
-void AdminConnection::parse_session(const std::vector<std::string_view>& fields,
-                                    std::size_t first, Session* out) {
+void AdminConnection::parse_session(const std::vector<std::string_view>& fields, std::size_t first,
+                                    Session* out) {
   Session& s = *out;
   s.id = {};
   s.owner = 0;
@@ -144,7 +144,8 @@ KickResults AdminConnection::kick(const SessionFilter& filter, const std::string
     if (fields[0] != "RESULT" || fields.size() < 2 || !fields[1].starts_with("status=")) continue;
     auto status = kick_status_from_name(fields[1].substr(7));
     if (!status) {
-      throw CliError{kExitSoftware, "anvild sent an unknown kick status: " + std::string(fields[1])};
+      throw CliError{kExitSoftware,
+                     "anvild sent an unknown kick status: " + std::string(fields[1])};
     }
     KickResult& result = results.emplace_back();
     parse_session(fields, 2, &result.session);

@@ -49,13 +49,20 @@ asio::awaitable<void> AdminChannel::run() {
     }
     if (status == ReadStatus::overlong) {
       if (dovecot23_) {
-        co_await handle_dovecot23(std::string(kDovecot23MaxLine + 1, 'x'));
+        std::string too_long(kDovecot23MaxLine + 1, 'x');
+        answer_dovecot23(too_long);
         break;
       }
       log_warning("admin client uid {} pid {}: line longer than {} bytes; closing", peer_.uid,
                   peer_.pid, max_line_length());
       send_and_close(LineWriter().add("ERROR").add("line too long").finish());
       break;
+    }
+    if (dovecot23_) {
+      // Most lines of Dovecot's dialect are answered at once, without a
+      // coroutine; only a dump is sent in parts.
+      if (answer_dovecot23(line)) co_await send_dovecot23_dump();
+      continue;
     }
     co_await handle(line);
   }
@@ -79,8 +86,7 @@ void AdminChannel::error(const std::string& message) {
   send(LineWriter().add("ERROR").add(text).finish());
 }
 
-asio::awaitable<void> AdminChannel::handle_dovecot23(const std::string& line) {
-  auto self = shared_from_this();
+bool AdminChannel::answer_dovecot23(std::string& line) {
   Dovecot23Reply reply;
   if (line.size() > kDovecot23MaxLine) {
     reply.fatal = "Anvil client connection sent too much data";
@@ -92,16 +98,21 @@ asio::awaitable<void> AdminChannel::handle_dovecot23(const std::string& line) {
     // never signalled.
     sender.may_register_any = role_ == Role::kick && kind_ != Socket::dovecot;
     sender.uid = peer_.uid;
-    reply = handle_dovecot23_line(server_.dovecot23(), split_fields(line), sender);
+    split_fields_in_place(line, &fields_);
+    reply = handle_dovecot23_line(server_.dovecot23(), fields_, sender);
   }
   if (!reply.fatal.empty()) {
     log_warning("Dovecot anvil client uid {} pid {}: {}; closing", peer_.uid, peer_.pid,
                 clip(reply.fatal, 200));
     close();  // Dovecot's protocol has no error reply
-    co_return;
+    return false;
   }
   if (!reply.text.empty()) send(std::move(reply.text));
-  if (!reply.dump) co_return;
+  return reply.dump;
+}
+
+asio::awaitable<void> AdminChannel::send_dovecot23_dump() {
+  auto self = shared_from_this();
   Dovecot23Dump dump(server_.sessions());
   std::string part, row;
   while (!closing() && dump.next(&row)) {
@@ -112,10 +123,6 @@ asio::awaitable<void> AdminChannel::handle_dovecot23(const std::string& line) {
 }
 
 asio::awaitable<void> AdminChannel::handle(const std::string& line) {
-  if (dovecot23_) {
-    co_await handle_dovecot23(line);
-    co_return;
-  }
   std::vector<std::string> fields = split_fields(line);
   if (fields.empty()) co_return;
   const std::string& command = fields[0];

@@ -22,7 +22,10 @@ class AdminChannel : public LineChannel {
 
  private:
   asio::awaitable<void> handle(const std::string& line);
-  asio::awaitable<void> handle_dovecot23(const std::string& line);
+  // Answers one line of Dovecot's dialect (splitting it in place); true
+  // if a CONNECT-DUMP is to follow (send_dovecot23_dump).
+  bool answer_dovecot23(std::string& line);
+  asio::awaitable<void> send_dovecot23_dump();
   asio::awaitable<void> who(const std::vector<std::string>& fields);
   asio::awaitable<void> kick(const std::vector<std::string>& fields);
   void audit_tail(const std::vector<std::string>& fields);
@@ -36,7 +39,8 @@ class AdminChannel : public LineChannel {
   Role role_;
   Socket kind_;
   bool greeted_ = false;
-  bool dovecot23_ = false;  // the client speaks Dovecot 2.3's protocol
+  bool dovecot23_ = false;                // the client speaks Dovecot 2.3's protocol
+  std::vector<std::string_view> fields_;  // of the Dovecot line being answered
   Throttle errors_;
 };
 

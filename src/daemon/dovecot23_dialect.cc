@@ -17,20 +17,21 @@ Dovecot23Reply fatal(std::string message) {
 }
 
 // "<command>: Not enough parameters" unless fields has at least count.
-bool enough(const std::vector<std::string>& fields, std::size_t count, Dovecot23Reply* reply) {
+bool enough(const std::vector<std::string_view>& fields, std::size_t count, Dovecot23Reply* reply) {
   if (fields.size() >= count) return true;
-  *reply = fatal(fields[0] + ": Not enough parameters");
+  *reply = fatal(std::string(fields[0]) + ": Not enough parameters");
   return false;
 }
 
-Dovecot23Reply connect(Dovecot23Context& context, const std::vector<std::string>& fields,
+Dovecot23Reply connect(Dovecot23Context& context, const std::vector<std::string_view>& fields,
                        bool disconnect, const Dovecot23Sender& sender) {
   Dovecot23Reply reply;
   if (!enough(fields, 3, &reply)) return reply;
   long long pid = 0;
-  if (!parse_integer(fields[1], 1, INT32_MAX, &pid)) return fatal(fields[0] + ": Invalid pid");
+  if (!parse_integer(fields[1], 1, INT32_MAX, &pid))
+    return fatal(std::string(fields[0]) + ": Invalid pid");
   auto ident = parse_dovecot_ident(fields[2]);
-  if (!ident) return fatal(fields[0] + ": Invalid ident: " + fields[2]);
+  if (!ident) return fatal(std::string(fields[0]) + ": Invalid ident: " + std::string(fields[2]));
   SessionTable& table = context.sessions;
 
   if (disconnect) {
@@ -80,7 +81,7 @@ Dovecot23Reply connect(Dovecot23Context& context, const std::vector<std::string>
 
 // Sessions with exactly this ident, from every process and channel: the
 // count Dovecot's login processes compare to mail_max_userip_connections.
-Dovecot23Reply lookup(Dovecot23Context& context, const std::vector<std::string>& fields) {
+Dovecot23Reply lookup(Dovecot23Context& context, const std::vector<std::string_view>& fields) {
   Dovecot23Reply reply;
   if (!enough(fields, 2, &reply)) return reply;
   context.sync();
@@ -92,13 +93,13 @@ Dovecot23Reply lookup(Dovecot23Context& context, const std::vector<std::string>&
   return reply;
 }
 
-Dovecot23Reply penalty(Dovecot23Context& context, const std::vector<std::string>& fields) {
+Dovecot23Reply penalty(Dovecot23Context& context, const std::vector<std::string_view>& fields) {
   Dovecot23Reply reply;
   PenaltyTable& table = context.penalties;
-  const std::string& command = fields[0];
+  std::string_view command = fields[0];
   if (command == "PENALTY-GET") {
     if (!enough(fields, 2, &reply)) return reply;
-    auto [value, last] = table.get(fields[1], unix_seconds());
+    auto [value, last] = table.get(std::string(fields[1]), unix_seconds());
     reply.text = std::to_string(value) + " " + std::to_string(last) + "\n";
   } else if (command == "PENALTY-INC") {
     if (!enough(fields, 4, &reply)) return reply;
@@ -107,8 +108,8 @@ Dovecot23Reply penalty(Dovecot23Context& context, const std::vector<std::string>
         !parse_integer(fields[3], 0, 65535, &value) || (value == 0 && checksum != 0)) {
       return fatal("PENALTY-INC: Invalid parameters");
     }
-    table.inc(fields[1], static_cast<std::uint32_t>(checksum), static_cast<unsigned>(value),
-              unix_seconds());
+    table.inc(std::string(fields[1]), static_cast<std::uint32_t>(checksum),
+              static_cast<unsigned>(value), unix_seconds());
   } else if (command == "PENALTY-SET-EXPIRE-SECS") {
     if (!enough(fields, 2, &reply)) return reply;
     long long seconds = 0;
@@ -133,14 +134,14 @@ Dovecot23Reply penalty(Dovecot23Context& context, const std::vector<std::string>
 }  // namespace
 
 Dovecot23Reply handle_dovecot23_line(Dovecot23Context& context,
-                                     const std::vector<std::string>& fields,
+                                     const std::vector<std::string_view>& fields,
                                      const Dovecot23Sender& sender) {
   if (fields.empty()) return {};
-  const std::string& command = fields[0];
+  std::string_view command = fields[0];
   bool from_master = sender.from_master;
   if (!sender.may_register && (command == "CONNECT" || command == "DISCONNECT" ||
                                command == "PENALTY-INC" || command == "PENALTY-SET-EXPIRE-SECS")) {
-    return fatal("permission denied: " + command + " needs the kick role");
+    return fatal("permission denied: " + std::string(command) + " needs the kick role");
   }
   if (command == "CONNECT") return connect(context, fields, false, sender);
   if (command == "DISCONNECT") return connect(context, fields, true, sender);
@@ -164,7 +165,7 @@ Dovecot23Reply handle_dovecot23_line(Dovecot23Context& context,
       command == "PENALTY-SET-EXPIRE-SECS" || command == "PENALTY-DUMP") {
     return penalty(context, fields);
   }
-  return fatal("Unknown command: " + command);
+  return fatal("Unknown command: " + std::string(command));
 }
 
 Dovecot23Dump::Dovecot23Dump(const SessionTable& table) : table_(table) {

@@ -70,7 +70,7 @@ struct Dovecot23Context {
 };
 
 Dovecot23Reply handle_dovecot23_line(Dovecot23Context& context,
-                                     const std::vector<std::string>& fields,
+                                     const std::vector<std::string_view>& fields,
                                      const Dovecot23Sender& sender);
 
 }  // namespace anvil

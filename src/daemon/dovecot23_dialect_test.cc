@@ -17,8 +17,10 @@ namespace {
 
 class Dovecot23DialectTest : public ::testing::Test {
  protected:
-  Dovecot23Reply line(const std::string& text, Dovecot23Sender sender) {
-    return handle_dovecot23_line(context, split_fields(text), sender);
+  Dovecot23Reply line(std::string text, Dovecot23Sender sender) {
+    std::vector<std::string_view> fields;
+    split_fields_in_place(text, &fields);
+    return handle_dovecot23_line(context, fields, sender);
   }
   Dovecot23Reply from_service(const std::string& text) {
     Dovecot23Sender sender;

@@ -76,7 +76,9 @@ std::string DovecotService::start() {
 }
 
 void DovecotService::handle_pipe_line(const std::string& line, Pipe& pipe) {
-  std::vector<std::string> fields = split_fields(line);
+  std::string split = line;
+  std::vector<std::string_view> fields;
+  split_fields_in_place(split, &fields);
   if (fields.empty()) return;
   if (fields[0] == "VERSION") {
     if (fields.size() < 3 || fields[1] != "anvil" || fields[2] != "1") {

@@ -493,10 +493,8 @@ TEST(SessionTableModel, LargeAnswersAreSortedAsSmallOnes) {
     s.service = r.below(2) ? "imap" : "pop3";
     // Names that agree in their first 16 bytes and beyond, that hold NUL
     // and non-ASCII bytes, and that are prefixes of each other.
-    static const std::string kPrefixes[] = {"",
-                                            "a-shared-prefix-longer-than-16-",
-                                            std::string("nul\0in", 6),
-                                            "\xc3\xbcser",
+    static const std::string kPrefixes[] = {"", "a-shared-prefix-longer-than-16-",
+                                            std::string("nul\0in", 6), "\xc3\xbcser",
                                             "a-shared-prefix-"};
     s.user = kPrefixes[r.below(5)] + std::string(r.pick(kUsers)) + std::to_string(r.below(500));
     if (r.below(10) == 0) s.user = kPrefixes[r.below(5)];
