@@ -239,43 +239,34 @@ void SessionTable::unlink_user(std::uint32_t slot) {
   names_.anchor_size(key)--;
 }
 
-// The address and alternative-name indexes.
-void SessionTable::index(std::uint32_t slot) {
-  Record& r = rec(slot);
-  link_user(slot);
-  if (r.flags & kClientV4) client_v4_.insert(v4_key(r.client_v4, slot));
-  if (r.flags & kClientV6) client_v6_.insert({ext(r.extra).client_v6.bytes(), slot});
+template <typename Apply>
+void SessionTable::for_each_index_entry(std::uint32_t slot, Apply apply) {
+  const Record& r = rec(slot);
+  if (r.flags & kClientV4) apply(client_v4_, v4_key(r.client_v4, slot));
+  if (r.flags & kClientV6) apply(client_v6_, V6Key{ext(r.extra).client_v6.bytes(), slot});
   if (r.extra == kNoSlot) return;
   const Extra& e = ext(r.extra);
   if (r.flags & kDest) {
     if (e.dest.family() == IpAddress::Family::v4) {
-      dest_v4_.insert(v4_key(e.dest.v4_number(), slot));
+      apply(dest_v4_, v4_key(e.dest.v4_number(), slot));
     } else {
-      dest_v6_.insert({e.dest.bytes(), slot});
+      apply(dest_v6_, V6Key{e.dest.bytes(), slot});
     }
   }
   for (auto [field, value] : e.alt_names) {
-    by_alt_.insert({names_.folded(field), names_.folded(value), slot});
+    apply(by_alt_, AltKey{names_.folded(field), names_.folded(value), slot});
   }
 }
 
+// The user list and the address and alternative-name indexes.
+void SessionTable::index(std::uint32_t slot) {
+  link_user(slot);
+  for_each_index_entry(slot, [](auto& index, const auto& entry) { index.insert(entry); });
+}
+
 void SessionTable::unindex(std::uint32_t slot) {
-  Record& r = rec(slot);
   unlink_user(slot);
-  if (r.flags & kClientV4) client_v4_.erase(v4_key(r.client_v4, slot));
-  if (r.flags & kClientV6) client_v6_.erase({ext(r.extra).client_v6.bytes(), slot});
-  if (r.extra == kNoSlot) return;
-  const Extra& e = ext(r.extra);
-  if (r.flags & kDest) {
-    if (e.dest.family() == IpAddress::Family::v4) {
-      dest_v4_.erase(v4_key(e.dest.v4_number(), slot));
-    } else {
-      dest_v6_.erase({e.dest.bytes(), slot});
-    }
-  }
-  for (auto [field, value] : e.alt_names) {
-    by_alt_.erase({names_.folded(field), names_.folded(value), slot});
-  }
+  for_each_index_entry(slot, [](auto& index, const auto& entry) { index.erase(entry); });
 }
 
 std::uint32_t SessionTable::place(const Session& s, bool dovecot) {
@@ -417,6 +408,12 @@ bool SessionTable::remove(const ConnectionId& id) {
   auto slot = find_slot(id);
   if (!slot) return false;
   erase_slot(*slot);
+  return true;
+}
+
+bool SessionTable::remove(SessionRef ref) {
+  if (!alive(ref)) return false;
+  erase_slot(ref.slot);
   return true;
 }
 

@@ -84,6 +84,8 @@ class SessionTable {
   bool update(const Session& updated);
   // False if the id is unknown.
   bool remove(const ConnectionId& id);
+  // The same for a session already found; false if it has gone since.
+  bool remove(SessionRef ref);
   // Removes every session of one channel or process; returns how many.
   std::size_t remove_owner(OwnerId owner);
 
@@ -196,6 +198,10 @@ class SessionTable {
   void erase_slot(std::uint32_t slot);
   void index(std::uint32_t slot);
   void unindex(std::uint32_t slot);
+  // Calls apply(index, entry) for each address and alternative-name index
+  // entry of a slot: what index() inserts and unindex() erases.
+  template <typename Apply>
+  void for_each_index_entry(std::uint32_t slot, Apply apply);
   void set_fields(std::uint32_t slot, const Session& session, bool dovecot);
   void clear_fields(std::uint32_t slot);
   void link_user(std::uint32_t slot);

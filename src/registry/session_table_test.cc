@@ -218,8 +218,16 @@ TEST(SessionTable, StaleRefsAreRecognised) {
   SessionRef ref = *table.find(a.id);
   ASSERT_TRUE(table.remove(a.id));
   EXPECT_FALSE(table.alive(ref));
-  ASSERT_TRUE(table.add(make("b", "", 1)));  // reuses the slot
+  Session b = make("b", "", 1);
+  ASSERT_TRUE(table.add(b));  // reuses the slot
   EXPECT_FALSE(table.alive(ref));
+  EXPECT_FALSE(table.remove(ref));  // never the slot's next session
+  EXPECT_TRUE(table.find(b.id));
+  SessionRef b_ref = *table.find(b.id);
+  EXPECT_EQ(b_ref.slot, ref.slot);
+  EXPECT_TRUE(table.remove(b_ref));
+  EXPECT_FALSE(table.find(b.id));
+  EXPECT_EQ(table.size(), 0u);
 }
 
 // Removing a process, a channel or one session costs what goes: the
