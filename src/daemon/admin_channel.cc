@@ -18,11 +18,11 @@ constexpr long long kMaxAuditRecords = 1000;
 constexpr std::size_t kMaxAuditLine = 256 * 1024;
 }  // namespace
 
-AdminChannel::AdminChannel(Server& server, UnixSocket socket, PeerCredentials peer, Role role,
-                           Socket kind)
-    : LineChannel(std::move(socket), server.config().max_line_length,
-                  server.config().max_output_bytes),
-      server_(server),
+AdminChannel::AdminChannel(AdminContext& context, UnixSocket socket, PeerCredentials peer,
+                           Role role, Socket kind)
+    : LineChannel(std::move(socket), context.config.max_line_length,
+                  context.config.max_output_bytes),
+      context_(context),
       peer_(peer),
       role_(role),
       kind_(kind) {}
@@ -36,8 +36,7 @@ asio::awaitable<void> AdminChannel::run() {
     // idle for long; Dovecot's processes keep their connections open.
     std::chrono::milliseconds deadline{};
     if (kind_ != Socket::dovecot) {
-      deadline =
-          greeted_ ? server_.config().admin_idle_timeout : server_.config().handshake_timeout;
+      deadline = greeted_ ? context_.config.admin_idle_timeout : context_.config.handshake_timeout;
     }
     ReadStatus status = co_await read_line(&line, deadline);
     if (status == ReadStatus::closed) break;
@@ -68,14 +67,14 @@ asio::awaitable<void> AdminChannel::run() {
   }
   if (output_overrun()) {
     log_warning("admin client uid {} pid {}: more than max_output_bytes={} unread; dropping it",
-                peer_.uid, peer_.pid, server_.config().max_output_bytes);
+                peer_.uid, peer_.pid, context_.config.max_output_bytes);
   } else if (output_stalled()) {
     log_warning("admin client uid {} pid {}: read nothing for admin_idle_timeout_ms; dropping it",
                 peer_.uid, peer_.pid);
   } else if (!closing()) {
     close();
   }
-  if (kind_ == Socket::counted) server_.remove_admin();
+  if (kind_ == Socket::counted) context_.counted_closed();
 }
 
 void AdminChannel::error(const std::string& message) {
@@ -99,7 +98,7 @@ bool AdminChannel::answer_dovecot23(std::string& line) {
     sender.may_register_any = role_ == Role::kick && kind_ != Socket::dovecot;
     sender.uid = peer_.uid;
     split_fields_in_place(line, &fields_);
-    reply = handle_dovecot23_line(server_.dovecot23(), fields_, sender);
+    reply = handle_dovecot23_line(context_.dovecot23, fields_, sender);
   }
   if (!reply.fatal.empty()) {
     log_warning("Dovecot anvil client uid {} pid {}: {}; closing", peer_.uid, peer_.pid,
@@ -113,7 +112,7 @@ bool AdminChannel::answer_dovecot23(std::string& line) {
 
 asio::awaitable<void> AdminChannel::send_dovecot23_dump() {
   auto self = shared_from_this();
-  Dovecot23Dump dump(server_.sessions());
+  Dovecot23Dump dump(context_.sessions);
   std::string part, row;
   while (!closing() && dump.next(&row)) {
     part += row;
@@ -169,10 +168,10 @@ asio::awaitable<void> AdminChannel::who(const std::vector<std::string>& fields) 
       co_return;
     }
   }
-  server_.sync_registrations();
+  context_.sync();
   // Sessions may come and go between the parts: a ref knows when its
   // session is gone.
-  const SessionTable& table = server_.sessions();
+  const SessionTable& table = context_.sessions;
   std::vector<SessionRef> refs = table.select(filter);
   std::size_t sent = 0;
   std::string part;
@@ -218,14 +217,14 @@ asio::awaitable<void> AdminChannel::kick(const std::vector<std::string>& fields)
     error("KICK: refusing to kick without a filter");
     co_return;
   }
-  auto outcomes = co_await server_.kick(filter, reason, dry_run, force);
+  auto outcomes = co_await context_.kick(filter, reason, dry_run, force);
   std::size_t kicked = 0;
   for (const KickOutcome& outcome : outcomes) kicked += outcome.status == KickStatus::kicked;
   // The record is on disk before the admin hears anything.
   audit.reason = reason;
   audit.dry_run = dry_run;
   audit.force = force;
-  std::string audit_error = server_.audit().record(audit, outcomes);
+  std::string audit_error = context_.audit.record(audit, outcomes);
   if (!audit_error.empty()) log_error("kick not audited: {}", audit_error);
   if (!dry_run) {
     log_info("kick by uid {} (reason \"{}\"): {} matched, {} kicked", peer_.uid, clip(reason),
@@ -250,7 +249,7 @@ asio::awaitable<void> AdminChannel::kick(const std::vector<std::string>& fields)
 
 asio::awaitable<void> AdminChannel::send_part(std::string& part) {
   send(std::exchange(part, {}));
-  co_await drain_to(kPartBytes, server_.config().admin_idle_timeout);
+  co_await drain_to(kPartBytes, context_.config.admin_idle_timeout);
 }
 
 void AdminChannel::audit_tail(const std::vector<std::string>& fields) {
@@ -261,14 +260,14 @@ void AdminChannel::audit_tail(const std::vector<std::string>& fields) {
       return error("AUDIT: expected count=<1.." + std::to_string(kMaxAuditRecords) + ">");
     }
   }
-  if (!server_.audit().enabled()) return error("AUDIT: the audit trail is off (audit_log)");
-  std::vector<std::string> records = server_.audit().tail(static_cast<std::size_t>(count));
+  if (!context_.audit.enabled()) return error("AUDIT: the audit trail is off (audit_log)");
+  std::vector<std::string> records = context_.audit.tail(static_cast<std::size_t>(count));
   std::string out;
   // The newest records, as many as fit in half the output limit.
   std::size_t first = records.size(), bytes = 0;
   while (first > 0) {
     std::size_t cost = std::min(records[first - 1].size(), kMaxAuditLine) + 16;
-    if (bytes + cost > server_.config().max_output_bytes / 2) break;
+    if (bytes + cost > context_.config.max_output_bytes / 2) break;
     bytes += cost;
     first--;
   }
@@ -279,7 +278,7 @@ void AdminChannel::audit_tail(const std::vector<std::string>& fields) {
     std::string line = record.size() <= kMaxAuditLine
                            ? record
                            : fmt::format("{{\"omitted\":\"a record of {} bytes; it is in {}\"}}",
-                                         record.size(), server_.audit().path());
+                                         record.size(), context_.audit.path());
     out += LineWriter().add("RECORD").add(line).finish();
   }
   out += LineWriter().add("END").add("count=" + std::to_string(records.size())).finish();

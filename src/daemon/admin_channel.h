@@ -4,11 +4,38 @@
 // Dovecot's lookups) or kick (also kick, and 2.3 registrations).
 #pragma once
 
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+#include "common/unix_socket.h"
+#include "daemon/audit_log.h"
+#include "daemon/config.h"
+#include "daemon/dovecot23_dialect.h"
 #include "daemon/line_channel.h"
 #include "daemon/peer_access.h"
-#include "daemon/server.h"
+#include "daemon/running_kick.h"
+#include "registry/session_filter.h"
+#include "registry/session_table.h"
 
 namespace anvil {
+
+// What an admin channel works on, and nothing more of the daemon: anvild
+// builds one for all its channels (Server), a test its own.
+struct AdminContext {
+  const DaemonConfig& config;
+  SessionTable& sessions;
+  AuditLog& audit;
+  Dovecot23Context& dovecot23;
+  // Brings in registrations written but not yet read (Dovecot's pipes).
+  std::function<void()> sync;
+  // Runs a kick (filter, reason, dry run, force) to its outcomes.
+  std::function<asio::awaitable<std::vector<KickOutcome>>(SessionFilter, std::string, bool, bool)>
+      kick;
+  // A connection counted towards max_admin_clients has ended.
+  std::function<void()> counted_closed;
+};
 
 class AdminChannel : public LineChannel {
  public:
@@ -17,7 +44,8 @@ class AdminChannel : public LineChannel {
     exempt,   // anvild's admin socket, root or anvild's uid: never refused
     dovecot,  // a socket Dovecot's master made and handed over
   };
-  AdminChannel(Server& server, UnixSocket socket, PeerCredentials peer, Role role, Socket kind);
+  AdminChannel(AdminContext& context, UnixSocket socket, PeerCredentials peer, Role role,
+               Socket kind);
   asio::awaitable<void> run();
 
  private:
@@ -34,7 +62,7 @@ class AdminChannel : public LineChannel {
   asio::awaitable<void> send_part(std::string& part);
   void error(const std::string& message);
 
-  Server& server_;
+  AdminContext& context_;
   PeerCredentials peer_;
   Role role_;
   Socket kind_;

@@ -42,7 +42,19 @@ Server::Server(asio::io_context& io, DaemonConfig config)
                  [this](std::int32_t pid, std::uint32_t uid) { return session_limit(pid, uid); },
                  [this] { sync_registrations(); }} {
   if (config_.dovecot_service) served_master_ = ::getppid();
+  service_context_ = std::make_unique<ServiceContext>(ServiceContext{
+      config_, sessions_, penalties_,
+      [this](std::int32_t pid, std::uint32_t uid) { return session_limit(pid, uid); },
+      [this] { sync_registrations(); }, [this](OwnerId owner) { remove_service(owner); }});
+  admin_context_ = std::make_unique<AdminContext>(
+      AdminContext{config_, sessions_, audit_, dovecot23_, [this] { sync_registrations(); },
+                   [this](SessionFilter filter, std::string reason, bool dry_run, bool force) {
+                     return kick(std::move(filter), std::move(reason), dry_run, force);
+                   },
+                   [this] { admin_count_--; }});
 }
+
+Server::~Server() = default;
 
 std::string Server::dovecot_refusal(pid_t pid) const {
   std::vector<pid_t> masters;
@@ -254,7 +266,8 @@ asio::awaitable<void> Server::accept_services() {
     }
     per_uid++;
     OwnerId owner = next_owner_++;
-    auto channel = std::make_shared<ServiceChannel>(*this, std::move(socket), cred, owner);
+    auto channel =
+        std::make_shared<ServiceChannel>(*service_context_, std::move(socket), cred, owner);
     services_.emplace(owner, channel);
     asio::co_spawn(io_, channel->run(), asio::detached);
   }
@@ -279,8 +292,8 @@ asio::awaitable<void> Server::accept_admins(asio::local::stream_protocol::accept
       // and sizes their clients (every login process keeps one
       // connection). What they may do there is Dovecot's read role, plus
       // its penalty updates; see AdminChannel.
-      auto channel = std::make_shared<AdminChannel>(*this, std::move(socket), cred, Role::read,
-                                                    AdminChannel::Socket::dovecot);
+      auto channel = std::make_shared<AdminChannel>(*admin_context_, std::move(socket), cred,
+                                                    Role::read, AdminChannel::Socket::dovecot);
       asio::co_spawn(io_, channel->run(), asio::detached);
       continue;
     }
@@ -308,7 +321,7 @@ asio::awaitable<void> Server::accept_admins(asio::local::stream_protocol::accept
     }
     if (counted) admin_count_++;
     auto channel = std::make_shared<AdminChannel>(
-        *this, std::move(socket), cred, role,
+        *admin_context_, std::move(socket), cred, role,
         counted ? AdminChannel::Socket::counted : AdminChannel::Socket::exempt);
     asio::co_spawn(io_, channel->run(), asio::detached);
   }

@@ -27,10 +27,13 @@
 namespace anvil {
 
 class ServiceChannel;
+struct ServiceContext;
+struct AdminContext;
 
 class Server {
  public:
   Server(asio::io_context& io, DaemonConfig config);
+  ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
@@ -63,7 +66,6 @@ class Server {
   std::string dovecot_refusal(pid_t pid) const;
 
   void remove_service(OwnerId owner);
-  void remove_admin() { admin_count_--; }
 
   // "" if one more session may be registered for this process and uid, or
   // the limit (max_sessions_per_process, _per_uid, max_sessions) that says no.
@@ -124,6 +126,9 @@ class Server {
   bool stopped_ = false;
   std::function<void()> registration_sync_;
   Dovecot23Context dovecot23_;
+  // What the channels are given (daemon/service_channel.h, admin_channel.h).
+  std::unique_ptr<ServiceContext> service_context_;
+  std::unique_ptr<AdminContext> admin_context_;
 };
 
 }  // namespace anvil

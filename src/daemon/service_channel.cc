@@ -23,11 +23,11 @@ bool valid_service_name(std::string_view name) {
 
 }  // namespace
 
-ServiceChannel::ServiceChannel(Server& server, UnixSocket socket, PeerCredentials peer,
+ServiceChannel::ServiceChannel(ServiceContext& context, UnixSocket socket, PeerCredentials peer,
                                OwnerId owner)
-    : LineChannel(std::move(socket), server.config().max_line_length,
-                  server.config().max_output_bytes),
-      server_(server),
+    : LineChannel(std::move(socket), context.config.max_line_length,
+                  context.config.max_output_bytes),
+      context_(context),
       peer_(peer),
       owner_(owner) {}
 
@@ -39,7 +39,7 @@ asio::awaitable<void> ServiceChannel::run() {
     // The handshake must come at once; afterwards a service may stay
     // silent for as long as it likes.
     auto deadline =
-        state_ == State::ready ? std::chrono::milliseconds{} : server_.config().handshake_timeout;
+        state_ == State::ready ? std::chrono::milliseconds{} : context_.config.handshake_timeout;
     ReadStatus status = co_await read_line(&line, deadline);
     if (status == ReadStatus::closed) break;
     if (status == ReadStatus::timed_out) {
@@ -66,7 +66,7 @@ asio::awaitable<void> ServiceChannel::run() {
   if (output_overrun()) {
     log_warning("service {} pid {} uid {}: more than max_output_bytes={} unread; dropping it",
                 service_.empty() ? "?" : service_, peer_.pid, peer_.uid,
-                server_.config().max_output_bytes);
+                context_.config.max_output_bytes);
   } else if (!closing()) {
     close();
   }
@@ -145,14 +145,14 @@ void ServiceChannel::handle_connect(const std::vector<std::string_view>& fields,
   if (!id || id->is_zero())
     return error(command, fields[1], "invalid connection id: " + clip(fields[1]));
 
-  SessionTable& table = server_.sessions();
+  SessionTable& table = context_.sessions;
   if (update) {
     auto existing = table.find(*id);
     if (!existing || table.owner_of(*existing) != owner_) {
       return error(command, fields[1], "unknown connection id " + std::string(fields[1]));
     }
   } else {
-    if (std::string limit = server_.session_limit(peer_.pid, peer_.uid); !limit.empty()) {
+    if (std::string limit = context_.session_limit(peer_.pid, peer_.uid); !limit.empty()) {
       return error(command, fields[1], limit);
     }
   }
@@ -178,11 +178,11 @@ void ServiceChannel::handle_connect(const std::vector<std::string_view>& fields,
 void ServiceChannel::handle_disconnect(const std::vector<std::string_view>& fields) {
   if (fields.size() < 2) return error("DISCONNECT", "", "DISCONNECT needs a connection id");
   auto id = ConnectionId::parse(fields[1]);
-  auto session = id ? server_.sessions().find(*id) : std::nullopt;
-  if (!session || server_.sessions().owner_of(*session) != owner_) {
+  auto session = id ? context_.sessions.find(*id) : std::nullopt;
+  if (!session || context_.sessions.owner_of(*session) != owner_) {
     return error("DISCONNECT", fields[1], "unknown connection id " + std::string(fields[1]));
   }
-  server_.sessions().remove(*id);
+  context_.sessions.remove(*session);
 }
 
 void ServiceChannel::handle_kicked(const std::vector<std::string_view>& fields) {
@@ -197,8 +197,10 @@ void ServiceChannel::handle_kicked(const std::vector<std::string_view>& fields) 
     auto id = ConnectionId::parse(fields[i]);
     if (!id) return error("KICKED", fields[i], "invalid connection id: " + std::string(fields[i]));
     dropped.insert(*id);
-    auto session = server_.sessions().find(*id);
-    if (session && server_.sessions().owner_of(*session) == owner_) server_.sessions().remove(*id);
+    auto session = context_.sessions.find(*id);
+    if (session && context_.sessions.owner_of(*session) == owner_) {
+      context_.sessions.remove(*session);
+    }
   }
   auto it = pending_.find(static_cast<std::uint64_t>(request));
   if (it == pending_.end()) {
@@ -219,15 +221,15 @@ void ServiceChannel::handle_count(const std::vector<std::string_view>& fields) {
   if (fields.size() < 2 || !parse_integer(fields[1], 1, INT64_MAX, &request)) {
     return error("COUNT", "", "COUNT needs a request number");
   }
-  server_.sync_registrations();
-  const SessionTable& table = server_.sessions();
+  context_.sync();
+  const SessionTable& table = context_.sessions;
   auto ip = IpAddress::parse(field_value(fields, 2, "ip"));
   std::string_view user = field_value(fields, 2, "user");
   std::size_t ip_sessions = ip ? table.address_size(*ip) : 0;
   std::size_t ip_prelogin = ip ? table.address_prelogin_size(*ip) : 0;
   std::size_t user_sessions = user.empty() ? 0 : table.user_size(user);
   unsigned penalty =
-      ip ? server_.penalties().get(PenaltyTable::login_ident(*ip), unix_seconds()).first : 0;
+      ip ? context_.penalties.get(PenaltyTable::login_ident(*ip), unix_seconds()).first : 0;
   send(LineWriter()
            .add("COUNTS")
            .add(request)
@@ -248,9 +250,9 @@ void ServiceChannel::handle_login(const std::vector<std::string_view>& fields) {
   if (failed) {
     long long checksum = 0;
     parse_integer(field_value(fields, 2, "checksum"), 0, UINT32_MAX, &checksum);
-    server_.penalties().login_failed(*ip, static_cast<std::uint32_t>(checksum), unix_seconds());
+    context_.penalties.login_failed(*ip, static_cast<std::uint32_t>(checksum), unix_seconds());
   } else {
-    server_.penalties().login_succeeded(*ip, unix_seconds());
+    context_.penalties.login_succeeded(*ip, unix_seconds());
   }
 }
 
@@ -261,7 +263,7 @@ void ServiceChannel::request_kick(const std::vector<ConnectionId>& ids, const st
   // SIGSTOP reads it when it resumes). The deadline, on the monotonic clock
   // that every process of this host shares, falls before anvild's own, so
   // that an answer sent in time arrives in time.
-  auto timeout = server_.config().kick_timeout;
+  auto timeout = context_.config.kick_timeout;
   auto margin = std::min<std::chrono::milliseconds>(timeout / 5, std::chrono::seconds(1));
   auto deadline = std::chrono::duration_cast<std::chrono::milliseconds>(
       (std::chrono::steady_clock::now() + timeout - margin).time_since_epoch());
@@ -290,7 +292,7 @@ void ServiceChannel::abandon(const std::shared_ptr<RunningKick>& kick) {
 }
 
 void ServiceChannel::finish() {
-  std::size_t removed = server_.sessions().remove_owner(owner_);
+  std::size_t removed = context_.sessions.remove_owner(owner_);
   for (auto& [request, pending] : pending_) {
     for (const ConnectionId& id : pending.ids) pending.kick->settle(id, KickStatus::vanished);
     pending.kick->answered();
@@ -300,7 +302,7 @@ void ServiceChannel::finish() {
     log_info("service {} pid {} closed its channel; {} sessions removed",
              service_.empty() ? "?" : service_, peer_.pid, removed);
   }
-  server_.remove_service(owner_);
+  context_.closed(owner_);
 }
 
 }  // namespace anvil

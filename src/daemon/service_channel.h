@@ -4,18 +4,38 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "common/log.h"
+#include "common/unix_socket.h"
+#include "daemon/config.h"
 #include "daemon/line_channel.h"
-#include "daemon/server.h"
+#include "daemon/running_kick.h"
+#include "registry/penalty_table.h"
+#include "registry/session_table.h"
 
 namespace anvil {
 
+// What a service channel works on, and nothing more of the daemon: anvild
+// builds one for all its channels (Server), a test its own.
+struct ServiceContext {
+  const DaemonConfig& config;
+  SessionTable& sessions;
+  PenaltyTable& penalties;
+  // Which limit refuses one more session for this pid and uid; "" if none.
+  std::function<std::string(std::int32_t, std::uint32_t)> session_limit;
+  // Brings in registrations written but not yet read (Dovecot's pipes).
+  std::function<void()> sync;
+  // The channel has ended; its sessions are gone.
+  std::function<void(OwnerId)> closed;
+};
+
 class ServiceChannel : public LineChannel {
  public:
-  ServiceChannel(Server& server, UnixSocket socket, PeerCredentials peer, OwnerId owner);
+  ServiceChannel(ServiceContext& context, UnixSocket socket, PeerCredentials peer, OwnerId owner);
 
   asio::awaitable<void> run();
 
@@ -47,7 +67,7 @@ class ServiceChannel : public LineChannel {
   void fatal(const std::string& message);
   void finish();
 
-  Server& server_;
+  ServiceContext& context_;
   PeerCredentials peer_;
   OwnerId owner_;
   State state_ = State::version;
