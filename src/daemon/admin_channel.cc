@@ -231,12 +231,12 @@ asio::awaitable<void> AdminChannel::kick(const std::vector<std::string>& fields)
              outcomes.size(), kicked);
   }
   std::string part;
+  LineWriter line;
   for (const KickOutcome& outcome : outcomes) {
-    LineWriter line;
-    line.add("RESULT").add("status=" + std::string(kick_status_name(outcome.status)));
+    line.add("RESULT").add("status", kick_status_name(outcome.status));
     add_session_fields(line, outcome.session);
-    if (!outcome.why.empty()) line.add("why=" + outcome.why);
-    part += line.finish();
+    if (!outcome.why.empty()) line.add("why", outcome.why);
+    line.finish_into(part);
     if (part.size() >= kPartBytes) co_await send_part(part);
   }
   send(std::move(part));

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -14,7 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/dovecot_process.h"
-#include "daemon/server.h"
+#include "daemon/running_kick.h"
+#include "registry/kick.h"
 
 namespace anvil {
 
@@ -68,27 +70,70 @@ std::string AuditLog::format(const KickAudit& kick, const std::vector<KickOutcom
   // A kick may select a million connections: each is written as text
   // straight away (keys in the order nlohmann writes them) instead of
   // becoming a JSON tree first.
-  auto text = [](const std::string& value) {
-    // Peers choose user names and reasons: never let invalid UTF-8 make
-    // the record unwritable.
-    return nlohmann::json(value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  auto text = [](std::string& out, const std::string& value) {
+    // Plain printable ASCII is its own JSON text; anything else goes
+    // through nlohmann, which escapes it and, as peers choose user names
+    // and reasons, replaces invalid UTF-8 rather than failing the record.
+    bool plain = std::all_of(value.begin(), value.end(),
+                             [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
+    if (plain) {
+      out += '"';
+      out += value;
+      out += '"';
+    } else {
+      out += nlohmann::json(value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
   };
-  auto address = [](const std::optional<IpAddress>& ip) {
-    return ip ? "\"" + ip->to_string() + "\"" : std::string("null");
+  auto address = [](std::string& out, const std::optional<IpAddress>& ip) {
+    if (ip) {
+      out += '"';
+      out += ip->to_string();
+      out += '"';
+    } else {
+      out += "null";
+    }
   };
   std::string connections = "[";
+  connections.reserve(256 * outcomes.size() + 2);  // one allocation for most records
   std::size_t kicked = 0;
+  auto number = [&](long long value) {
+    char digits[24];
+    connections.append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
+  };
   for (const KickOutcome& outcome : outcomes) {
     const Session& s = outcome.session;
     if (outcome.status == KickStatus::kicked) kicked++;
     if (connections.size() > 1) connections += ',';
-    connections += fmt::format(
-        "{{\"dest_ip\":{},\"dest_port\":{},\"id\":\"{}\",\"ip\":{},\"outcome\":\"{}\","
-        "\"pid\":{},\"port\":{},\"service\":{},\"uid\":{},\"user\":{}",
-        address(s.dest_ip), s.dest_port, s.id.to_hex(), address(s.client_ip),
-        kick_status_name(outcome.status), s.pid, s.client_port, text(s.service),
-        s.uid == kNoUid ? std::string("null") : std::to_string(s.uid), text(s.user));
-    if (!outcome.why.empty()) connections += ",\"why\":" + text(outcome.why);
+    char hex[32];
+    s.id.write_hex(hex);
+    connections += "{\"dest_ip\":";
+    address(connections, s.dest_ip);
+    connections += ",\"dest_port\":";
+    number(s.dest_port);
+    connections += ",\"id\":\"";
+    connections.append(hex, sizeof hex);
+    connections += "\",\"ip\":";
+    address(connections, s.client_ip);
+    connections += ",\"outcome\":\"";
+    connections += kick_status_name(outcome.status);
+    connections += "\",\"pid\":";
+    number(s.pid);
+    connections += ",\"port\":";
+    number(s.client_port);
+    connections += ",\"service\":";
+    text(connections, s.service);
+    connections += ",\"uid\":";
+    if (s.uid == kNoUid) {
+      connections += "null";
+    } else {
+      number(s.uid);
+    }
+    connections += ",\"user\":";
+    text(connections, s.user);
+    if (!outcome.why.empty()) {
+      connections += ",\"why\":";
+      text(connections, outcome.why);
+    }
     connections += '}';
   }
   connections += ']';
@@ -108,11 +153,17 @@ std::string AuditLog::format(const KickAudit& kick, const std::vector<KickOutcom
       {"matched", outcomes.size()},
       {"kicked", kicked},
   };
-  std::string out = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string head = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   // Only the key itself can be followed by this text unescaped: inside a
   // string value the quotes would be escaped.
   const std::string placeholder = "\"connections\":\"(connections)\"";
-  out.replace(out.find(placeholder), placeholder.size(), "\"connections\":" + connections);
+  std::size_t at = head.find(placeholder);
+  std::string out;
+  out.reserve(head.size() + connections.size() + 1);  // +1: record() adds the LF
+  out.append(head, 0, at);
+  out += "\"connections\":";
+  out += connections;
+  out.append(head, at + placeholder.size());
   return out;
 }
 
@@ -123,7 +174,8 @@ std::string AuditLog::record(const KickAudit& kick, const std::vector<KickOutcom
   }
   auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::system_clock::now().time_since_epoch());
-  std::string line = format(kick, outcomes, now.count()) + "\n";
+  std::string line = format(kick, outcomes, now.count());
+  line += '\n';
   if (!write_all(fd_.get(), line))
     return "writing audit_log " + path_ + ": " + std::strerror(errno);
   if (::fdatasync(fd_.get()) != 0) {

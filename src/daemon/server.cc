@@ -330,8 +330,10 @@ asio::awaitable<void> Server::accept_admins(asio::local::stream_protocol::accept
 asio::awaitable<std::vector<KickOutcome>> Server::kick(SessionFilter filter, std::string reason,
                                                        bool dry_run, bool force) {
   sync_registrations();
+  std::vector<SessionRef> refs = sessions_.select(filter);
   std::vector<Session> selected;
-  for (SessionRef ref : sessions_.select(filter)) selected.push_back(sessions_.get(ref));
+  selected.reserve(refs.size());
+  for (SessionRef ref : refs) selected.push_back(sessions_.get(ref));
   std::vector<KickGroup> plan = plan_kick(
       selected, [](const Session& s) { return s.owner; },
       [this](OwnerId owner) { return dovecot_.owns(owner); },

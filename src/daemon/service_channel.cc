@@ -1,6 +1,6 @@
 #include "daemon/service_channel.h"
 
-#include <unordered_set>
+#include <algorithm>
 
 #include "common/keyed_hash.h"
 #include "common/log.h"
@@ -192,11 +192,11 @@ void ServiceChannel::handle_kicked(const std::vector<std::string_view>& fields) 
   }
   // What the process dropped is gone, even when its answer comes too late
   // for the kick that asked: otherwise those sessions would linger.
-  std::unordered_set<ConnectionId, KeyedHash> dropped;
+  std::vector<ConnectionId> dropped;  // sorted below: no table a peer can fill
   for (std::size_t i = 2; i < fields.size(); i++) {
     auto id = ConnectionId::parse(fields[i]);
     if (!id) return error("KICKED", fields[i], "invalid connection id: " + std::string(fields[i]));
-    dropped.insert(*id);
+    dropped.push_back(*id);
     auto session = context_.sessions.find(*id);
     if (session && context_.sessions.owner_of(*session) == owner_) {
       context_.sessions.remove(*session);
@@ -208,10 +208,13 @@ void ServiceChannel::handle_kicked(const std::vector<std::string_view>& fields) 
              peer_.pid, request, dropped.size());
     return;
   }
+  std::sort(dropped.begin(), dropped.end());
   PendingKick pending = std::move(it->second);
   pending_.erase(it);
   for (const ConnectionId& id : pending.ids) {
-    pending.kick->settle(id, dropped.contains(id) ? KickStatus::kicked : KickStatus::not_dropped);
+    pending.kick->settle(id, std::binary_search(dropped.begin(), dropped.end(), id)
+                                 ? KickStatus::kicked
+                                 : KickStatus::not_dropped);
   }
   pending.kick->answered();
 }
