@@ -706,7 +706,7 @@ void SessionTable::sort_slots(std::vector<std::uint32_t>& slots) const {
   for (std::uint32_t slot : slots) bucket_start[rank[rec(slot).user] + 1]++;
   for (std::size_t i = 1; i < bucket_start.size(); i++) bucket_start[i] += bucket_start[i - 1];
   // Counting sort straight into the keys, then each user's run by the rest.
-  std::vector<Key> sorted(slots.size());
+  auto sorted = std::make_unique_for_overwrite<Key[]>(slots.size());  // each is written once
   std::vector<std::uint32_t> fill(bucket_start.begin(), bucket_start.end() - 1);
   for (std::uint32_t slot : slots) {
     std::uint32_t user_rank = rank[rec(slot).user];
@@ -714,10 +714,10 @@ void SessionTable::sort_slots(std::vector<std::uint32_t>& slots) const {
   }
   for (std::size_t b = 0; b + 1 < bucket_start.size(); b++) {
     if (bucket_start[b + 1] - bucket_start[b] > 1) {
-      std::sort(sorted.begin() + bucket_start[b], sorted.begin() + bucket_start[b + 1], rest_less);
+      std::sort(sorted.get() + bucket_start[b], sorted.get() + bucket_start[b + 1], rest_less);
     }
   }
-  for (std::size_t i = 0; i < sorted.size(); i++) slots[i] = sorted[i].slot;
+  for (std::size_t i = 0; i < slots.size(); i++) slots[i] = sorted[i].slot;
 }
 
 std::vector<SessionRef> SessionTable::select(const SessionFilter& filter) const {
