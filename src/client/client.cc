@@ -59,13 +59,28 @@ std::string session_fields(const Session& s) {
   return fields;
 }
 
-// "" if a session with these fields fits in one line anvild accepts, else
-// why not.
-std::string check_size(const std::string& fields) {
-  std::size_t size = std::string_view("CONNECT\t").size() + 32 + fields.size();  // without LF
+// The fields of a session as the service describes it, into *fields; ""
+// or why it cannot be registered (invalid, or too long for one line
+// anvild accepts).
+std::string encode_session(const SessionInfo& info, std::string* fields) {
+  Session session;
+  if (std::string problem = to_session(info, &session); !problem.empty()) return problem;
+  *fields = session_fields(session);
+  std::size_t size = std::string_view("CONNECT\t").size() + 32 + fields->size();  // without LF
   if (size <= kMaxSessionLine) return "";
   return "session too large to register: " + std::to_string(size) + " bytes on the wire, at most " +
          std::to_string(kMaxSessionLine);
+}
+
+void append_session_line(std::string& out, std::string_view command, const ConnectionId& id,
+                         const std::string& fields) {
+  char hex[32];
+  id.write_hex(hex);
+  out += command;
+  out += '\t';
+  out.append(hex, sizeof hex);
+  out += fields;
+  out += '\n';
 }
 
 }  // namespace
@@ -105,15 +120,6 @@ class Client::Impl {
     bool was_idle = output_.empty();
     output_ += line;
     if (was_idle && wakeup_) wakeup_();
-  }
-
-  void append_session_line(std::string& out, std::string_view command, const ConnectionId& id,
-                           const std::string& fields) {
-    out += command;
-    out += '\t';
-    out += id.to_hex();
-    out += fields;
-    out += '\n';
   }
 
   void queue_session(std::string_view command, const ConnectionId& id, const std::string& fields) {
@@ -296,11 +302,8 @@ Client::Client(Options options) : impl_(std::make_unique<Impl>(std::move(options
 Client::~Client() = default;
 
 ConnectionId Client::register_session(const SessionInfo& info, std::string* error) {
-  Session session;
-  std::string problem = to_session(info, &session);
-  std::string fields = problem.empty() ? session_fields(session) : "";
-  if (problem.empty()) problem = check_size(fields);
-  if (!problem.empty()) {
+  std::string fields;
+  if (std::string problem = encode_session(info, &fields); !problem.empty()) {
     if (error) *error = problem;
     return {};
   }
@@ -316,11 +319,8 @@ bool Client::update_session(const ConnectionId& id, const SessionInfo& info, std
     if (error) *error = "unknown connection id " + id.to_hex();
     return false;
   }
-  Session session;
-  std::string problem = to_session(info, &session);
-  std::string fields = problem.empty() ? session_fields(session) : "";
-  if (problem.empty()) problem = check_size(fields);
-  if (!problem.empty()) {
+  std::string fields;
+  if (std::string problem = encode_session(info, &fields); !problem.empty()) {
     if (error) *error = problem;
     return false;
   }
