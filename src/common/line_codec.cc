@@ -115,6 +115,13 @@ void split_fields_in_place(std::string& line, std::vector<std::string_view>* fie
   }
 }
 
+void release_large(std::string& line, std::vector<std::string_view>& fields) {
+  constexpr std::size_t kKeptBytes = 1024;
+  constexpr std::size_t kKeptFields = 64;
+  if (line.capacity() > kKeptBytes) std::string().swap(line);
+  if (fields.capacity() > kKeptFields) std::vector<std::string_view>().swap(fields);
+}
+
 std::string unescape_field(std::string_view escaped) {
   std::string out(escaped);
   out.resize(unescape_in_place(out.data(), out.size()));

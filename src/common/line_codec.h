@@ -27,6 +27,11 @@ std::vector<std::string> split_fields(std::string_view line);
 // only shrinks), and *fields gets views into `line`, valid while it is.
 // *fields keeps its capacity from line to line.
 void split_fields_in_place(std::string& line, std::vector<std::string_view>* fields);
+// After a line is handled: gives back the storage of a line and its fields
+// that a long line grew, so that a connection that once sent one (say, a
+// line of 16,000 tabs) does not hold it for as long as it stays. Small
+// storage is kept for the next line.
+void release_large(std::string& line, std::vector<std::string_view>& fields);
 
 // Builds one line field by field; finish() appends the LF.
 class LineWriter {

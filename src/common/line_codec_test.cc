@@ -79,6 +79,23 @@ TEST(LineCodec, SplitsInPlaceLikeACopy) {
   EXPECT_EQ(views[1], "c");
 }
 
+TEST(LineCodec, ALongLinesStorageIsGivenBack) {
+  std::string line(16000, '\t');
+  std::vector<std::string_view> fields;
+  split_fields_in_place(line, &fields);
+  ASSERT_EQ(fields.size(), 16001u);
+  release_large(line, fields);
+  EXPECT_LE(line.capacity(), 1024u);
+  EXPECT_LE(fields.capacity(), 64u);
+  // A short line keeps its storage for the next one.
+  line = "CONNECT\tx";
+  split_fields_in_place(line, &fields);
+  std::size_t capacity = fields.capacity();
+  release_large(line, fields);
+  EXPECT_EQ(fields.capacity(), capacity);
+  EXPECT_EQ(line, "CONNECT\tx");
+}
+
 TEST(LineCodec, WriterRoundTripsThroughSplit) {
   std::string line = LineWriter().add("WHO").add("user=a\tb").add(42).finish();
   ASSERT_EQ(line.back(), '\n');

@@ -99,6 +99,7 @@ bool AdminChannel::answer_dovecot23(std::string& line) {
     sender.uid = peer_.uid;
     split_fields_in_place(line, &fields_);
     reply = handle_dovecot23_line(context_.dovecot23, fields_, sender);
+    release_large(line, fields_);
   }
   if (!reply.fatal.empty()) {
     log_warning("Dovecot anvil client uid {} pid {}: {}; closing", peer_.uid, peer_.pid,

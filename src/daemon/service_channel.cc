@@ -62,6 +62,7 @@ asio::awaitable<void> ServiceChannel::run() {
     }
     split_fields_in_place(line, &fields_);
     handle(fields_);
+    release_large(line, fields_);
   }
   if (output_overrun()) {
     log_warning("service {} pid {} uid {}: more than max_output_bytes={} unread; dropping it",
