@@ -19,13 +19,14 @@ constexpr std::size_t kMaxAuditLine = 256 * 1024;
 }  // namespace
 
 AdminChannel::AdminChannel(AdminContext& context, UnixSocket socket, PeerCredentials peer,
-                           Role role, Socket kind)
+                           Role role, Socket kind, std::function<void()> ended)
     : LineChannel(std::move(socket), context.config.max_line_length,
                   context.config.max_output_bytes),
       context_(context),
       peer_(peer),
       role_(role),
-      kind_(kind) {}
+      kind_(kind),
+      ended_(std::move(ended)) {}
 
 asio::awaitable<void> AdminChannel::run() {
   auto self = shared_from_this();
@@ -74,7 +75,7 @@ asio::awaitable<void> AdminChannel::run() {
   } else if (!closing()) {
     close();
   }
-  if (kind_ == Socket::counted) context_.counted_closed();
+  if (ended_) ended_();
 }
 
 void AdminChannel::error(const std::string& message) {

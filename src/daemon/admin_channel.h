@@ -22,7 +22,7 @@
 namespace anvil {
 
 // What an admin channel works on, and nothing more of the daemon: anvild
-// builds one for all its channels (Server), a test its own.
+// builds one for all its channels (daemon.cc), a test its own.
 struct AdminContext {
   const DaemonConfig& config;
   SessionTable& sessions;
@@ -33,19 +33,17 @@ struct AdminContext {
   // Runs a kick (filter, reason, dry run, force) to its outcomes.
   std::function<asio::awaitable<std::vector<KickOutcome>>(SessionFilter, std::string, bool, bool)>
       kick;
-  // A connection counted towards max_admin_clients has ended.
-  std::function<void()> counted_closed;
 };
 
 class AdminChannel : public LineChannel {
  public:
   enum class Socket {
-    counted,  // anvild's admin socket, counted towards max_admin_clients
-    exempt,   // anvild's admin socket, root or anvild's uid: never refused
+    own,      // anvild's admin socket
     dovecot,  // a socket Dovecot's master made and handed over
   };
+  // `ended` (may be empty) is called when the connection ends.
   AdminChannel(AdminContext& context, UnixSocket socket, PeerCredentials peer, Role role,
-               Socket kind);
+               Socket kind, std::function<void()> ended = {});
   asio::awaitable<void> run();
 
  private:
@@ -66,6 +64,7 @@ class AdminChannel : public LineChannel {
   PeerCredentials peer_;
   Role role_;
   Socket kind_;
+  std::function<void()> ended_;
   bool greeted_ = false;
   bool dovecot23_ = false;                // the client speaks Dovecot 2.3's protocol
   std::vector<std::string_view> fields_;  // of the Dovecot line being answered

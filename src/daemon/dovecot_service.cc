@@ -13,7 +13,6 @@
 #include "common/log.h"
 #include "common/unix_socket.h"
 #include "daemon/dovecot23_dialect.h"
-#include "daemon/server.h"
 #include "registry/wire_codec.h"
 
 namespace anvil {
@@ -57,7 +56,7 @@ std::string DovecotService::start() {
     std::string key = "SOCKET" + std::to_string(n) + "_SETTINGS";
     const char* settings = std::getenv(key.c_str());
     std::string name = settings ? split_fields(settings).front() : key;
-    if (std::string error = server_.adopt_admin_listener(kMasterPipeFd + static_cast<int>(n), name);
+    if (std::string error = adopt_listener_(kMasterPipeFd + static_cast<int>(n), name);
         !error.empty()) {
       return error;
     }
@@ -67,7 +66,6 @@ std::string DovecotService::start() {
     ::fcntl(pipe->fd, F_SETFL, ::fcntl(pipe->fd, F_GETFL) | O_NONBLOCK);
     asio::co_spawn(io_, watch_pipe(*pipe), asio::detached);
   }
-  server_.set_registration_sync([this] { drain_pipes(); });
   asio::co_spawn(io_, receive_log_fds(), asio::detached);
   asio::co_spawn(io_, watch_master(), asio::detached);
   log_info("serving as Dovecot's anvil (pid {}, generation {}{})", status.pid, status.uid,
@@ -93,7 +91,7 @@ void DovecotService::handle_pipe_line(const std::string& line, Pipe& pipe) {
   Dovecot23Sender sender;
   sender.from_master = pipe.from_master;
   sender.may_register = true;  // Dovecot's processes; what they name is checked
-  Dovecot23Reply reply = handle_dovecot23_line(server_.dovecot23(), fields, sender);
+  Dovecot23Reply reply = handle_dovecot23_line(dialect_, fields, sender);
   // A pipe cannot be answered, and closing it would lose every later
   // registration: errors are logged and reading goes on.
   if (!reply.fatal.empty()) log_error("Anvil client input error: {}", reply.fatal);
@@ -182,8 +180,7 @@ asio::awaitable<void> DovecotService::watch_master() {
     if (ec || (poll_now(kMasterDeadFd, 0) & (POLLERR | POLLHUP)) != 0) break;
   }
   log_info("Dovecot's master is gone; shutting down");
-  server_.stop();
-  io_.stop();
+  shut_down_();
 }
 
 }  // namespace anvil

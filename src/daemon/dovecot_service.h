@@ -11,6 +11,7 @@
 #pragma once
 
 #include <asio.hpp>
+#include <functional>
 #include <string>
 
 #include "common/line_codec.h"
@@ -18,11 +19,17 @@
 
 namespace anvil {
 
-class Server;
-
 class DovecotService {
  public:
-  DovecotService(asio::io_context& io, Server& server) : io_(io), server_(server) {}
+  // adopt_listener serves one of master's listening sockets (fd, name) and
+  // returns "" or an error; shut_down ends anvild when master is gone.
+  DovecotService(asio::io_context& io, Dovecot23Context& dialect,
+                 std::function<std::string(int, const std::string&)> adopt_listener,
+                 std::function<void()> shut_down)
+      : io_(io),
+        dialect_(dialect),
+        adopt_listener_(std::move(adopt_listener)),
+        shut_down_(std::move(shut_down)) {}
   DovecotService(const DovecotService&) = delete;
   DovecotService& operator=(const DovecotService&) = delete;
 
@@ -53,7 +60,9 @@ class DovecotService {
   void handle_pipe_line(const std::string& line, Pipe& pipe);
 
   asio::io_context& io_;
-  Server& server_;
+  Dovecot23Context& dialect_;
+  std::function<std::string(int, const std::string&)> adopt_listener_;
+  std::function<void()> shut_down_;
   bool restarted_ = false;
   Pipe master_pipe_{7, true};
   Pipe shared_pipe_{8, false};

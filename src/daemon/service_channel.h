@@ -20,7 +20,7 @@
 namespace anvil {
 
 // What a service channel works on, and nothing more of the daemon: anvild
-// builds one for all its channels (Server), a test its own.
+// builds one for all its channels (daemon.cc), a test its own.
 struct ServiceContext {
   const DaemonConfig& config;
   SessionTable& sessions;
