@@ -21,8 +21,9 @@ enum Flags : std::uint8_t {
   kDovecot = 2,       // registered in Dovecot 2.3's protocol; its id is derived
   kClientV4 = 4,      // the client address is the record's client_v4
   kClientV6 = 8,      // the client address is in the extra record
-  kDest = 16,         // a proxy destination, in the extra record
+  kDest = 16,         // an IPv4 proxy destination, in the extra record
   kDovecotHead = 32,  // heads its Dovecot key's chain (the one the key index holds)
+  kDestV6 = 64,       // an IPv6 proxy destination, in the extra record's v6 pair
 };
 
 std::uint32_t clamp_seconds(std::int64_t seconds) {
@@ -57,15 +58,25 @@ struct SessionTable::Record {
 // next_free.
 struct SessionTable::Extra {
   ConnectionId id;
-  IpAddress client_v6;
-  IpAddress dest;
+  std::uint32_t dest_v4 = 0;   // with kDest
+  std::uint32_t v6 = kNoSlot;  // IPv6 addresses (kClientV6, kDestV6): an index in v6_
+  // The first alternative name (field, value); most sessions have at most
+  // one. With alts == 2 the others are in more_alts_.
+  std::pair<NameId, NameId> alt{0, 0};
   std::uint16_t client_port = 0;
   std::uint16_t local_port = 0;
   std::uint16_t dest_port = 0;
-  std::uint32_t next_free = kNoSlot;
-  // Field and value; one is kept inline, as most sessions have at most one.
-  absl::InlinedVector<std::pair<NameId, NameId>, 1> alt_names;
+  std::uint8_t alts = 0;  // 0: none, 1: alt only, 2: alt and more_alts_
 };
+
+template <typename F>
+void SessionTable::for_each_alt(std::uint32_t extra, F f) const {
+  const Extra& e = ext(extra);
+  if (e.alts == 0) return;
+  f(e.alt.first, e.alt.second);
+  if (e.alts == 1) return;
+  for (auto [field, value] : more_alts_.find(extra)->second) f(field, value);
+}
 
 SessionTable::Tagged<ConnectionId> SessionTable::tagged(const ConnectionId& id) {
   return {id, static_cast<std::uint32_t>(KeyedHash{}(id))};
@@ -99,6 +110,7 @@ bool SessionTable::DovecotEq::operator()(Entry a, const Tagged<DovecotProbe>& b)
 SessionTable::SessionTable()
     : by_id_(0, TagHash{}, IdEq{this}), by_dovecot_key_(0, TagHash{}, DovecotEq{this}) {
   static_assert(sizeof(Record) <= 64);
+  static_assert(sizeof(Extra) == 40);
   derived_prefix_ = ConnectionId::random().high;
   empty_name_ = names_.acquire("");
 }
@@ -120,12 +132,17 @@ SessionTable::DovecotProbe SessionTable::probe_of(std::uint32_t slot) const {
 
 std::optional<IpAddress> SessionTable::client_ip(const Record& r) const {
   if (r.flags & kClientV4) return IpAddress::from_v4_number(r.client_v4);
-  if (r.flags & kClientV6) return ext(r.extra).client_v6;
+  if (r.flags & kClientV6) {
+    return IpAddress::from_bytes(IpAddress::Family::v6, v6_[ext(r.extra).v6].client);
+  }
   return std::nullopt;
 }
 
 std::optional<IpAddress> SessionTable::dest_ip(const Record& r) const {
-  if (r.flags & kDest) return ext(r.extra).dest;
+  if (r.flags & kDest) return IpAddress::from_v4_number(ext(r.extra).dest_v4);
+  if (r.flags & kDestV6) {
+    return IpAddress::from_bytes(IpAddress::Family::v6, v6_[ext(r.extra).v6].dest);
+  }
   return std::nullopt;
 }
 
@@ -143,35 +160,29 @@ std::uint32_t SessionTable::new_slot() {
 }
 
 SessionTable::Extra& SessionTable::ext(std::uint32_t index) {
-  return extra_chunks_[index >> kChunkBits][index & (kChunkSize - 1)];
+  return extras_[index];
 }
 
 const SessionTable::Extra& SessionTable::ext(std::uint32_t index) const {
-  return extra_chunks_[index >> kChunkBits][index & (kChunkSize - 1)];
-}
-
-std::uint32_t SessionTable::new_extra() {
-  if (free_extra_ != kNoSlot) {
-    std::uint32_t index = free_extra_;
-    free_extra_ = ext(index).next_free;
-    ext(index) = Extra{};
-    return index;
-  }
-  if ((extra_count_ & (kChunkSize - 1)) == 0) {
-    extra_chunks_.push_back(std::make_unique<Extra[]>(kChunkSize));
-  }
-  return extra_count_++;
+  return extras_[index];
 }
 
 void SessionTable::free_extra(std::uint32_t index) {
-  Extra& e = ext(index);
-  for (auto [field, value] : e.alt_names) {
+  clear_extra(index);
+  extras_.free(index);
+}
+
+// Gives back the alternative names and IPv6 addresses of an extra record.
+void SessionTable::clear_extra(std::uint32_t index) {
+  for_each_alt(index, [this](NameId field, NameId value) {
     names_.release(field);
     names_.release(value);
-  }
-  e.alt_names = {};
-  e.next_free = free_extra_;
-  free_extra_ = index;
+  });
+  Extra& e = ext(index);
+  if (e.alts == 2) more_alts_.erase(index);
+  e.alts = 0;
+  if (e.v6 != kNoSlot) v6_.free(e.v6);
+  e.v6 = kNoSlot;
 }
 
 // Sets what update() may change: user, addresses, ports and alt names.
@@ -179,41 +190,56 @@ void SessionTable::set_fields(std::uint32_t slot, const Session& s, bool dovecot
   Record& r = rec(slot);
   r.user = names_.acquire(s.user);
   bool needs_extra = !dovecot || (s.client_ip && s.client_ip->family() == IpAddress::Family::v6);
-  if (needs_extra && r.extra == kNoSlot) r.extra = new_extra();
+  if (needs_extra && r.extra == kNoSlot) r.extra = extras_.allocate();
+  auto v6_pair = [&]() -> V6Pair& {
+    Extra& e = ext(r.extra);
+    if (e.v6 == kNoSlot) e.v6 = v6_.allocate();
+    return v6_[e.v6];
+  };
   if (s.client_ip && s.client_ip->family() == IpAddress::Family::v4) {
     r.flags |= kClientV4;
     r.client_v4 = s.client_ip->v4_number();
   } else if (s.client_ip) {
     r.flags |= kClientV6;
-    ext(r.extra).client_v6 = *s.client_ip;
+    v6_pair().client = s.client_ip->bytes();
   }
   if (dovecot) return;
   Extra& e = ext(r.extra);
   e.client_port = s.client_port;
   e.local_port = s.local_port;
-  if (s.dest_ip) {
+  if (s.dest_ip && s.dest_ip->family() == IpAddress::Family::v4) {
     r.flags |= kDest;
-    e.dest = *s.dest_ip;
-    e.dest_port = s.dest_port;
+    e.dest_v4 = s.dest_ip->v4_number();
+  } else if (s.dest_ip) {
+    r.flags |= kDestV6;
+    v6_pair().dest = s.dest_ip->bytes();
   }
-  for (const AltName& alt : s.alt_names) {
-    NameId field = names_.acquire(alt.field);
-    e.alt_names.emplace_back(field, names_.acquire(alt.value));
+  if (s.dest_ip) e.dest_port = s.dest_port;
+  for (std::size_t i = 0; i < s.alt_names.size(); i++) {
+    NameId field = names_.acquire(s.alt_names[i].field);
+    std::pair<NameId, NameId> alt{field, names_.acquire(s.alt_names[i].value)};
+    if (i == 0) {
+      e.alt = alt;
+      e.alts = 1;
+    } else {
+      if (i == 1) {
+        ext(r.extra).alts = 2;
+        more_alts_[r.extra].reserve(s.alt_names.size() - 1);
+      }
+      more_alts_[r.extra].push_back(alt);
+    }
   }
 }
 
 void SessionTable::clear_fields(std::uint32_t slot) {
   Record& r = rec(slot);
   names_.release(r.user);
-  r.flags &= static_cast<std::uint8_t>(~(kClientV4 | kClientV6 | kDest));
+  r.flags &= static_cast<std::uint8_t>(~(kClientV4 | kClientV6 | kDest | kDestV6));
   if (r.extra == kNoSlot) return;
+  clear_extra(r.extra);
   Extra& e = ext(r.extra);
-  for (auto [field, value] : e.alt_names) {
-    names_.release(field);
-    names_.release(value);
-  }
-  e.alt_names.clear();
   e.client_port = e.local_port = e.dest_port = 0;
+  e.dest_v4 = 0;
 }
 
 void SessionTable::link_user(std::uint32_t slot) {
@@ -243,19 +269,14 @@ template <typename Apply>
 void SessionTable::for_each_index_entry(std::uint32_t slot, Apply apply) {
   const Record& r = rec(slot);
   if (r.flags & kClientV4) apply(client_v4_, v4_key(r.client_v4, slot));
-  if (r.flags & kClientV6) apply(client_v6_, V6Key{ext(r.extra).client_v6.bytes(), slot});
   if (r.extra == kNoSlot) return;
   const Extra& e = ext(r.extra);
-  if (r.flags & kDest) {
-    if (e.dest.family() == IpAddress::Family::v4) {
-      apply(dest_v4_, v4_key(e.dest.v4_number(), slot));
-    } else {
-      apply(dest_v6_, V6Key{e.dest.bytes(), slot});
-    }
-  }
-  for (auto [field, value] : e.alt_names) {
+  if (r.flags & kClientV6) apply(client_v6_, V6Key{v6_[e.v6].client, slot});
+  if (r.flags & kDest) apply(dest_v4_, v4_key(e.dest_v4, slot));
+  if (r.flags & kDestV6) apply(dest_v6_, V6Key{v6_[e.v6].dest, slot});
+  for_each_alt(r.extra, [&](NameId field, NameId value) {
     apply(by_alt_, AltKey{names_.folded(field), names_.folded(value), slot});
-  }
+  });
 }
 
 // The user list and the address and alternative-name indexes.
@@ -499,12 +520,12 @@ void SessionTable::get(SessionRef ref, Session* out) const {
     s.client_port = e.client_port;
     s.local_port = e.local_port;
     s.dest_port = e.dest_port;
-    for (auto [field, value] : e.alt_names) {
+    for_each_alt(r.extra, [&](NameId field, NameId value) {
       if (alt_names == s.alt_names.size()) s.alt_names.emplace_back();
       s.alt_names[alt_names].field = names_.text(field);
       s.alt_names[alt_names].value = names_.text(value);
       alt_names++;
-    }
+    });
   }
   s.alt_names.resize(alt_names);
 }
@@ -632,9 +653,9 @@ bool SessionTable::matches(const SessionFilter& filter, std::uint32_t slot) cons
   SessionRef ref{slot, r.generation};
   std::vector<std::pair<std::string_view, std::string_view>> alts;
   if (!filter.alt_field.empty() && r.extra != kNoSlot) {
-    for (auto [field, value] : ext(r.extra).alt_names) {
+    for_each_alt(r.extra, [&](NameId field, NameId value) {
       alts.emplace_back(names_.text(field), names_.text(value));
-    }
+    });
   }
   return filter.matches(FilterSubject{id_of(ref), pid_of(ref), names_.text(r.service),
                                       names_.text(r.user), client_ip(r), dest_ip(r), alts});

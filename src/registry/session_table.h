@@ -24,7 +24,6 @@
 #include <absl/container/btree_set.h>
 #include <absl/container/flat_hash_map.h>
 #include <absl/container/flat_hash_set.h>
-#include <absl/container/inlined_vector.h>
 
 #include <array>
 #include <cstddef>
@@ -36,6 +35,7 @@
 #include <vector>
 
 #include "common/keyed_hash.h"
+#include "registry/chunked_pool.h"
 #include "registry/name_pool.h"
 #include "registry/session.h"
 #include "registry/session_filter.h"
@@ -191,8 +191,11 @@ class SessionTable {
   const Extra& ext(std::uint32_t index) const;
   const Record& rec(std::uint32_t slot) const;
   std::uint32_t new_slot();
-  std::uint32_t new_extra();
   void free_extra(std::uint32_t index);
+  void clear_extra(std::uint32_t index);
+  // Calls f(field, value) for each alternative name of an extra record.
+  template <typename F>
+  void for_each_alt(std::uint32_t extra, F f) const;
   std::uint32_t place(const Session& session, bool dovecot);
   DovecotProbe probe_of(std::uint32_t slot) const;
   void erase_slot(std::uint32_t slot);
@@ -220,9 +223,15 @@ class SessionTable {
   std::uint32_t slot_count_ = 0;  // slots ever used
   std::uint32_t free_slot_ = kNoSlot;
   std::size_t live_ = 0;
-  std::vector<std::unique_ptr<Extra[]>> extra_chunks_;
-  std::uint32_t extra_count_ = 0;
-  std::uint32_t free_extra_ = kNoSlot;
+  ChunkedPool<Extra> extras_;
+  // A session's IPv6 client and destination addresses (either may be unused).
+  struct V6Pair {
+    std::array<std::uint8_t, 16> client{};
+    std::array<std::uint8_t, 16> dest{};
+  };
+  ChunkedPool<V6Pair> v6_;
+  // Alternative names after the first, by extra record.
+  absl::flat_hash_map<std::uint32_t, std::vector<std::pair<NameId, NameId>>> more_alts_;
   std::uint64_t derived_prefix_;  // the high half of every derived id
 
   NamePool names_;

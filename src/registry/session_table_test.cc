@@ -323,9 +323,29 @@ SessionFilter random_filter(Random& r, const std::vector<ConnectionId>& ids) {
   if (which & 8) f.services.emplace_back(r.below(2) ? "IMAP" : "pop3");
   if (which & 16) f.pids.push_back(static_cast<std::int32_t>(100 + r.below(9)));
   if (which & 32) f.ids.push_back(ids[r.below(ids.size())]);
-  if (which & 64) f.destinations.push_back(*IpAddress::parse(r.below(2) ? "192.0.2.1" : "::5"));
-  if ((which & 128) && !f.users.empty()) f.alt_field = "USER_email";
+  if (which & 64) {
+    static const char* kDestinations[] = {"192.0.2.1", "::5", "2001:db8::1"};
+    f.destinations.push_back(*IpAddress::parse(kDestinations[r.below(3)]));
+  }
+  if ((which & 128) && !f.users.empty()) f.alt_field = r.below(2) ? "USER_email" : "user_ALIAS";
   return f;
+}
+
+// What only a service's session has: ports, a destination (none, IPv4 or
+// IPv6) and zero to three alternative names.
+void add_service_fields(Random& r, Session& s) {
+  s.client_port = static_cast<std::uint16_t>(r.below(65536));
+  s.local_port = static_cast<std::uint16_t>(r.below(65536));
+  switch (r.below(3)) {
+    case 0: s.dest_ip = IpAddress::parse("192.0.2.1"); break;
+    case 1: s.dest_ip = IpAddress::parse(r.below(2) ? "::5" : "2001:db8::1"); break;
+    default: break;
+  }
+  if (s.dest_ip) s.dest_port = static_cast<std::uint16_t>(1 + r.below(65535));
+  std::size_t alts = r.below(4);
+  if (alts > 0) s.alt_names.push_back({"user_Email", s.user + "@Example.com"});
+  if (alts > 1) s.alt_names.push_back({"user_alias", s.user});
+  if (alts > 2) s.alt_names.push_back({"user_other", "Jane@x"});
 }
 
 void run_model(std::uint64_t seed, std::size_t steps) {
@@ -342,9 +362,7 @@ void run_model(std::uint64_t seed, std::size_t steps) {
       case 0:
       case 1: {  // a service session (owners 1-5)
         Session s = random_session(r, 1 + r.below(5), ids);
-        if (r.below(2)) s.dest_ip = IpAddress::parse(r.below(2) ? "192.0.2.1" : "::5");
-        if (r.below(3) == 0) s.alt_names.push_back({"user_Email", s.user + "@Example.com"});
-        s.client_port = static_cast<std::uint16_t>(r.below(65536));
+        add_service_fields(r, s);
         bool fresh = !model.sessions.contains(s.id) && !derived.contains(s.id);
         ASSERT_EQ(table.add(s), fresh);
         if (fresh) model.sessions[s.id] = s, model.dovecot[s.id] = false;
@@ -363,6 +381,7 @@ void run_model(std::uint64_t seed, std::size_t steps) {
       }
       case 3: {  // an update by the service
         Session s = random_session(r, 1 + r.below(5), ids);
+        add_service_fields(r, s);
         if (r.below(2)) s.alt_names.push_back({"USER_EMAIL", "Jane@x"});
         auto it = model.sessions.find(s.id);
         bool known = it != model.sessions.end() && !model.dovecot[s.id];
@@ -372,7 +391,9 @@ void run_model(std::uint64_t seed, std::size_t steps) {
           m.user = s.user;
           m.client_ip = s.client_ip;
           m.client_port = s.client_port;
+          m.local_port = s.local_port;
           m.dest_ip = s.dest_ip;
+          m.dest_port = s.dest_port;
           m.alt_names = s.alt_names;
         }
         break;
@@ -423,6 +444,9 @@ void run_model(std::uint64_t seed, std::size_t steps) {
           ASSERT_EQ(s.client_ip, m.client_ip);
           ASSERT_EQ(s.dest_ip, m.dest_ip);
           ASSERT_EQ(s.alt_names, m.alt_names);
+          ASSERT_EQ(s.client_port, m.client_port);
+          ASSERT_EQ(s.local_port, m.local_port);
+          ASSERT_EQ(s.dest_port, m.dest_port);
           ASSERT_EQ(s.pid, m.pid);
           ASSERT_EQ(s.uid, m.uid);
           ASSERT_EQ(s.owner, m.owner);
