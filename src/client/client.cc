@@ -6,8 +6,8 @@
 
 #include <cstring>
 #include <map>
-#include <unordered_map>
 
+#include "client/session_store.h"
 #include "common/line_codec.h"
 #include "common/unix_socket.h"
 #include "registry/wire_codec.h"
@@ -24,48 +24,33 @@ constexpr std::size_t kMaxSessionLine = 16384;
 // Past this much unsent output anvild is not keeping up: reconnect and replay.
 constexpr std::size_t kMaxPendingOutput = 64 << 20;
 
-std::string to_session(const SessionInfo& info, Session* out) {
-  Session s;
-  s.user = info.user;
-  if (!info.client_ip.empty()) {
-    s.client_ip = IpAddress::parse(info.client_ip);
-    if (!s.client_ip) return "invalid client address: " + info.client_ip;
+// What follows the id in a session's CONNECT or UPDATE line ("\tuser=…"),
+// into *fields (its capacity reused), built with `line`: "" or why the
+// session cannot be registered (invalid, or too long for one line anvild
+// accepts). Addresses go as given once they parse; anvild reads them again.
+std::string encode_session(const SessionInfo& info, LineWriter& line, std::string* fields) {
+  if (!info.client_ip.empty() && !IpAddress::parse(info.client_ip)) {
+    return "invalid client address: " + info.client_ip;
   }
-  if (!info.dest_ip.empty()) {
-    s.dest_ip = IpAddress::parse(info.dest_ip);
-    if (!s.dest_ip) return "invalid destination address: " + info.dest_ip;
+  if (!info.dest_ip.empty() && !IpAddress::parse(info.dest_ip)) {
+    return "invalid destination address: " + info.dest_ip;
   }
-  s.client_port = info.client_port;
-  s.local_port = info.local_port;
-  s.dest_port = info.dest_port;
   for (const auto& [field, value] : info.alt_names) {
     if (!field.starts_with("user_") || field.find('=') != std::string::npos) {
       return "alternative name fields must be named user_*: " + field;
     }
-    s.alt_names.push_back({field, value});
   }
-  *out = std::move(s);
-  return "";
-}
-
-// What follows the id in a session's CONNECT or UPDATE line ("\tuser=…"),
-// kept per session to register it again after a reconnect.
-std::string session_fields(const Session& s) {
-  LineWriter line;
   line.add("");
-  add_session_info_fields(line, s);
-  std::string fields = line.finish();
-  fields.pop_back();  // the LF
-  return fields;
-}
-
-// The fields of a session as the service describes it, into *fields; ""
-// or why it cannot be registered (invalid, or too long for one line
-// anvild accepts).
-std::string encode_session(const SessionInfo& info, std::string* fields) {
-  Session session;
-  if (std::string problem = to_session(info, &session); !problem.empty()) return problem;
-  *fields = session_fields(session);
+  if (!info.user.empty()) line.add("user", info.user);
+  if (!info.client_ip.empty()) line.add("ip", info.client_ip);
+  if (info.client_port) line.add("port", info.client_port);
+  if (info.local_port) line.add("local_port", info.local_port);
+  if (!info.dest_ip.empty()) line.add("dest_ip", info.dest_ip);
+  if (info.dest_port) line.add("dest_port", info.dest_port);
+  for (const auto& [field, value] : info.alt_names) line.add(field, value);
+  fields->clear();
+  line.finish_into(*fields);
+  fields->pop_back();                                                             // the LF
   std::size_t size = std::string_view("CONNECT\t").size() + 32 + fields->size();  // without LF
   if (size <= kMaxSessionLine) return "";
   return "session too large to register: " + std::to_string(size) + " bytes on the wire, at most " +
@@ -73,7 +58,7 @@ std::string encode_session(const SessionInfo& info, std::string* fields) {
 }
 
 void append_session_line(std::string& out, std::string_view command, const ConnectionId& id,
-                         const std::string& fields) {
+                         std::string_view fields) {
   char hex[32];
   id.write_hex(hex);
   out += command;
@@ -94,7 +79,9 @@ class Client::Impl {
   }
 
   Options options_;
-  std::unordered_map<ConnectionId, std::string, ConnectionIdHash> sessions_;  // their fields
+  SessionStore sessions_;  // with their fields
+  LineWriter encoder_;     // reused for each session's fields
+  std::string fields_;
   UniqueFd fd_;
   LineBuffer input_{kMaxLineLength};
   std::string output_;
@@ -122,7 +109,7 @@ class Client::Impl {
     if (was_idle && wakeup_) wakeup_();
   }
 
-  void queue_session(std::string_view command, const ConnectionId& id, const std::string& fields) {
+  void queue_session(std::string_view command, const ConnectionId& id, std::string_view fields) {
     if (!fd_) return;  // replayed on reconnect
     bool was_idle = output_.empty();
     append_session_line(output_, command, id, fields);
@@ -196,7 +183,9 @@ class Client::Impl {
                    .add(static_cast<long long>(::getpid()))
                    .finish();
     output_sent_ = 0;
-    for (const auto& [id, fields] : sessions_) append_session_line(output_, "CONNECT", id, fields);
+    sessions_.for_each([this](const ConnectionId& id, std::string_view fields) {
+      append_session_line(output_, "CONNECT", id, fields);
+    });
   }
 
   void handle_line(const std::string& line) {
@@ -302,36 +291,41 @@ Client::Client(Options options) : impl_(std::make_unique<Impl>(std::move(options
 Client::~Client() = default;
 
 ConnectionId Client::register_session(const SessionInfo& info, std::string* error) {
-  std::string fields;
-  if (std::string problem = encode_session(info, &fields); !problem.empty()) {
+  Impl& impl = *impl_;
+  if (std::string problem = encode_session(info, impl.encoder_, &impl.fields_); !problem.empty()) {
     if (error) *error = problem;
     return {};
   }
   ConnectionId id = ConnectionId::random();
-  impl_->queue_session("CONNECT", id, fields);
-  impl_->sessions_.emplace(id, std::move(fields));
+  if (!impl.sessions_.insert(id, impl.fields_)) {
+    if (error) *error = "libanvil holds too much session data (4 GiB) in this process";
+    return {};
+  }
+  impl.queue_session("CONNECT", id, impl.fields_);
   return id;
 }
 
 bool Client::update_session(const ConnectionId& id, const SessionInfo& info, std::string* error) {
-  auto it = impl_->sessions_.find(id);
-  if (it == impl_->sessions_.end()) {
+  Impl& impl = *impl_;
+  if (!impl.sessions_.contains(id)) {
     if (error) *error = "unknown connection id " + id.to_hex();
     return false;
   }
-  std::string fields;
-  if (std::string problem = encode_session(info, &fields); !problem.empty()) {
+  if (std::string problem = encode_session(info, impl.encoder_, &impl.fields_); !problem.empty()) {
     if (error) *error = problem;
     return false;
   }
-  impl_->queue_session("UPDATE", id, fields);
-  it->second = std::move(fields);
+  if (!impl.sessions_.replace(id, impl.fields_)) {
+    if (error) *error = "libanvil holds too much session data (4 GiB) in this process";
+    return false;
+  }
+  impl.queue_session("UPDATE", id, impl.fields_);
   return true;
 }
 
 void Client::unregister_session(const ConnectionId& id) {
-  if (impl_->sessions_.erase(id) == 0) return;
-  impl_->queue(LineWriter().add("DISCONNECT").add(id.to_hex()).finish());
+  if (!impl_->sessions_.erase(id)) return;
+  impl_->queue_session("DISCONNECT", id, "");
 }
 
 void Client::set_kick_handler(KickHandler handler) {
