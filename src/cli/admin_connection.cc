@@ -130,27 +130,36 @@ void AdminConnection::who_each(const SessionFilter& filter,
 
 KickResults AdminConnection::kick(const SessionFilter& filter, const std::string& reason,
                                   bool dry_run, bool force) {
+  KickResults results;
+  kick_each(filter, reason, dry_run, force,
+            [&](const KickResult& result) { results.push_back(result); });
+  return results;
+}
+
+void AdminConnection::kick_each(const SessionFilter& filter, const std::string& reason,
+                                bool dry_run, bool force,
+                                const std::function<void(const KickResult&)>& row) {
   LineWriter line;
   line.add("KICK").add("reason=" + reason);
   if (dry_run) line.add("dry_run=1");
   if (force) line.add("force=1");
   add_filter_fields(line, filter);
   send(line.finish());
-  KickResults results;
+  KickResult result{Session{}, KickStatus::kicked};
   while (true) {
     const auto& fields = read_fields();
     if (fields.empty()) continue;
-    if (fields[0] == "END") return results;
+    if (fields[0] == "END") return;
     if (fields[0] != "RESULT" || fields.size() < 2 || !fields[1].starts_with("status=")) continue;
     auto status = kick_status_from_name(fields[1].substr(7));
     if (!status) {
       throw CliError{kExitSoftware,
                      "anvild sent an unknown kick status: " + std::string(fields[1])};
     }
-    KickResult& result = results.emplace_back();
     parse_session(fields, 2, &result.session);
     result.status = *status;
     result.why = field_value(fields, 2, "why");
+    row(result);
   }
 }
 

@@ -67,6 +67,9 @@ class AdminConnection {
   void who_each(const SessionFilter& filter, const std::function<void(const Session&)>& row);
   KickResults kick(const SessionFilter& filter, const std::string& reason, bool dry_run,
                    bool force = false);
+  // The same, each result handed over as it arrives (in one reused object).
+  void kick_each(const SessionFilter& filter, const std::string& reason, bool dry_run, bool force,
+                 const std::function<void(const KickResult&)>& row);
   // The newest audit records (JSON texts), oldest first.
   std::vector<std::string> audit(long long count);
 

@@ -92,7 +92,7 @@ KickResults DovecotAnvil::kick(const SessionFilter& filter, bool dry_run, bool f
   }
   // Every Dovecot process ends only by a signal, whole.
   std::vector<KickGroup> plan = plan_kick(
-      selected, [](const Session& s) { return static_cast<std::uint64_t>(s.pid); },
+      selected.size(), [&](std::size_t i) { return static_cast<std::uint64_t>(selected[i].pid); },
       [](std::uint64_t) { return true; },
       [&](std::uint64_t pid) { return processes[static_cast<pid_t>(pid)].all.size(); }, force);
 

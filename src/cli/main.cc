@@ -90,10 +90,17 @@ int print_who(const anvil::Invocation& inv,
   return anvil::kExitOk;
 }
 
-int print_kick(const anvil::Invocation& inv, const anvil::KickResults& results) {
-  anvil::Report report =
-      anvil::kick_report(results, inv.formatter, inv.verbose, inv.dry_run, terminal_width());
-  print(report.out, stdout);
+// Results are printed as they come, from anvild or from a list.
+int print_kick(
+    const anvil::Invocation& inv,
+    const std::function<void(const std::function<void(const anvil::KickResult&)>&)>& each) {
+  anvil::Report report;
+  {
+    anvil::TextSink out(stdout);
+    anvil::KickReporter reporter(inv.formatter, inv.verbose, inv.dry_run, terminal_width(), out);
+    each([&](const anvil::KickResult& result) { reporter.add(result); });
+    report = reporter.finish();
+  }
   print(report.err, stderr);
   return report.exit_code;
 }
@@ -112,7 +119,10 @@ int run_dovecot(anvil::DovecotAnvil& dovecot, const anvil::Invocation& inv) {
         stderr);
   }
   if (inv.command == anvil::Command::kick) {
-    return print_kick(inv, dovecot.kick(inv.filter, inv.dry_run, inv.force));
+    anvil::KickResults results = dovecot.kick(inv.filter, inv.dry_run, inv.force);
+    return print_kick(inv, [&](const auto& row) {
+      for (const anvil::KickResult& result : results) row(result);
+    });
   }
   anvil::Sessions sessions;
   for (anvil::Session& s : dovecot.sessions()) {
@@ -141,7 +151,9 @@ int run(const anvil::Invocation& inv) {
         print(report.err, stderr);
         return anvil::kExitOk;
       }
-      return print_kick(inv, anvild.kick(inv.filter, inv.reason, inv.dry_run, inv.force));
+      return print_kick(inv, [&](const auto& row) {
+        anvild.kick_each(inv.filter, inv.reason, inv.dry_run, inv.force, row);
+      });
     } catch (const anvil::NotAnvild&) {
       fd = anvil::connect_admin_socket(inv.socket);  // try Dovecot's dialect
     }

@@ -58,18 +58,6 @@ void connection_cells(const Session& s, std::vector<Cell>& cells) {
   }
 }
 
-Table kick_table(const KickResults& results) {
-  Table table;
-  table.columns = connection_columns();
-  table.columns.push_back({"result", "result"});
-  for (const KickResult& r : results) {
-    std::vector<Cell>& cells = table.rows.emplace_back(table.columns.size());
-    connection_cells(r.session, cells);
-    cells.back() = Cell::of_text(std::string(kick_status_name(r.status)));
-  }
-  return table;
-}
-
 }  // namespace
 
 std::vector<Column> WhoPrinter::columns(bool one_per_connection, const std::string& alt_field) {
@@ -128,32 +116,44 @@ void WhoPrinter::finish() {
   writer_.finish();
 }
 
-Report kick_report(const KickResults& results, const std::string& formatter, bool verbose,
-                   bool dry_run, int width) {
-  Report report;
-  std::set<std::string> users;
-  std::size_t done = 0, unconfirmed = 0;
-  // Per process: what did not go as asked, for the warnings.
-  struct Problem {
-    std::size_t count = 0;
-    std::set<std::string> others;
-    std::string why;
-  };
-  std::map<std::tuple<std::int32_t, std::string, KickStatus>, Problem> problems;
-  for (const KickResult& r : results) {
-    bool hit = r.status == (dry_run ? KickStatus::would_kick : KickStatus::kicked);
-    if (hit) {
-      done++;
-      users.insert(r.session.user.empty() ? "-" : r.session.user);
-      continue;
-    }
-    if (r.status == KickStatus::timeout || r.status == KickStatus::vanished) unconfirmed++;
-    Problem& problem = problems[{r.session.pid, r.session.service, r.status}];
-    problem.count++;
-    problem.others.insert(r.others.begin(), r.others.end());
-    if (!r.why.empty()) problem.why = r.why;
+KickReporter::KickReporter(const std::string& formatter, bool verbose, bool dry_run, int width,
+                           TextSink& out)
+    : verbose_(verbose), dry_run_(dry_run), out_(out) {
+  if (!formatter.empty()) {
+    std::vector<Column> columns = connection_columns();
+    columns.push_back({"result", "result"});
+    cells_.resize(columns.size());
+    writer_.emplace(formatter, std::move(columns), width, out);
   }
-  for (const auto& [key, problem] : problems) {
+}
+
+void KickReporter::add(const KickResult& r) {
+  const Session& s = r.session;
+  if (writer_) {
+    connection_cells(s, cells_);
+    cells_.back().set_text(kick_status_name(r.status));
+    writer_->add(cells_);
+  } else if (verbose_) {
+    out_.add(std::string(kick_status_name(r.status)) + ": " + (s.user.empty() ? "-" : s.user) +
+             " " + s.service + " pid " + std::to_string(s.pid) + " ip " +
+             (s.client_ip ? s.client_ip->to_string() : "-") + " id " + s.id.to_hex() + "\n");
+  }
+  bool hit = r.status == (dry_run_ ? KickStatus::would_kick : KickStatus::kicked);
+  if (hit) {
+    done_++;
+    if (!writer_) users_.insert(s.user.empty() ? "-" : s.user);
+    return;
+  }
+  if (r.status == KickStatus::timeout || r.status == KickStatus::vanished) unconfirmed_++;
+  Problem& problem = problems_[{s.pid, s.service, r.status}];
+  problem.count++;
+  problem.others.insert(r.others.begin(), r.others.end());
+  if (!r.why.empty()) problem.why = r.why;
+}
+
+Report KickReporter::finish() {
+  Report report;
+  for (const auto& [key, problem] : problems_) {
     const auto& [pid, service, status] = key;
     std::string what =
         status == KickStatus::timeout    ? "did not answer within the kick timeout"
@@ -173,30 +173,34 @@ Report kick_report(const KickResults& results, const std::string& formatter, boo
           "  other connections would also be kicked from the following users: " + names + "\n";
     }
   }
-
-  report.exit_code = done > 0 ? kExitOk : unconfirmed > 0 ? kExitTempFail : kExitNotFound;
-  if (!formatter.empty()) {
-    report.out = format(formatter, kick_table(results), width);
+  report.exit_code = done_ > 0 ? kExitOk : unconfirmed_ > 0 ? kExitTempFail : kExitNotFound;
+  if (writer_) {
+    writer_->finish();
     return report;
   }
-  if (verbose) {
-    for (const KickResult& r : results) {
-      const Session& s = r.session;
-      report.out += std::string(kick_status_name(r.status)) + ": " +
-                    (s.user.empty() ? "-" : s.user) + " " + s.service + " pid " +
-                    std::to_string(s.pid) + " ip " +
-                    (s.client_ip ? s.client_ip->to_string() : "-") + " id " + s.id.to_hex() + "\n";
-    }
-  }
-  if (done == 0) {
-    report.out += "no users kicked\n";
+  if (done_ == 0) {
+    out_.add("no users kicked\n");
     return report;
   }
-  report.out += dry_run ? "would kick connections from the following users:\n"
-                        : "kicked connections from the following users:\n";
+  out_.add(dry_run_ ? "would kick connections from the following users:\n"
+                    : "kicked connections from the following users:\n");
   std::string names;
-  for (const std::string& user : users) names += (names.empty() ? "" : " ") + user;
-  report.out += names + "\n";
+  for (const std::string& user : users_) {
+    if (!names.empty()) names += ' ';
+    names += user;
+  }
+  names += '\n';
+  out_.add(names);
+  return report;
+}
+
+Report kick_report(const KickResults& results, const std::string& formatter, bool verbose,
+                   bool dry_run, int width) {
+  TextSink out;
+  KickReporter reporter(formatter, verbose, dry_run, width, out);
+  for (const KickResult& result : results) reporter.add(result);
+  Report report = reporter.finish();
+  report.out = out.take();
   return report;
 }
 

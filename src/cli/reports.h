@@ -2,8 +2,11 @@
 // no I/O, so every output form is unit-tested.
 #pragma once
 
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "cli/admin_connection.h"
@@ -44,8 +47,39 @@ struct Report {
   int exit_code = 0;
 };
 
-// formatter empty: the doveadm-style text ("kicked connections from the
-// following users:" and the names); otherwise one row per connection.
+// kick's output, written as the results arrive. formatter empty: the
+// doveadm-style text ("kicked connections from the following users:" and
+// the names, after one line per connection with verbose); otherwise one
+// row per connection. The warnings about processes that did not drop what
+// they were asked to go to stderr at the end.
+class KickReporter {
+ public:
+  KickReporter(const std::string& formatter, bool verbose, bool dry_run, int width, TextSink& out);
+  KickReporter(const KickReporter&) = delete;
+  KickReporter& operator=(const KickReporter&) = delete;
+  void add(const KickResult& result);
+  // Writes the rest of the output; returns the warnings (err) and the exit
+  // code (out stays empty: everything went to the sink).
+  Report finish();
+
+ private:
+  struct Problem {
+    std::size_t count = 0;
+    std::set<std::string> others;
+    std::string why;
+  };
+  bool verbose_;
+  bool dry_run_;
+  TextSink& out_;
+  std::optional<RowWriter> writer_;  // with a formatter
+  std::vector<Cell> cells_;
+  std::set<std::string> users_;
+  std::size_t done_ = 0, unconfirmed_ = 0;
+  // Per process: what did not go as asked, for the warnings.
+  std::map<std::tuple<std::int32_t, std::string, KickStatus>, Problem> problems_;
+};
+
+// All of it at once, into Report::out (tests, and anvilctl's Dovecot path).
 Report kick_report(const KickResults& results, const std::string& formatter, bool verbose,
                    bool dry_run, int width);
 

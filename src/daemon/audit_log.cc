@@ -62,15 +62,50 @@ std::string AuditLog::open() {
 
 std::string AuditLog::format(const KickAudit& kick, const std::vector<KickOutcome>& outcomes,
                              std::int64_t unix_ms) {
+  std::string out;
+  format_into(kick, outcomes, unix_ms, out, [](std::string&) {});
+  return out;
+}
+
+void AuditLog::format_into(const KickAudit& kick, const std::vector<KickOutcome>& outcomes,
+                           std::int64_t unix_ms, std::string& out,
+                           const std::function<void(std::string&)>& emit) {
+  constexpr std::size_t kPart = 1 << 20;
   nlohmann::json filter = nlohmann::json::object();
   for (const std::string& field : kick.filter) {
     std::size_t eq = field.find('=');
     filter[field.substr(0, eq)].push_back(eq == std::string::npos ? "" : field.substr(eq + 1));
   }
+  std::size_t kicked = 0;
+  for (const KickOutcome& outcome : outcomes) kicked += outcome.status == KickStatus::kicked;
+  nlohmann::json record = {
+      {"time", iso8601(unix_ms)},
+      {"unix_ms", unix_ms},
+      {"action", kick.dry_run ? "dry-run" : "kick"},
+      {"peer",
+       {{"uid", kick.peer.uid},
+        {"user", optional_text(user_name(kick.peer.uid))},
+        {"pid", kick.peer.pid},
+        {"program", optional_text(process_name(kick.peer.pid))}}},
+      {"filter", filter},
+      {"reason", kick.reason},
+      {"force", kick.force},
+      {"connections", "(connections)"},  // the array's text goes here
+      {"matched", outcomes.size()},
+      {"kicked", kicked},
+  };
+  std::string head = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // Only the key itself can be followed by this text unescaped: inside a
+  // string value the quotes would be escaped.
+  const std::string placeholder = "\"connections\":\"(connections)\"";
+  std::size_t at = head.find(placeholder);
+  out.append(head, 0, at);
+  out += "\"connections\":[";
+
   // A kick may select a million connections: each is written as text
   // straight away (keys in the order nlohmann writes them) instead of
   // becoming a JSON tree first.
-  auto text = [](std::string& out, const std::string& value) {
+  auto text = [&out](const std::string& value) {
     // Plain printable ASCII is its own JSON text; anything else goes
     // through nlohmann, which escapes it and, as peers choose user names
     // and reasons, replaces invalid UTF-8 rather than failing the record.
@@ -84,7 +119,7 @@ std::string AuditLog::format(const KickAudit& kick, const std::vector<KickOutcom
       out += nlohmann::json(value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
   };
-  auto address = [](std::string& out, const std::optional<IpAddress>& ip) {
+  auto address = [&out](const std::optional<IpAddress>& ip) {
     if (ip) {
       out += '"';
       out += ip->to_string();
@@ -93,78 +128,50 @@ std::string AuditLog::format(const KickAudit& kick, const std::vector<KickOutcom
       out += "null";
     }
   };
-  std::string connections = "[";
-  connections.reserve(256 * outcomes.size() + 2);  // one allocation for most records
-  std::size_t kicked = 0;
-  auto number = [&](long long value) {
+  auto number = [&out](long long value) {
     char digits[24];
-    connections.append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
+    out.append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
   };
+  bool first = true;
   for (const KickOutcome& outcome : outcomes) {
     const Session& s = outcome.session;
-    if (outcome.status == KickStatus::kicked) kicked++;
-    if (connections.size() > 1) connections += ',';
+    if (!first) out += ',';
+    first = false;
     char hex[32];
     s.id.write_hex(hex);
-    connections += "{\"dest_ip\":";
-    address(connections, s.dest_ip);
-    connections += ",\"dest_port\":";
+    out += "{\"dest_ip\":";
+    address(s.dest_ip);
+    out += ",\"dest_port\":";
     number(s.dest_port);
-    connections += ",\"id\":\"";
-    connections.append(hex, sizeof hex);
-    connections += "\",\"ip\":";
-    address(connections, s.client_ip);
-    connections += ",\"outcome\":\"";
-    connections += kick_status_name(outcome.status);
-    connections += "\",\"pid\":";
+    out += ",\"id\":\"";
+    out.append(hex, sizeof hex);
+    out += "\",\"ip\":";
+    address(s.client_ip);
+    out += ",\"outcome\":\"";
+    out += kick_status_name(outcome.status);
+    out += "\",\"pid\":";
     number(s.pid);
-    connections += ",\"port\":";
+    out += ",\"port\":";
     number(s.client_port);
-    connections += ",\"service\":";
-    text(connections, s.service);
-    connections += ",\"uid\":";
+    out += ",\"service\":";
+    text(s.service);
+    out += ",\"uid\":";
     if (s.uid == kNoUid) {
-      connections += "null";
+      out += "null";
     } else {
       number(s.uid);
     }
-    connections += ",\"user\":";
-    text(connections, s.user);
+    out += ",\"user\":";
+    text(s.user);
     if (!outcome.why.empty()) {
-      connections += ",\"why\":";
-      text(connections, outcome.why);
+      out += ",\"why\":";
+      text(outcome.why);
     }
-    connections += '}';
+    out += '}';
+    if (out.size() >= kPart) emit(out);
   }
-  connections += ']';
-  nlohmann::json record = {
-      {"time", iso8601(unix_ms)},
-      {"unix_ms", unix_ms},
-      {"action", kick.dry_run ? "dry-run" : "kick"},
-      {"peer",
-       {{"uid", kick.peer.uid},
-        {"user", optional_text(user_name(kick.peer.uid))},
-        {"pid", kick.peer.pid},
-        {"program", optional_text(process_name(kick.peer.pid))}}},
-      {"filter", filter},
-      {"reason", kick.reason},
-      {"force", kick.force},
-      {"connections", "(connections)"},  // replaced below by the array's text
-      {"matched", outcomes.size()},
-      {"kicked", kicked},
-  };
-  std::string head = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  // Only the key itself can be followed by this text unescaped: inside a
-  // string value the quotes would be escaped.
-  const std::string placeholder = "\"connections\":\"(connections)\"";
-  std::size_t at = head.find(placeholder);
-  std::string out;
-  out.reserve(head.size() + connections.size() + 1);  // +1: record() adds the LF
-  out.append(head, 0, at);
-  out += "\"connections\":";
-  out += connections;
+  out += ']';
   out.append(head, at + placeholder.size());
-  return out;
 }
 
 std::string AuditLog::record(const KickAudit& kick, const std::vector<KickOutcome>& outcomes) {
@@ -174,10 +181,19 @@ std::string AuditLog::record(const KickAudit& kick, const std::vector<KickOutcom
   }
   auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::system_clock::now().time_since_epoch());
-  std::string line = format(kick, outcomes, now.count());
-  line += '\n';
-  if (!write_all(fd_.get(), line))
-    return "writing audit_log " + path_ + ": " + std::strerror(errno);
+  // Written in parts from one reused buffer: the record of a large kick
+  // is never held whole, nor its memory touched fresh for every kick.
+  bool written = true;
+  auto write_part = [&](std::string& part) {
+    written = written && write_all(fd_.get(), part);
+    part.clear();
+  };
+  buffer_.clear();
+  format_into(kick, outcomes, now.count(), buffer_, write_part);
+  buffer_ += '\n';
+  write_part(buffer_);
+  if (buffer_.capacity() > (4u << 20)) buffer_ = {};
+  if (!written) return "writing audit_log " + path_ + ": " + std::strerror(errno);
   if (::fdatasync(fd_.get()) != 0) {
     return "syncing audit_log " + path_ + ": " + std::strerror(errno);
   }

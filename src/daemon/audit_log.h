@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -45,10 +46,17 @@ class AuditLog {
   // One record as a JSON line (without LF); for tests.
   static std::string format(const KickAudit& kick, const std::vector<KickOutcome>& outcomes,
                             std::int64_t unix_ms);
+  // The same, appended to `out`; emit(out) is called whenever out has grown
+  // past about 1 MiB (emit empties it), so that a record of a million
+  // connections is written in parts and never held whole.
+  static void format_into(const KickAudit& kick, const std::vector<KickOutcome>& outcomes,
+                          std::int64_t unix_ms, std::string& out,
+                          const std::function<void(std::string&)>& emit);
 
  private:
   std::string path_;
   UniqueFd fd_;
+  std::string buffer_;  // a record's parts, reused
 };
 
 }  // namespace anvil

@@ -6,6 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fstream>
+
+#include "common/test_temp_file.h"
 #include "daemon/running_kick.h"
 
 namespace anvil {
@@ -59,6 +62,43 @@ TEST(AuditLog, EveryUserNameIsWrittenAsValidJson) {
   }
   EXPECT_EQ(record["reason"], "reason \"quoted\"");
   EXPECT_EQ(record["kicked"], users.size());
+}
+
+// A record of many connections is written in parts; the file still holds
+// each record as one whole JSON line, in order, with every connection.
+TEST(AuditLog, ALargeRecordIsOneLineWrittenInParts) {
+  TestTempFile file("anvil-audit");
+  AuditLog log(file.path());
+  ASSERT_EQ(log.open(), "");
+  std::vector<KickOutcome> outcomes(30000);
+  for (std::size_t i = 0; i < outcomes.size(); i++) {
+    outcomes[i].session.id = ConnectionId::random();
+    outcomes[i].session.user = "user" + std::to_string(i) + "@example.com";
+    outcomes[i].session.service = "imap";
+    outcomes[i].status = i % 3 ? KickStatus::kicked : KickStatus::timeout;
+  }
+  KickAudit kick;
+  kick.filter = {"net=10.0.0.0/8"};
+  ASSERT_EQ(log.record(kick, outcomes), "");
+  std::vector<KickOutcome> small(outcomes.begin(), outcomes.begin() + 1);
+  ASSERT_EQ(log.record(kick, small), "");
+
+  std::ifstream in(file.path());
+  std::string first, second, none;
+  ASSERT_TRUE(std::getline(in, first));
+  ASSERT_TRUE(std::getline(in, second));
+  EXPECT_FALSE(std::getline(in, none));
+  EXPECT_GT(first.size(), 2u << 20);  // more than one part
+  auto record = nlohmann::json::parse(first);
+  ASSERT_EQ(record["connections"].size(), outcomes.size());
+  EXPECT_EQ(record["matched"], outcomes.size());
+  EXPECT_EQ(record["kicked"], 20000);
+  for (std::size_t i = 0; i < outcomes.size(); i += 997) {
+    EXPECT_EQ(record["connections"][i]["id"], outcomes[i].session.id.to_hex());
+    EXPECT_EQ(record["connections"][i]["user"], outcomes[i].session.user);
+  }
+  EXPECT_EQ(nlohmann::json::parse(second)["connections"].size(), 1u);
+  EXPECT_EQ(AuditLog::format(kick, outcomes, 1).find('\n'), std::string::npos);
 }
 
 }  // namespace

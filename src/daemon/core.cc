@@ -64,22 +64,25 @@ asio::awaitable<std::vector<KickOutcome>> Core::kick(SessionFilter filter, std::
                                                      bool dry_run, bool force) {
   sync_registrations();
   std::vector<SessionRef> refs = sessions_.select(filter);
-  std::vector<Session> selected;
-  selected.reserve(refs.size());
-  for (SessionRef ref : refs) selected.push_back(sessions_.get(ref));
+  // Copies: a session may be gone by the time its outcome is reported.
+  std::vector<KickOutcome> outcomes(refs.size());
+  for (std::size_t i = 0; i < refs.size(); i++) {
+    sessions_.get(refs[i], &outcomes[i].session);
+    outcomes[i].status = dry_run ? KickStatus::would_kick : KickStatus::timeout;
+  }
+  if (dry_run) co_return outcomes;
   std::vector<KickGroup> plan = plan_kick(
-      selected, [](const Session& s) { return s.owner; },
+      outcomes.size(), [&](std::size_t i) { return outcomes[i].session.owner; },
       [this](OwnerId owner) { return dovecot_.owns(owner); },
       [this](OwnerId owner) { return sessions_.owner_size(owner); }, force);
   std::vector<std::pair<OwnerId, std::vector<ConnectionId>>> work;
   for (const KickGroup& group : plan) {
     std::vector<ConnectionId>& ids =
         work.emplace_back(group.owner, std::vector<ConnectionId>{}).second;
-    for (std::size_t i : group.members) ids.push_back(selected[i].id);
+    ids.reserve(group.members.size());
+    for (std::size_t i : group.members) ids.push_back(outcomes[i].session.id);
   }
-  auto kick = std::make_shared<RunningKick>(io_.get_executor(), std::move(selected),
-                                            dry_run ? KickStatus::would_kick : KickStatus::timeout);
-  if (dry_run) co_return kick->take_outcomes();
+  auto kick = std::make_shared<RunningKick>(io_.get_executor(), std::move(outcomes));
 
   std::vector<std::shared_ptr<ServiceChannel>> asked;
   for (std::size_t g = 0; g < plan.size(); g++) {

@@ -2,22 +2,20 @@
 
 namespace anvil {
 
-RunningKick::RunningKick(const asio::any_io_executor& executor, std::vector<Session> selected,
-                         KickStatus initial)
-    : done_(executor) {
-  outcomes_.reserve(selected.size());
-  index_.reserve(selected.size());
-  for (Session& session : selected) {
-    index_.emplace(session.id, outcomes_.size());
-    outcomes_.push_back({std::move(session), initial});
+RunningKick::RunningKick(const asio::any_io_executor& executor, std::vector<KickOutcome> outcomes)
+    : outcomes_(std::move(outcomes)), done_(executor) {
+  index_.reserve(outcomes_.size());
+  for (std::size_t i = 0; i < outcomes_.size(); i++) {
+    index_.emplace(outcomes_[i].session.id, static_cast<std::uint32_t>(i));
   }
 }
 
 void RunningKick::settle(const ConnectionId& id, KickStatus status, const std::string& why) {
   auto it = index_.find(id);
   if (it == index_.end()) return;
-  outcomes_[it->second].status = status;
-  outcomes_[it->second].why = why;
+  KickOutcome& outcome = outcomes_[it->second];
+  outcome.status = status;
+  if (!why.empty() || !outcome.why.empty()) outcome.why = why;
 }
 
 void RunningKick::answered() {

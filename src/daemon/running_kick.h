@@ -4,11 +4,12 @@
 // settle it; the admin's kick waits on it and then takes the outcomes.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
 #include <asio.hpp>
 #include <chrono>
 #include <cstddef>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "common/keyed_hash.h"
@@ -25,10 +26,9 @@ struct KickOutcome {
 
 class RunningKick {
  public:
-  // Every selected session starts with `initial` (timeout: what stays
-  // when nobody answers in time).
-  RunningKick(const asio::any_io_executor& executor, std::vector<Session> selected,
-              KickStatus initial);
+  // One outcome per selected session, each with the status that stays
+  // when nobody answers in time (timeout), or would_kick for a dry run.
+  RunningKick(const asio::any_io_executor& executor, std::vector<KickOutcome> outcomes);
   RunningKick(const RunningKick&) = delete;
   RunningKick& operator=(const RunningKick&) = delete;
 
@@ -47,7 +47,7 @@ class RunningKick {
 
  private:
   std::vector<KickOutcome> outcomes_;
-  std::unordered_map<ConnectionId, std::size_t, KeyedHash> index_;  // id -> outcome
+  absl::flat_hash_map<ConnectionId, std::uint32_t, KeyedHash> index_;  // id -> outcome
   std::size_t outstanding_ = 0;
   asio::steady_timer done_;
 };

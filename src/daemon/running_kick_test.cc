@@ -5,13 +5,13 @@
 namespace anvil {
 namespace {
 
-std::vector<Session> three(std::vector<ConnectionId>* ids) {
-  std::vector<Session> sessions(3);
-  for (Session& s : sessions) {
-    s.id = ConnectionId::random();
-    ids->push_back(s.id);
+std::vector<KickOutcome> three(std::vector<ConnectionId>* ids) {
+  std::vector<KickOutcome> outcomes(3, KickOutcome{Session{}, KickStatus::timeout});
+  for (KickOutcome& outcome : outcomes) {
+    outcome.session.id = ConnectionId::random();
+    ids->push_back(outcome.session.id);
   }
-  return sessions;
+  return outcomes;
 }
 
 // Parameters, not lambda captures: the coroutine outlives the statement
@@ -34,7 +34,7 @@ bool wait_ends(asio::io_context& io, RunningKick& kick, std::chrono::millisecond
 TEST(RunningKick, AnswersSettleTheirSessionsAndEndTheWait) {
   asio::io_context io;
   std::vector<ConnectionId> ids;
-  RunningKick kick(io.get_executor(), three(&ids), KickStatus::timeout);
+  RunningKick kick(io.get_executor(), three(&ids));
   kick.asked();
   kick.asked();
   kick.settle(ids[0], KickStatus::kicked);
@@ -59,11 +59,11 @@ TEST(RunningKick, AnswersSettleTheirSessionsAndEndTheWait) {
 TEST(RunningKick, WaitEndsAtTheTimeoutOrAtOnceWhenNothingIsAsked) {
   asio::io_context io;
   std::vector<ConnectionId> ids;
-  RunningKick idle(io.get_executor(), three(&ids), KickStatus::timeout);
+  RunningKick idle(io.get_executor(), three(&ids));
   bool idle_ended = false, unanswered_ended = false;
   EXPECT_TRUE(wait_ends(io, idle, std::chrono::seconds(60), idle_ended));
   io.restart();
-  RunningKick unanswered(io.get_executor(), three(&ids), KickStatus::timeout);
+  RunningKick unanswered(io.get_executor(), three(&ids));
   unanswered.asked();
   EXPECT_TRUE(wait_ends(io, unanswered, std::chrono::milliseconds(5), unanswered_ended));
   EXPECT_EQ(unanswered.take_outcomes()[0].status, KickStatus::timeout);

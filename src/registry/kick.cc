@@ -38,13 +38,13 @@ std::optional<KickStatus> kick_status_from_name(std::string_view name) {
 
 namespace anvil {
 
-std::vector<KickGroup> plan_kick(const std::vector<Session>& selected,
-                                 const std::function<std::uint64_t(const Session&)>& owner_of,
+std::vector<KickGroup> plan_kick(std::size_t count,
+                                 const std::function<std::uint64_t(std::size_t)>& owner_of,
                                  const std::function<bool(std::uint64_t)>& by_signal,
                                  const std::function<std::size_t(std::uint64_t)>& held,
                                  bool force) {
   std::map<std::uint64_t, std::vector<std::size_t>> by_owner;
-  for (std::size_t i = 0; i < selected.size(); i++) by_owner[owner_of(selected[i])].push_back(i);
+  for (std::size_t i = 0; i < count; i++) by_owner[owner_of(i)].push_back(i);
   std::vector<KickGroup> groups;
   groups.reserve(by_owner.size());
   for (auto& [owner, members] : by_owner) {

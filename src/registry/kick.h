@@ -51,11 +51,12 @@ struct KickGroup {
   bool spared = false;               // by signal, holds sessions not selected, no force
 };
 
-// owner_of(s): who must drop session s; by_signal(owner) and held(owner):
-// whether only a signal ends that owner, and how many sessions it holds in
-// all. Groups come in owner order; members in the order selected.
-std::vector<KickGroup> plan_kick(const std::vector<Session>& selected,
-                                 const std::function<std::uint64_t(const Session&)>& owner_of,
+// Of `count` selected sessions, owner_of(i): who must drop session i;
+// by_signal(owner) and held(owner): whether only a signal ends that owner,
+// and how many sessions it holds in all. Groups come in owner order;
+// members in the order selected.
+std::vector<KickGroup> plan_kick(std::size_t count,
+                                 const std::function<std::uint64_t(std::size_t)>& owner_of,
                                  const std::function<bool(std::uint64_t)>& by_signal,
                                  const std::function<std::size_t(std::uint64_t)>& held, bool force);
 

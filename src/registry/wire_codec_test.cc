@@ -140,8 +140,8 @@ TEST(KickPlan, GroupsByOwnerAndSparesSharedProcesses) {
   auto held = [](std::uint64_t owner) -> std::size_t {
     return owner == 7 ? 2 : owner == 9 ? 4 : 10;
   };
-  auto owner_of = [](const Session& s) { return s.owner; };
-  std::vector<KickGroup> plan = plan_kick(selected, owner_of, by_signal, held, false);
+  auto owner_of = [&](std::size_t i) { return selected[i].owner; };
+  std::vector<KickGroup> plan = plan_kick(selected.size(), owner_of, by_signal, held, false);
   ASSERT_EQ(plan.size(), 3u);
   EXPECT_EQ(plan[0].owner, 3u);
   EXPECT_EQ(plan[0].members, (std::vector<std::size_t>{1, 4}));
@@ -153,8 +153,8 @@ TEST(KickPlan, GroupsByOwnerAndSparesSharedProcesses) {
   EXPECT_FALSE(plan[1].spared);  // both of its sessions were selected
   EXPECT_EQ(plan[2].owner, 9u);
   EXPECT_TRUE(plan[2].spared);  // one of four: the other three would go too
-  EXPECT_FALSE(plan_kick(selected, owner_of, by_signal, held, true)[2].spared);
-  EXPECT_TRUE(plan_kick({}, owner_of, by_signal, held, false).empty());
+  EXPECT_FALSE(plan_kick(selected.size(), owner_of, by_signal, held, true)[2].spared);
+  EXPECT_TRUE(plan_kick(0, owner_of, by_signal, held, false).empty());
 }
 
 TEST(KickRules, ASharedProcessIsSparedUnlessForced) {
