@@ -14,6 +14,16 @@ namespace {
 
 // Width in terminal columns, counting UTF-8 code points.
 std::size_t display_width(std::string_view text) {
+  // Most cells are ASCII: eight bytes at a time, then the few left.
+  std::size_t i = 0;
+  bool ascii = true;
+  for (; ascii && i + 8 <= text.size(); i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, text.data() + i, sizeof word);
+    ascii = (word & 0x8080808080808080ULL) == 0;
+  }
+  for (; ascii && i < text.size(); i++) ascii = (static_cast<unsigned char>(text[i]) & 0x80) == 0;
+  if (ascii) return text.size();
   std::size_t continuation = 0;  // bytes 10xxxxxx
   for (char c : text) continuation += (static_cast<unsigned char>(c) & 0xC0) == 0x80;
   return text.size() - continuation;
@@ -85,13 +95,17 @@ void RowWriter::add(const std::vector<Cell>& cells) {
   switch (kind_) {
     case Kind::table: {
       if (widths_fixed_) {  // past the first rows: out at once, at the widths they set
+        std::string& out = out_.buffer();
         for (std::size_t i = 0; i < shown_.size(); i++) {
-          text_.clear();
-          append_table_text(text_, cells[shown_[i]]);
-          append_padded(i, text_);
+          if (i) out += ' ';
+          std::size_t at = out.size();
+          append_table_text(out, cells[shown_[i]]);
+          pad(out, at, i);
         }
-        line_ += '\n';
-        break;
+        out += '\n';
+        out_.written();
+        rows_++;
+        return;
       }
       // Kept as the texts the table shows, each after its length, until
       // the widths are known.
@@ -145,12 +159,22 @@ void RowWriter::add(const std::vector<Cell>& cells) {
 // carry no trailing spaces. A text wider than its column is never cut.
 void RowWriter::append_padded(std::size_t i, std::string_view text) {
   if (i) line_ += ' ';
-  bool right = columns_[shown_[i]].right_align;
-  std::size_t have = display_width(text);
-  std::size_t fill = i + 1 == shown_.size() && !right ? 0 : widths_[i] - std::min(widths_[i], have);
-  if (right) line_.append(fill, ' ');
+  std::size_t at = line_.size();
   line_ += text;
-  if (!right) line_.append(fill, ' ');
+  pad(line_, at, i);
+}
+
+// Pads column i's text, which is out's tail from `at`.
+void RowWriter::pad(std::string& out, std::size_t at, std::size_t i) const {
+  bool right = columns_[shown_[i]].right_align;
+  if (i + 1 == shown_.size() && !right) return;
+  std::size_t have = display_width(std::string_view(out).substr(at));
+  if (have >= widths_[i]) return;
+  if (right) {
+    out.insert(at, widths_[i] - have, ' ');
+  } else {
+    out.append(widths_[i] - have, ' ');
+  }
 }
 
 void RowWriter::write_kept() {

@@ -66,6 +66,11 @@ class TextSink {
   ~TextSink() { flush(); }
   void add(std::string_view text) {
     text_ += text;
+    written();
+  }
+  // For writing in place: append to buffer(), then call written().
+  std::string& buffer() { return text_; }
+  void written() {
     if (file_ && text_.size() >= kFlushBytes) flush();
   }
   void flush();
@@ -96,6 +101,7 @@ class RowWriter {
 
  private:
   void append_padded(std::size_t column, std::string_view text);
+  void pad(std::string& out, std::size_t at, std::size_t column) const;
   void write_kept();
 
   enum class Kind { table, flow, tab, pager, json };
@@ -111,7 +117,6 @@ class RowWriter {
   std::string kept_;
   bool widths_fixed_ = false;
   std::string line_;
-  std::string text_;  // one cell's
 };
 
 // All rows of a source through a RowWriter.

@@ -35,6 +35,38 @@ TEST(Table, ExpandColumnTakesHalfTheSpareWidth) {
   EXPECT_EQ(out.substr(0, out.find('\n')), "username" + std::string(30, ' ') + "  # (pids)  dest");
 }
 
+// Columns are as wide as the text shows, not as its bytes: a UTF-8 name
+// of 18 characters in 21 bytes lines up with ASCII ones, in the first rows
+// and in the rows printed after the widths are set.
+TEST(Table, WidthsCountCharactersNotBytes) {
+  Table t;
+  t.columns = {{"username", "username"}, {"service", "service"}};
+  const std::string utf8 =
+      "m\xc3\xbcller-l\xc3\xbc"
+      "densch\xc3\xa9id";  // müller-lüdenschéid: 18 characters, 21 bytes
+  auto row = [&](const std::string& user) {
+    t.rows.push_back({Cell::of_text(user), Cell::of_text("imap")});
+  };
+  row(utf8);
+  row("jane");
+  for (std::size_t i = 0; i < RowWriter::kWidthRows; i++) row("x");
+  row(utf8);                  // after the widths are fixed
+  row("abcdefghijklmnopqr");  // 18 ASCII characters
+  std::string out = format_table(t, 0);
+  std::vector<std::string> lines;
+  for (std::size_t at = 0; at < out.size();) {
+    std::size_t lf = out.find('\n', at);
+    lines.push_back(out.substr(at, lf - at));
+    at = lf + 1;
+  }
+  ASSERT_EQ(lines.size(), 5 + RowWriter::kWidthRows);
+  EXPECT_EQ(lines[0], "username           service");
+  EXPECT_EQ(lines[1], utf8 + " imap");
+  EXPECT_EQ(lines[2], "jane               imap");
+  EXPECT_EQ(lines[3 + RowWriter::kWidthRows], utf8 + " imap");
+  EXPECT_EQ(lines[4 + RowWriter::kWidthRows], "abcdefghijklmnopqr imap");
+}
+
 TEST(Table, NeverTruncates) {
   Table t;
   t.columns = {{"username", "username", false, true}};

@@ -1,6 +1,11 @@
 #include "common/ip_address.h"
 
+#include <arpa/inet.h>
+
 #include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
 
 namespace anvil {
 namespace {
@@ -92,6 +97,42 @@ TEST(LooksLikeNetwork, SeparatesAddressesFromUserNames) {
   EXPECT_FALSE(looks_like_network("john@example.com"));
   EXPECT_FALSE(looks_like_network("ja*"));
   EXPECT_FALSE(looks_like_network("user.name"));
+}
+
+}  // namespace
+}  // namespace anvil
+
+namespace anvil {
+namespace {
+
+// IPv4 text is read without inet_pton; it must accept exactly what
+// inet_pton accepts, with the same bytes.
+TEST(IpAddress, ReadsIpv4ExactlyAsInetPton) {
+  std::vector<std::string> texts = {
+      "0.0.0.0",  "255.255.255.255", "256.1.1.1", "1.2.3",    "1.2.3.4.",   ".1.2.3.4", "01.2.3.4",
+      "1.2.3.04", "1..2.3",          "1.2.3.4 ",  "1.2.3.-4", "1234.1.1.1", "10.0.0.1", ""};
+  std::mt19937 random(7);
+  const std::string alphabet = "0123456789.";
+  for (int i = 0; i < 200000; i++) {
+    std::string text;
+    std::size_t length = 1 + random() % 16;
+    for (std::size_t j = 0; j < length; j++) text += alphabet[random() % alphabet.size()];
+    texts.push_back(text);
+  }
+  for (int i = 0; i < 20000; i++) {  // mostly valid, some parts out of range
+    texts.push_back(std::to_string(random() % 300) + "." + std::to_string(random() % 300) + "." +
+                    std::to_string(random() % 300) + "." + std::to_string(random() % 300));
+  }
+  for (const std::string& text : texts) {
+    unsigned char expected[4];
+    bool valid = inet_pton(AF_INET, text.c_str(), expected) == 1;
+    auto parsed = IpAddress::parse(text);
+    ASSERT_EQ(parsed.has_value(), valid) << "\"" << text << "\"";
+    if (valid) {
+      ASSERT_EQ(parsed->family(), IpAddress::Family::v4);
+      ASSERT_EQ(std::memcmp(parsed->bytes().data(), expected, 4), 0) << text;
+    }
+  }
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // anvild's wiring, top-down: the core (registry, audit trail, kicks), the
 // contexts its channels are given, the listeners that accept them, Dovecot's
 // master when anvild is its anvil service, and the signals that end it.
+#include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -40,6 +41,17 @@ void raise_descriptor_limit(const DaemonConfig& config) {
   }
 }
 
+// A large answer (who over a million sessions, a kick of 100,000) needs
+// arrays of tens of megabytes for a moment. By default glibc gives such
+// memory back to the kernel at once, and the next answer faults it in
+// again page by page, which on a virtual machine costs 10-20 µs a page:
+// 150 ms before the first row of a full who. anvild keeps what it freed
+// (up to 256 MiB at the heap's top) for the next answer instead.
+void keep_freed_memory() {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);   // arrays up to 32 MiB come from the heap
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);  // and stay there once freed
+}
+
 void open_audit(AuditLog& audit, bool reopen) {
   if (std::string error = audit.open(); !error.empty()) {
     // Kicks still work; each one's log line says it was not audited.
@@ -53,6 +65,7 @@ void open_audit(AuditLog& audit, bool reopen) {
 
 int run_daemon(const DaemonConfig& config) {
   raise_descriptor_limit(config);
+  keep_freed_memory();
   asio::io_context io(1);
   Core core(io, config);
   ServiceContext service_context{
