@@ -115,9 +115,8 @@ bool AdminChannel::answer_dovecot23(std::string& line) {
 asio::awaitable<void> AdminChannel::send_dovecot23_dump() {
   auto self = shared_from_this();
   Dovecot23Dump dump(context_.sessions);
-  std::string part, row;
-  while (!closing() && dump.next(&row)) {
-    part += row;
+  std::string part;
+  while (!closing() && dump.next(&part)) {
     if (part.size() >= kPartBytes) co_await send_part(part);
   }
   send(std::move(part) + "\n");
@@ -251,6 +250,7 @@ asio::awaitable<void> AdminChannel::kick(const std::vector<std::string>& fields)
 
 asio::awaitable<void> AdminChannel::send_part(std::string& part) {
   send(std::exchange(part, {}));
+  part.reserve(kPartBytes + kPartBytes / 4);  // grown once, not doubled up to its size
   co_await drain_to(kPartBytes, context_.config.admin_idle_timeout);
 }
 

@@ -172,7 +172,7 @@ Dovecot23Dump::Dovecot23Dump(const SessionTable& table) : table_(table) {
   table.dovecot_groups(&refs_, &starts_);
 }
 
-bool Dovecot23Dump::next(std::string* line) {
+bool Dovecot23Dump::next(std::string* out) {
   while (group_ < starts_.size()) {
     std::size_t begin = starts_[group_];
     std::size_t end = group_ + 1 < starts_.size() ? starts_[group_ + 1] : refs_.size();
@@ -185,12 +185,10 @@ bool Dovecot23Dump::next(std::string* line) {
       count++;
     }
     if (!first) continue;
-    Session s = table_.get(*first);
-    *line = LineWriter()
-                .add(format_dovecot_ident(s.service, s.client_ip, s.user))
-                .add(s.pid)
-                .add(count)
-                .finish();
+    table_.get(*first, &session_);
+    ident_.clear();
+    append_dovecot_ident(ident_, session_.service, session_.client_ip, session_.user);
+    line_.add(ident_).add(session_.pid).add(count).finish_into(*out);
     return true;
   }
   return false;

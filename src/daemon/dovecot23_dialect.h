@@ -11,6 +11,7 @@
 
 #include "registry/session_table.h"
 
+#include "common/line_codec.h"
 #include "daemon/dovecot_processes.h"
 #include "registry/penalty_table.h"
 
@@ -34,11 +35,14 @@ struct Dovecot23Reply {
 class Dovecot23Dump {
  public:
   explicit Dovecot23Dump(const SessionTable& table);
-  // The next line; false at the end.
-  bool next(std::string* line);
+  // Appends the next line to *out; false at the end.
+  bool next(std::string* out);
 
  private:
   const SessionTable& table_;
+  Session session_;  // one, reused: a row costs no allocation
+  std::string ident_;
+  LineWriter line_;
   std::vector<SessionRef> refs_;
   std::vector<std::uint32_t> starts_;
   std::size_t group_ = 0;

@@ -32,7 +32,10 @@ class Dovecot23DialectTest : public ::testing::Test {
     std::vector<std::string> lines;
     Dovecot23Dump rows(sessions);
     std::string row;
-    while (rows.next(&row)) lines.push_back(row);
+    while (rows.next(&row)) {
+      lines.push_back(row);
+      row.clear();
+    }
     return lines;
   }
 

@@ -21,9 +21,20 @@ std::optional<DovecotIdent> parse_dovecot_ident(std::string_view ident) {
 
 std::string format_dovecot_ident(const std::string& service, const std::optional<IpAddress>& ip,
                                  const std::string& user) {
-  std::string out = service + "/";
-  if (ip) out += ip->to_string() + "/";
-  return out + user;
+  std::string out;
+  append_dovecot_ident(out, service, ip, user);
+  return out;
+}
+
+void append_dovecot_ident(std::string& out, std::string_view service,
+                          const std::optional<IpAddress>& ip, std::string_view user) {
+  out += service;
+  out += '/';
+  if (ip) {
+    out += ip->to_string();
+    out += '/';
+  }
+  out += user;
 }
 
 }  // namespace anvil

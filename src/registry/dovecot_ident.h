@@ -30,5 +30,8 @@ std::optional<DovecotIdent> parse_dovecot_ident(std::string_view ident);
 // The ident for a session, as Dovecot 2.3 would write it.
 std::string format_dovecot_ident(const std::string& service, const std::optional<IpAddress>& ip,
                                  const std::string& user);
+// The same, appended to out.
+void append_dovecot_ident(std::string& out, std::string_view service,
+                          const std::optional<IpAddress>& ip, std::string_view user);
 
 }  // namespace anvil
