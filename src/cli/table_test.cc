@@ -7,6 +7,16 @@
 namespace anvil {
 namespace {
 
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t lf = text.find('\n', at);
+    lines.push_back(text.substr(at, lf - at));
+    at = lf + 1;
+  }
+  return lines;
+}
+
 Table sample() {
   Table t;
   t.columns = {{"username", "username", false, true},
@@ -53,12 +63,7 @@ TEST(Table, WidthsCountCharactersNotBytes) {
   row(utf8);                  // after the widths are fixed
   row("abcdefghijklmnopqr");  // 18 ASCII characters
   std::string out = format_table(t, 0);
-  std::vector<std::string> lines;
-  for (std::size_t at = 0; at < out.size();) {
-    std::size_t lf = out.find('\n', at);
-    lines.push_back(out.substr(at, lf - at));
-    at = lf + 1;
-  }
+  std::vector<std::string> lines = lines_of(out);
   ASSERT_EQ(lines.size(), 5 + RowWriter::kWidthRows);
   EXPECT_EQ(lines[0], "username           service");
   EXPECT_EQ(lines[1], utf8 + " imap");
@@ -84,12 +89,7 @@ TEST(Table, TheFirstHundredRowsSetTheWidths) {
     t.rows.push_back({Cell::of_text(user), Cell::of_number(i)});
   }
   std::string out = format_table(t, 0);
-  std::vector<std::string> lines;
-  for (std::size_t at = 0; at < out.size();) {
-    std::size_t lf = out.find('\n', at);
-    lines.push_back(out.substr(at, lf - at));
-    at = lf + 1;
-  }
+  std::vector<std::string> lines = lines_of(out);
   ASSERT_EQ(lines.size(), 151u);
   EXPECT_EQ(lines[0], "user  n");
   EXPECT_EQ(lines[1], "u0    0");
