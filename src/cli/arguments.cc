@@ -1,6 +1,7 @@
 #include "cli/arguments.h"
 
 #include "common/numbers.h"
+#include "common/time_text.h"
 
 #include <algorithm>
 
@@ -9,10 +10,13 @@ namespace anvil {
 const char* const kUsageText =
     "usage: anvilctl [-Dv] [-o setting=value] [-f formatter] who [-1] [-a socket]\n"
     "                [-f passdb_field] [--service NAME] [--id CONN_ID]\n"
+    "                [--started-before TIME] [--older-than DURATION]\n"
     "                [user_mask ...] [ip[/bits] ...]\n"
     "       anvilctl [-Dv] [-o setting=value] [-f formatter] kick [-a socket]\n"
     "                [-f passdb_field] [-h dest_host] [--dry-run] [--force] [--reason TEXT]\n"
-    "                [--service NAME] [--id CONN_ID] [user_mask ...] [ip[/bits] ...]\n"
+    "                [--service NAME] [--id CONN_ID]\n"
+    "                [--started-before TIME] [--older-than DURATION]\n"
+    "                [user_mask ...] [ip[/bits] ...]\n"
     "       anvilctl [-Dv] [-o setting=value] [-f formatter] audit [-a socket] [-n N]\n"
     "formatters: table, flow, tab, pager, json\n"
     "settings (-o): run_dir=DIR, admin_socket=PATH\n";
@@ -61,7 +65,8 @@ std::optional<ArgumentError> add_target(const std::string& arg, Invocation* out)
 }  // namespace
 
 std::optional<ArgumentError> parse_arguments(const std::vector<std::string>& args,
-                                             const HostResolver& resolve, Invocation* out) {
+                                             const HostResolver& resolve, Invocation* out,
+                                             std::int64_t now) {
   ArgCursor cursor(args);
   std::string run_dir = ANVIL_DEFAULT_RUN_DIR;
   std::string admin_socket;
@@ -177,6 +182,32 @@ std::optional<ArgumentError> parse_arguments(const std::vector<std::string>& arg
       out->one_per_connection = true;
     } else if (short_name == "-v" && arg == "-v") {
       out->verbose = true;
+    } else if (name == "--started-before" || name == "--older-than") {
+      auto value = take_value();
+      if (!value) return error(name + " needs a value");
+      std::optional<std::int64_t> before;
+      if (name == "--started-before") {
+        before = parse_time(*value, now);
+        if (!before) {
+          return error(
+              "--started-before needs a time (unix seconds, 2026-11-30T10:42[:07][Z], "
+              "or 10:42 for today), got " +
+              *value);
+        }
+      } else {
+        auto age = parse_duration(*value);
+        if (!age) {
+          return error(
+              "--older-than needs a duration (90s, 15m, 2h, 1d, 1w, 1h30m; at most "
+              "ten years), got " +
+              *value);
+        }
+        before = now - *age;
+      }
+      // Both given: the earlier time says more.
+      if (!out->filter.started_before || *before < *out->filter.started_before) {
+        out->filter.started_before = before;
+      }
     } else if (short_name == "-a" || short_name == "-f" || (kick && short_name == "-h") ||
                name == "--service" || name == "--id" || (kick && name == "--reason")) {
       auto value = take_value();
@@ -229,7 +260,9 @@ std::optional<ArgumentError> parse_arguments(const std::vector<std::string>& arg
     return error("-f " + out->filter.alt_field + " needs a user mask to match against it");
   }
   if (kick && out->filter.empty()) {
-    return error("kick needs a user mask, an ip[/bits], -h dest_host, --service or --id");
+    return error(
+        "kick needs a user mask, an ip[/bits], -h dest_host, --service, --id or "
+        "--started-before/--older-than");
   }
   out->socket = admin_socket.empty() ? run_dir + "/anvil" : admin_socket;
   return std::nullopt;

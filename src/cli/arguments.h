@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/wall_clock.h"
 #include "registry/kick.h"
 #include "registry/session_filter.h"
 
@@ -42,9 +43,11 @@ struct ArgumentError {
 // Resolves a host name to addresses; returns "" or an error sentence.
 using HostResolver = std::function<std::string(const std::string& host, std::vector<IpAddress>*)>;
 
-// Fills *out, or returns the usage error (exit code 64).
+// Fills *out, or returns the usage error (exit code 64). `now` (unix
+// seconds) is what --older-than counts back from and which day "10:42" is.
 std::optional<ArgumentError> parse_arguments(const std::vector<std::string>& args,
-                                             const HostResolver& resolve, Invocation* out);
+                                             const HostResolver& resolve, Invocation* out,
+                                             std::int64_t now = unix_seconds());
 
 extern const char* const kUsageText;
 

@@ -114,5 +114,33 @@ TEST(Arguments, DoubleDashEndsOptions) {
   EXPECT_EQ(inv.filter.users[0].pattern(), "-weird-user");
 }
 
+// After a password reset: the sessions opened before it, by a time or an
+// age, with every other filter; both given, the earlier time holds.
+TEST(Arguments, StartedBeforeAndOlderThan) {
+  const std::int64_t now = 1'796'035'320;  // 2026-11-30T10:42:00Z
+  Invocation inv;
+  ASSERT_FALSE(parse_arguments({"kick", "--started-before", "2026-11-30T10:00Z", "jane"}, no_dns,
+                               &inv, now));
+  EXPECT_EQ(inv.filter.started_before, now - 42 * 60);
+  EXPECT_EQ(inv.filter.users.size(), 1u);
+  Invocation age;
+  ASSERT_FALSE(parse_arguments({"who", "-1", "--older-than=2h"}, no_dns, &age, now));
+  EXPECT_EQ(age.filter.started_before, now - 7200);
+  Invocation both;
+  ASSERT_FALSE(parse_arguments(
+      {"kick", "--older-than", "1m", "--started-before", "1796035000", "10.0.0.0/8"}, no_dns, &both,
+      now));
+  EXPECT_EQ(both.filter.started_before, 1'796'035'000);  // earlier than now - 60
+  // Alone, it is enough of a filter for a kick.
+  Invocation alone;
+  EXPECT_FALSE(parse_arguments({"kick", "--older-than", "1d"}, no_dns, &alone, now));
+  EXPECT_NE(parse_error({"kick", "--started-before", "yesterday", "jane"})
+                .find("--started-before needs a time"),
+            std::string::npos);
+  EXPECT_NE(parse_error({"who", "--older-than", "-5m"}).find("--older-than needs a duration"),
+            std::string::npos);
+  EXPECT_NE(parse_error({"who", "--older-than"}).find("needs a value"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace anvil

@@ -112,6 +112,11 @@ int run_dovecot(anvil::DovecotAnvil& dovecot, const anvil::Invocation& inv) {
   if (!inv.filter.ids.empty()) {
     throw anvil::CliError{anvil::kExitUsage, "Dovecot 2.3's anvil has no connection ids (--id)"};
   }
+  if (inv.filter.started_before) {
+    throw anvil::CliError{anvil::kExitUsage,
+                          "Dovecot 2.3's anvil keeps no start times (--started-before, "
+                          "--older-than)"};
+  }
   if (!inv.filter.destinations.empty() || !inv.filter.alt_field.empty()) {
     std::fputs(
         "anvilctl: warning: Dovecot 2.3's anvil knows no proxy destinations or "

@@ -1,5 +1,7 @@
 #include "cli/reports.h"
 
+#include "common/time_text.h"
+
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -26,10 +28,12 @@ std::vector<Column> connection_columns() {
           {"dest_ip", "dest_ip"},
           {"dest_port", "dest_port", true, false, true},
           {"conn_id", "conn_id"},
-          {"uid", "uid", true}};
+          {"uid", "uid", true},
+          {"start", "start", true, false, true},
+          {"started", "started"}};
 }
 
-// Fills the first eight cells.
+// Fills the first ten cells.
 void connection_cells(const Session& s, std::vector<Cell>& cells) {
   auto ip = [](Cell& cell, const std::optional<IpAddress>& address) {
     if (address) {
@@ -55,6 +59,13 @@ void connection_cells(const Session& s, std::vector<Cell>& cells) {
     cells[7].set_absent();
   } else {
     cells[7].set_number(s.uid);
+  }
+  if (s.start_time <= 0) {  // Dovecot 2.3's anvil keeps no start times
+    cells[8].set_absent();
+    cells[9].set_absent();
+  } else {
+    cells[8].set_number(s.start_time);
+    cells[9].set_text(format_utc(s.start_time));
   }
 }
 
@@ -83,7 +94,7 @@ WhoPrinter::WhoPrinter(bool one_per_connection, std::string alt_field, const std
 void WhoPrinter::add(const Session& s) {
   if (one_per_connection_) {
     connection_cells(s, cells_);
-    if (!alt_field_.empty()) cells_[8] = Cell::of_text(alt_value(s, alt_field_));
+    if (!alt_field_.empty()) cells_[10] = Cell::of_text(alt_value(s, alt_field_));
     writer_.add(cells_);
     return;
   }

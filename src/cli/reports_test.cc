@@ -46,13 +46,15 @@ TEST(WhoPerConnection, ColumnsAndAltField) {
   s.dest_port = 143;
   s.alt_names = {{"user_email", "jane@example.com"}};
   s.uid = 110;
+  s.start_time = 1'796'035'327;
   Sessions one = {s};
-  EXPECT_EQ(WhoPrinter::columns(true, "user_email").size(), 9u);
-  // The text views keep doveadm's columns; json has the port too.
+  EXPECT_EQ(WhoPrinter::columns(true, "user_email").size(), 11u);
+  // The text views keep doveadm's columns, then the start time; json has
+  // the port and the start as unix seconds too.
   EXPECT_EQ(who(one, true, "user_email", "tab"),
-            "username\tservice\tpid\tip\tdest_ip\tconn_id\tuid\tuser_email\n"
+            "username\tservice\tpid\tip\tdest_ip\tconn_id\tuid\tstarted\tuser_email\n"
             "jane\timap\t8192\t::1\t10.0.0.5\t" +
-                s.id.to_hex() + "\t110\tjane@example.com\n");
+                s.id.to_hex() + "\t110\t2026-11-30T10:42:07Z\tjane@example.com\n");
   EXPECT_EQ(who(one, true, "user_email", "table", 200).find("dest_port"), std::string::npos);
   EXPECT_EQ(who(one, true, "user_email", "flow").find("dest_port"), std::string::npos);
   auto json = nlohmann::json::parse(who(one, true, "user_email", "json"));
@@ -60,11 +62,17 @@ TEST(WhoPerConnection, ColumnsAndAltField) {
   EXPECT_EQ(json[0]["dest_port"], 143);
   EXPECT_EQ(json[0]["uid"], 110);
   EXPECT_EQ(json[0]["user_email"], "jane@example.com");
+  EXPECT_EQ(json[0]["start"], 1'796'035'327);
+  EXPECT_EQ(json[0]["started"], "2026-11-30T10:42:07Z");
   s.dest_port = 0;
   EXPECT_TRUE(nlohmann::json::parse(who({s}, true, "", "json"))[0]["dest_port"].is_null());
-  EXPECT_EQ(WhoPrinter::columns(true, "").size(), 8u);
-  s.uid = kNoUid;  // Dovecot's own anvil names no uid
-  EXPECT_TRUE(nlohmann::json::parse(who({s}, true, "", "json"))[0]["uid"].is_null());
+  EXPECT_EQ(WhoPrinter::columns(true, "").size(), 10u);
+  s.uid = kNoUid;  // Dovecot's own anvil names no uid, and no start time
+  s.start_time = 0;
+  auto dovecots = nlohmann::json::parse(who({s}, true, "", "json"));
+  EXPECT_TRUE(dovecots[0]["uid"].is_null());
+  EXPECT_TRUE(dovecots[0]["start"].is_null());
+  EXPECT_TRUE(dovecots[0]["started"].is_null());
 }
 
 // The table formatter keeps row texts until the end, for the widths; the

@@ -39,6 +39,7 @@ bool user_matches(const SessionFilter& filter, const FilterSubject& s) {
 }  // namespace
 
 bool SessionFilter::matches(const FilterSubject& s) const {
+  if (started_before && s.start_time >= *started_before) return false;
   if (!none_or_any(ids, [&](const ConnectionId& id) { return id == s.id; })) return false;
   if (!none_or_any(pids, [&](std::int32_t pid) { return pid == s.pid; })) return false;
   if (!none_or_any(services,
@@ -62,7 +63,7 @@ bool SessionFilter::matches(const Session& session) const {
     for (const AltName& alt : session.alt_names) alts.emplace_back(alt.field, alt.value);
   }
   return matches(FilterSubject{session.id, session.pid, session.service, session.user,
-                               session.client_ip, session.dest_ip, alts});
+                               session.client_ip, session.dest_ip, alts, session.start_time});
 }
 
 }  // namespace anvil

@@ -27,6 +27,7 @@ struct FilterSubject {
   const std::optional<IpAddress>& dest_ip;
   // Alternative names as (field, value); only read when alt_field is set.
   std::span<const std::pair<std::string_view, std::string_view>> alt_names;
+  std::int64_t start_time = 0;  // unix seconds
 };
 
 struct SessionFilter {
@@ -37,10 +38,13 @@ struct SessionFilter {
   std::vector<std::string> services;    // exact, ASCII case-insensitive
   std::vector<std::int32_t> pids;
   std::vector<ConnectionId> ids;
+  // Only sessions that started before this (unix seconds): kick
+  // --started-before and --older-than.
+  std::optional<std::int64_t> started_before;
 
   bool empty() const {
     return users.empty() && networks.empty() && destinations.empty() && services.empty() &&
-           pids.empty() && ids.empty();
+           pids.empty() && ids.empty() && !started_before;
   }
   bool matches(const Session& session) const;
   bool matches(const FilterSubject& subject) const;

@@ -74,3 +74,28 @@ TEST(SessionFilter, ConnectionId) {
 
 }  // namespace
 }  // namespace anvil
+
+namespace anvil {
+namespace {
+
+// After a password reset at T, the sessions opened before T: strictly
+// before, so one opened in the second of the reset stays.
+TEST(SessionFilter, StartedBeforeIsStrictAndAndsWithTheRest) {
+  Session s;
+  s.user = "jane";
+  s.start_time = 1000;
+  SessionFilter f;
+  f.started_before = 1001;
+  EXPECT_FALSE(f.empty());
+  EXPECT_TRUE(f.matches(s));
+  f.started_before = 1000;
+  EXPECT_FALSE(f.matches(s));
+  f.started_before = 2000;
+  f.users = {UserMask("john")};
+  EXPECT_FALSE(f.matches(s));
+  f.users = {UserMask("ja*")};
+  EXPECT_TRUE(f.matches(s));
+}
+
+}  // namespace
+}  // namespace anvil

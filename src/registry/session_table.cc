@@ -658,7 +658,8 @@ bool SessionTable::matches(const SessionFilter& filter, std::uint32_t slot) cons
     });
   }
   return filter.matches(FilterSubject{id_of(ref), pid_of(ref), names_.text(r.service),
-                                      names_.text(r.user), client_ip(r), dest_ip(r), alts});
+                                      names_.text(r.user), client_ip(r), dest_ip(r), alts,
+                                      r.start});
 }
 
 // By user name, service, pid, start time and id.

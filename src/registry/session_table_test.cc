@@ -327,6 +327,7 @@ SessionFilter random_filter(Random& r, const std::vector<ConnectionId>& ids) {
     static const char* kDestinations[] = {"192.0.2.1", "::5", "2001:db8::1"};
     f.destinations.push_back(*IpAddress::parse(kDestinations[r.below(3)]));
   }
+  if (r.below(4) == 0) f.started_before = 1000 + static_cast<std::int64_t>(r.below(4));
   if ((which & 128) && !f.users.empty()) f.alt_field = r.below(2) ? "USER_email" : "user_ALIAS";
   return f;
 }

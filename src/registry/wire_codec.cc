@@ -103,6 +103,7 @@ void add_filter_fields(LineWriter& line, const SessionFilter& f) {
   for (const std::string& service : f.services) line.add("service", service);
   for (std::int32_t pid : f.pids) line.add("pid", pid);
   for (const ConnectionId& id : f.ids) line.add("id", id.to_hex());
+  if (f.started_before) line.add("started_before", *f.started_before);
 }
 
 std::string apply_filter_field(SessionFilter& f, std::string_view field) {
@@ -134,6 +135,10 @@ std::string apply_filter_field(SessionFilter& f, std::string_view field) {
     auto id = ConnectionId::parse(value);
     if (!id) return invalid();
     f.ids.push_back(*id);
+  } else if (key == "started_before") {
+    long long seconds = 0;
+    if (f.started_before || !parse_integer(value, 0, INT64_MAX, &seconds)) return invalid();
+    f.started_before = seconds;
   } else {
     return "unknown filter field: " + std::string(key);
   }

@@ -75,6 +75,7 @@ TEST(WireCodec, FilterRoundTrips) {
   f.services = {"imap"};
   f.pids = {7};
   f.ids = {ConnectionId::random()};
+  f.started_before = 1'795'948'927;
   LineWriter line;
   add_filter_fields(line, f);
   SessionFilter back;
@@ -89,6 +90,7 @@ TEST(WireCodec, FilterRoundTrips) {
   EXPECT_EQ(back.services, f.services);
   EXPECT_EQ(back.pids, f.pids);
   EXPECT_EQ(back.ids, f.ids);
+  EXPECT_EQ(back.started_before, f.started_before);
 }
 
 TEST(WireCodec, UnknownOrBadFilterFieldIsAnError) {
@@ -97,7 +99,11 @@ TEST(WireCodec, UnknownOrBadFilterFieldIsAnError) {
   EXPECT_NE(apply_filter_field(f, "net=127.0.0.0/33"), "");
   EXPECT_NE(apply_filter_field(f, "id=xyz"), "");
   EXPECT_NE(apply_filter_field(f, "pid=0"), "");
+  EXPECT_NE(apply_filter_field(f, "started_before=-5"), "");
+  EXPECT_NE(apply_filter_field(f, "started_before=soon"), "");
   EXPECT_TRUE(f.empty());
+  EXPECT_EQ(apply_filter_field(f, "started_before=5"), "");
+  EXPECT_NE(apply_filter_field(f, "started_before=6"), "");  // once only
 }
 
 TEST(WireCodec, ParseInteger) {

@@ -3,7 +3,9 @@ anvil-echod processes and real clients; documentation addresses are mapped
 onto loopback (2001:db8::/32 and fd95::/16 onto ::1, 192.0.2.0/24 onto
 127.0.2.0/24)."""
 
+import datetime
 import os
+import time
 import unittest
 
 from harness import Stack
@@ -42,7 +44,8 @@ class SeedExampleMasks(Stack):
         code, out, err = self.anvilctl("who", "-1", "ja*")
         self.assertEqual(code, 0, err)
         lines = out.splitlines()
-        self.assertEqual(lines[0].split(), ["username", "service", "pid", "ip", "dest_ip", "conn_id", "uid"])
+        self.assertEqual(lines[0].split(),
+                         ["username", "service", "pid", "ip", "dest_ip", "conn_id", "uid", "started"])
         rows = [line.split() for line in lines[1:]]
         for r in rows:
             self.assertEqual(r[6], str(os.getuid()))  # the uid echod registered as
@@ -55,6 +58,9 @@ class SeedExampleMasks(Stack):
         for r in rows:
             self.assertEqual(r[4], "-")  # not proxied
             self.assertRegex(r[5], "^[0-9a-f]{32}$")
+            started = datetime.datetime.strptime(r[7], "%Y-%m-%dT%H:%M:%SZ").replace(
+                tzinfo=datetime.timezone.utc)
+            self.assertLess(abs(time.time() - started.timestamp()), 600)  # registered just now
 
     def test_kick_jan_question_mark(self):
         code, out, err = self.anvilctl("kick", "jan?")
