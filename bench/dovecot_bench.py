@@ -189,7 +189,7 @@ class Anvild:
         with open(os.path.join(self.dir, "log"), "wb") as log:
             self.process = subprocess.Popen(
                 [os.path.join(bindir, "anvild"), "--run-dir", self.dir, "-o", f"audit_log={audit_log}",
-                 "-o", f"max_sessions={limit}", "-o", f"max_sessions_per_uid={limit}",
+                 "-o", "ban_file=", "-o", f"max_sessions={limit}", "-o", f"max_sessions_per_uid={limit}",
                  "-o", f"max_sessions_per_process={limit}", "-o", "service_socket_group="],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         self.socket = os.path.join(self.dir, "anvil")

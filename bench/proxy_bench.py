@@ -205,7 +205,8 @@ def main():
         backend.start()
         listener.close()
 
-        anvild = subprocess.Popen([os.path.join(args.bin, "anvild"), "--run-dir", scratch],
+        anvild = subprocess.Popen([os.path.join(args.bin, "anvild"), "--run-dir", scratch,
+                                   "-o", "ban_file=", "-o", "audit_log="],
                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
         processes.append(anvild)

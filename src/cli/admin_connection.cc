@@ -79,7 +79,11 @@ const std::vector<std::string_view>& AdminConnection::read_fields() {
     std::string message = fields.size() > 1 ? std::string(fields[1]) : "unspecified error";
     int code = message.starts_with("permission denied") ? kExitNoPerm
                : message.starts_with("too many")        ? kExitTempFail  // busy: retry later
-                                                        : kExitSoftware;
+               : message.starts_with("BAN-RM: no ban")  ? kExitNotFound
+               : message.starts_with("BAN-ADD: ") ||
+                       message.find("would keep everyone out") != std::string::npos
+                   ? kExitUsage  // a ban the request cannot set, or needs --force
+                   : kExitSoftware;
     throw CliError{code, "anvild: " + message};
   }
   return fields;
@@ -138,11 +142,13 @@ KickResults AdminConnection::kick(const SessionFilter& filter, const std::string
 
 void AdminConnection::kick_each(const SessionFilter& filter, const std::string& reason,
                                 bool dry_run, bool force,
-                                const std::function<void(const KickResult&)>& row) {
+                                const std::function<void(const KickResult&)>& row,
+                                std::optional<std::int64_t> ban, std::vector<Ban>* bans) {
   LineWriter line;
   line.add("KICK").add("reason=" + reason);
   if (dry_run) line.add("dry_run=1");
   if (force) line.add("force=1");
+  if (ban) line.add("ban", *ban);
   add_filter_fields(line, filter);
   send(line.finish());
   KickResult result{Session{}, KickStatus::kicked};
@@ -150,6 +156,10 @@ void AdminConnection::kick_each(const SessionFilter& filter, const std::string& 
     const auto& fields = read_fields();
     if (fields.empty()) continue;
     if (fields[0] == "END") return;
+    if (fields[0] == "BAN") {
+      if (bans) bans->push_back(parse_ban(fields));
+      continue;
+    }
     if (fields[0] != "RESULT" || fields.size() < 2 || !fields[1].starts_with("status=")) continue;
     auto status = kick_status_from_name(fields[1].substr(7));
     if (!status) {
@@ -160,6 +170,51 @@ void AdminConnection::kick_each(const SessionFilter& filter, const std::string& 
     result.status = *status;
     result.why = field_value(fields, 2, "why");
     row(result);
+  }
+}
+
+Ban AdminConnection::parse_ban(const std::vector<std::string_view>& fields) {
+  std::string text;
+  for (std::size_t i = 1; i < fields.size(); i++) {
+    if (i > 1) text += '\t';
+    text += escape_field(fields[i]);
+  }
+  std::string problem;
+  auto ban = parse_ban_line(text, &problem);
+  if (!ban) throw CliError{kExitSoftware, "anvild sent a bad ban: " + problem};
+  return *ban;
+}
+
+std::vector<Ban> AdminConnection::ban_add(const SessionFilter& filter, std::int64_t duration,
+                                          const std::string& reason, bool force) {
+  LineWriter line;
+  line.add("BAN-ADD").add("reason", reason).add("duration", duration);
+  if (force) line.add("force=1");
+  add_filter_fields(line, filter);
+  send(line.finish());
+  return read_bans();
+}
+
+std::vector<Ban> AdminConnection::ban_list() {
+  send(LineWriter().add("BAN-LIST").finish());
+  return read_bans();
+}
+
+void AdminConnection::ban_remove(const std::vector<std::uint64_t>& ids) {
+  LineWriter line;
+  line.add("BAN-RM");
+  for (std::uint64_t id : ids) line.add("id", static_cast<long long>(id));
+  send(line.finish());
+  read_bans();
+}
+
+std::vector<Ban> AdminConnection::read_bans() {
+  std::vector<Ban> bans;
+  while (true) {
+    const auto& fields = read_fields();
+    if (fields.empty()) continue;
+    if (fields[0] == "END") return bans;
+    if (fields[0] == "BAN") bans.push_back(parse_ban(fields));
   }
 }
 

@@ -10,6 +10,7 @@
 
 #include "common/line_codec.h"
 #include "common/unix_socket.h"
+#include "registry/ban_table.h"
 #include "registry/kick.h"
 #include "registry/session.h"
 #include "registry/session_filter.h"
@@ -68,12 +69,23 @@ class AdminConnection {
   KickResults kick(const SessionFilter& filter, const std::string& reason, bool dry_run,
                    bool force = false);
   // The same, each result handed over as it arrives (in one reused object).
+  // ban: also ban what the filter names, for that many seconds (0: no
+  // end); the bans set go into *bans.
   void kick_each(const SessionFilter& filter, const std::string& reason, bool dry_run, bool force,
-                 const std::function<void(const KickResult&)>& row);
+                 const std::function<void(const KickResult&)>& row,
+                 std::optional<std::int64_t> ban = std::nullopt, std::vector<Ban>* bans = nullptr);
+  // Bans: set (what the filter names, for duration seconds, 0: no end),
+  // listed, lifted by id.
+  std::vector<Ban> ban_add(const SessionFilter& filter, std::int64_t duration,
+                           const std::string& reason, bool force);
+  std::vector<Ban> ban_list();
+  void ban_remove(const std::vector<std::uint64_t>& ids);
   // The newest audit records (JSON texts), oldest first.
   std::vector<std::string> audit(long long count);
 
  private:
+  static Ban parse_ban(const std::vector<std::string_view>& fields);
+  std::vector<Ban> read_bans();
   void send(const std::string& line);
   // The next line's fields: views into line_, valid until the next read.
   const std::vector<std::string_view>& read_fields();

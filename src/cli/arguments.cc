@@ -2,6 +2,7 @@
 
 #include "common/numbers.h"
 #include "common/time_text.h"
+#include "registry/ban_table.h"
 
 #include <algorithm>
 
@@ -18,6 +19,12 @@ const char* const kUsageText =
     "                [--started-before TIME] [--older-than DURATION]\n"
     "                [user_mask ...] [ip[/bits] ...]\n"
     "       anvilctl [-Dv] [-o setting=value] [-f formatter] audit [-a socket] [-n N]\n"
+    "       anvilctl [-Dv] [-o setting=value] [-f formatter] ban add [-a socket]\n"
+    "                [-f passdb_field] [--duration DURATION] [--reason TEXT] [--force]\n"
+    "                [user_mask ...] [ip[/bits] ...]\n"
+    "       anvilctl [-Dv] [-o setting=value] [-f formatter] ban list [-a socket]\n"
+    "       anvilctl [-Dv] [-o setting=value] ban rm [-a socket] BAN_ID ...\n"
+    "kick also takes --ban DURATION (or --ban forever): kick and ban in one step\n"
     "formatters: table, flow, tab, pager, json\n"
     "settings (-o): run_dir=DIR, admin_socket=PATH\n";
 
@@ -82,8 +89,11 @@ std::optional<ArgumentError> parse_arguments(const std::vector<std::string>& arg
       out->command = Command::version;
       return std::nullopt;
     }
-    if (arg == "who" || arg == "kick" || arg == "audit") {
-      out->command = arg == "who" ? Command::who : arg == "kick" ? Command::kick : Command::audit;
+    if (arg == "who" || arg == "kick" || arg == "audit" || arg == "ban") {
+      out->command = arg == "who"    ? Command::who
+                     : arg == "kick" ? Command::kick
+                     : arg == "ban"  ? Command::ban
+                                     : Command::audit;
       break;
     }
     if (arg.size() < 2 || arg[0] != '-' || arg[1] == '-') {
@@ -128,8 +138,29 @@ std::optional<ArgumentError> parse_arguments(const std::vector<std::string>& arg
       }
     }
   }
-  if (out->command == Command::none) return error("no command given (who, kick or audit)");
+  if (out->command == Command::none) return error("no command given (who, kick, ban or audit)");
+  if (out->command == Command::ban) {
+    std::string action;  // "-a socket" may come first
+    while (!cursor.done() && action.empty()) {
+      std::string arg = cursor.next();
+      if (arg != "-a") {
+        action = arg;
+      } else if (auto value = cursor.value(); value && !value->empty()) {
+        admin_socket = *value;
+      } else {
+        return error("-a needs a socket path");
+      }
+    }
+    out->ban_action = action == "add"    ? BanAction::add
+                      : action == "list" ? BanAction::list
+                      : action == "rm"   ? BanAction::remove
+                                         : BanAction::none;
+    if (out->ban_action == BanAction::none) {
+      return error(action.empty() ? "ban needs add, list or rm" : "unknown ban action: " + action);
+    }
+  }
   bool kick = out->command == Command::kick;
+  bool ban_add = out->ban_action == BanAction::add;
   if (out->command == Command::audit) {
     while (!cursor.done()) {
       std::string arg = cursor.next();
@@ -145,6 +176,28 @@ std::optional<ArgumentError> parse_arguments(const std::vector<std::string>& arg
         return error("unknown argument for audit: " + arg);
       }
     }
+    out->socket = admin_socket.empty() ? run_dir + "/anvil" : admin_socket;
+    return std::nullopt;
+  }
+
+  if (out->ban_action == BanAction::list || out->ban_action == BanAction::remove) {
+    bool list = out->ban_action == BanAction::list;
+    while (!cursor.done()) {
+      std::string arg = cursor.next();
+      if (arg == "-a") {
+        auto value = cursor.value();
+        if (!value || value->empty()) return error("-a needs a socket path");
+        admin_socket = *value;
+        continue;
+      }
+      long long id = 0;
+      if (list || !parse_integer(arg, 1, INT64_MAX, &id)) {
+        return error(std::string("unknown argument for ban ") + (list ? "list" : "rm") + ": " +
+                     arg);
+      }
+      out->ban_ids.push_back(static_cast<std::uint64_t>(id));
+    }
+    if (!list && out->ban_ids.empty()) return error("ban rm needs the id of a ban (ban list)");
     out->socket = admin_socket.empty() ? run_dir + "/anvil" : admin_socket;
     return std::nullopt;
   }
@@ -178,7 +231,7 @@ std::optional<ArgumentError> parse_arguments(const std::vector<std::string>& arg
       return cursor.value();
     };
     std::string short_name = arg.starts_with("--") ? name : arg.substr(0, 2);
-    if (short_name == "-1" && arg == "-1" && !kick) {
+    if (short_name == "-1" && arg == "-1" && out->command == Command::who) {
       out->one_per_connection = true;
     } else if (short_name == "-v" && arg == "-v") {
       out->verbose = true;
@@ -208,8 +261,23 @@ std::optional<ArgumentError> parse_arguments(const std::vector<std::string>& arg
       if (!out->filter.started_before || *before < *out->filter.started_before) {
         out->filter.started_before = before;
       }
+    } else if ((kick && name == "--ban") || (ban_add && name == "--duration")) {
+      auto value = take_value();
+      if (!value) return error(name + " needs a value");
+      std::optional<std::int64_t> seconds =
+          *value == "forever" ? std::optional<std::int64_t>(0) : parse_duration(*value);
+      if (!seconds || (*value != "forever" && *seconds == 0)) {
+        return error(name +
+                     " needs a duration (15m, 2h, 1d, 1w; at most ten years) or "
+                     "forever, got " +
+                     *value);
+      }
+      out->ban_duration = seconds;
+    } else if (ban_add && (name == "--started-before" || name == "--older-than" ||
+                           short_name == "-h" || name == "--service" || name == "--id")) {
+      return error("a ban names user masks and networks only, not " + name);
     } else if (short_name == "-a" || short_name == "-f" || (kick && short_name == "-h") ||
-               name == "--service" || name == "--id" || (kick && name == "--reason")) {
+               name == "--service" || name == "--id" || ((kick || ban_add) && name == "--reason")) {
       auto value = take_value();
       if (!value) return error(short_name + " needs a value");
       if (short_name == "-a") {
@@ -233,10 +301,14 @@ std::optional<ArgumentError> parse_arguments(const std::vector<std::string>& arg
       }
     } else if (kick && name == "--dry-run" && !has_inline) {
       out->dry_run = true;
-    } else if (kick && name == "--force" && !has_inline) {
+    } else if ((kick || ban_add) && name == "--force" && !has_inline) {
       out->force = true;
     } else {
-      return error("unknown option for " + std::string(kick ? "kick" : "who") + ": " + arg);
+      return error("unknown option for " +
+                   std::string(kick      ? "kick"
+                               : ban_add ? "ban add"
+                                         : "who") +
+                   ": " + arg);
     }
   }
 
@@ -258,6 +330,18 @@ std::optional<ArgumentError> parse_arguments(const std::vector<std::string>& arg
 
   if (!out->filter.alt_field.empty() && out->filter.users.empty()) {
     return error("-f " + out->filter.alt_field + " needs a user mask to match against it");
+  }
+  if (ban_add && out->filter.users.empty() && out->filter.networks.empty()) {
+    return error("ban add needs a user mask or an ip[/bits]");
+  }
+  if (ban_add && !out->ban_duration) out->ban_duration = 0;  // no end unless --duration
+  if (ban_add && out->reason == kDefaultKickReason) out->reason = kDefaultBanReason;
+  if (kick && out->ban_duration &&
+      (!out->filter.destinations.empty() || !out->filter.services.empty() ||
+       !out->filter.ids.empty() || out->filter.started_before)) {
+    return error(
+        "--ban bans user masks and networks only: not with -h, --service, --id or a "
+        "start time");
   }
   if (kick && out->filter.empty()) {
     return error(

@@ -20,7 +20,8 @@
 
 namespace anvil {
 
-enum class Command { none, help, version, who, kick, audit };
+enum class Command { none, help, version, who, kick, audit, ban };
+enum class BanAction { none, add, list, remove };
 
 struct Invocation {
   Command command = Command::none;
@@ -34,6 +35,11 @@ struct Invocation {
   std::string reason = std::string(kDefaultKickReason);
   long long audit_count = 20;  // audit -n
   SessionFilter filter;
+  BanAction ban_action = BanAction::none;
+  // ban add --duration and kick --ban: seconds, 0 for no end; kick bans
+  // only when it is set.
+  std::optional<std::int64_t> ban_duration;
+  std::vector<std::uint64_t> ban_ids;  // ban rm
 };
 
 struct ArgumentError {

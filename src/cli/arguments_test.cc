@@ -142,5 +142,29 @@ TEST(Arguments, StartedBeforeAndOlderThan) {
   EXPECT_NE(parse_error({"who", "--older-than"}).find("needs a value"), std::string::npos);
 }
 
+TEST(Arguments, BanActionsAndKickBan) {
+  Invocation add =
+      parse_ok({"ban", "-a", "/s", "add", "--duration", "1h30m", "jane", "10.0.0.0/8"});
+  EXPECT_EQ(add.command, Command::ban);
+  EXPECT_EQ(add.ban_action, BanAction::add);
+  EXPECT_EQ(add.ban_duration, 5400);
+  EXPECT_EQ(add.socket, "/s");
+  EXPECT_EQ(add.filter.users.size(), 1u);
+  EXPECT_EQ(add.filter.networks.size(), 1u);
+  EXPECT_EQ(add.reason, "Banned by administrator");
+  EXPECT_EQ(parse_ok({"ban", "add", "jane"}).ban_duration, 0);  // no end
+  Invocation rm = parse_ok({"ban", "rm", "3", "4"});
+  EXPECT_EQ(rm.ban_ids, (std::vector<std::uint64_t>{3, 4}));
+  EXPECT_EQ(parse_ok({"ban", "list"}).ban_action, BanAction::list);
+  EXPECT_EQ(parse_ok({"kick", "--ban", "forever", "jane"}).ban_duration, 0);
+  EXPECT_EQ(parse_ok({"kick", "--ban=2d", "jane"}).ban_duration, 172800);
+  EXPECT_FALSE(parse_ok({"kick", "jane"}).ban_duration);
+  EXPECT_NE(parse_error({"ban", "add", "--duration", "0", "jane"}), "");
+  EXPECT_NE(parse_error({"ban", "add", "-h", "backend.test", "jane"}), "");
+  EXPECT_NE(parse_error({"ban", "list", "jane"}), "");
+  EXPECT_NE(parse_error({"ban", "rm", "0"}), "");
+  EXPECT_NE(parse_error({"who", "--ban", "1h", "jane"}), "");
+}
+
 }  // namespace
 }  // namespace anvil

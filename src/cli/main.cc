@@ -105,9 +105,32 @@ int print_kick(
   return report.exit_code;
 }
 
+int run_ban(anvil::AdminConnection& anvild, const anvil::Invocation& inv) {
+  switch (inv.ban_action) {
+    case anvil::BanAction::add: {
+      auto bans = anvild.ban_add(inv.filter, *inv.ban_duration, inv.reason, inv.force);
+      if (inv.formatter.empty()) {
+        std::string summary;
+        for (const anvil::Ban& ban : bans) summary += anvil::ban_summary(ban);
+        print(summary, stdout);
+      } else {
+        print(anvil::ban_report(bans, inv.formatter, terminal_width()), stdout);
+      }
+      return anvil::kExitOk;
+    }
+    case anvil::BanAction::list:
+      print(anvil::ban_report(anvild.ban_list(), inv.formatter, terminal_width()), stdout);
+      return anvil::kExitOk;
+    default: anvild.ban_remove(inv.ban_ids); return anvil::kExitOk;
+  }
+}
+
 int run_dovecot(anvil::DovecotAnvil& dovecot, const anvil::Invocation& inv) {
   if (inv.command == anvil::Command::audit) {
     throw anvil::CliError{anvil::kExitUsage, "Dovecot's anvil keeps no audit trail"};
+  }
+  if (inv.command == anvil::Command::ban || inv.ban_duration) {
+    throw anvil::CliError{anvil::kExitUsage, "Dovecot 2.3's own anvil has no bans"};
   }
   if (!inv.filter.ids.empty()) {
     throw anvil::CliError{anvil::kExitUsage, "Dovecot 2.3's anvil has no connection ids (--id)"};
@@ -156,9 +179,16 @@ int run(const anvil::Invocation& inv) {
         print(report.err, stderr);
         return anvil::kExitOk;
       }
-      return print_kick(inv, [&](const auto& row) {
-        anvild.kick_each(inv.filter, inv.reason, inv.dry_run, inv.force, row);
+      if (inv.command == anvil::Command::ban) return run_ban(anvild, inv);
+      std::vector<anvil::Ban> bans;
+      int code = print_kick(inv, [&](const auto& row) {
+        anvild.kick_each(inv.filter, inv.reason, inv.dry_run, inv.force, row, inv.ban_duration,
+                         &bans);
       });
+      std::string summary;
+      for (const anvil::Ban& ban : bans) summary += anvil::ban_summary(ban);
+      print(summary, stdout);
+      return code;
     } catch (const anvil::NotAnvild&) {
       fd = anvil::connect_admin_socket(inv.socket);  // try Dovecot's dialect
     }

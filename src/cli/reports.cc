@@ -237,6 +237,48 @@ std::string text_of(const nlohmann::json& object, const char* key) {
 
 }  // namespace
 
+std::string ban_report(const std::vector<Ban>& bans, const std::string& formatter, int width) {
+  Table table;
+  table.columns = {{"id", "id", true},
+                   {"user", "user"},
+                   {"alt_field", "field"},
+                   {"net", "net"},
+                   {"expires", "expires", false, false, true},
+                   {"expires_iso", "expires"},
+                   {"created", "created", false, false, true},
+                   {"created_iso", "created", false, false, true},
+                   {"reason", "reason", false, true},
+                   {"by", "by"}};
+  for (const Ban& ban : bans) {
+    std::vector<Cell>& row = table.rows.emplace_back(table.columns.size());
+    row[0].set_number(static_cast<long long>(ban.id));
+    if (ban.user) row[1].set_text(ban.user->pattern());
+    row[2].set_text(ban.alt_field);
+    if (ban.network) row[3].set_text(ban.network->to_string());
+    if (ban.expires) {
+      row[4].set_number(ban.expires);
+      row[5].set_text(format_utc(ban.expires));
+    } else if (formatter != "json") {
+      row[5].set_text("never");
+    }
+    row[6].set_number(ban.created);
+    row[7].set_text(format_utc(ban.created));
+    row[8].set_text(ban.reason);
+    row[9].set_text(ban.set_by);
+  }
+  return format(formatter.empty() ? "table" : formatter, rows_of(table), width);
+}
+
+std::string ban_summary(const Ban& ban) {
+  std::string what = ban.user
+                         ? (ban.alt_field.empty() ? "" : ban.alt_field + " ") + ban.user->pattern()
+                         : "all users";
+  if (ban.network) what += " from " + ban.network->to_string();
+  return "banned " + what +
+         (ban.expires ? " until " + format_utc(ban.expires) : std::string(" with no end")) +
+         " (ban " + std::to_string(ban.id) + ")\n";
+}
+
 Report audit_report(const std::vector<std::string>& records, const std::string& formatter) {
   Report report;
   nlohmann::json all = nlohmann::json::array();

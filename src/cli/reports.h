@@ -83,6 +83,14 @@ class KickReporter {
 Report kick_report(const KickResults& results, const std::string& formatter, bool verbose,
                    bool dry_run, int width);
 
+// ban list (and what ban add set): a row per ban, oldest first: id, user
+// mask, alternative name field, network, expiry (UTC; "never"), reason, who
+// set it. json adds created and expires as unix seconds and ISO 8601.
+std::string ban_report(const std::vector<Ban>& bans, const std::string& formatter, int width);
+// One line for a ban just set: "banned jane from 192.0.2.0/24 until
+// 2026-11-30T11:42:07Z (ban 7)".
+std::string ban_summary(const Ban& ban);
+
 // audit: each record (a JSON text from anvild's audit trail) as a short
 // paragraph, or with formatter "json" as one JSON array.
 Report audit_report(const std::vector<std::string>& records, const std::string& formatter);

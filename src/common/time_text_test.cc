@@ -39,8 +39,8 @@ TEST(TimeText, DurationsSumTheirParts) {
   EXPECT_EQ(parse_duration("2d"), 172800);
   EXPECT_EQ(parse_duration("1w"), 604800);
   EXPECT_EQ(parse_duration("0"), 0);
-  for (const char* bad : {"", "h", "1x", "-5m", "1h30", "1.5h", " 5m", "5m ", "99999999999",
-                          "3661d", "522w6d1s"}) {
+  for (const char* bad :
+       {"", "h", "1x", "-5m", "1h30", "1.5h", " 5m", "5m ", "99999999999", "3661d", "522w6d1s"}) {
     EXPECT_EQ(parse_duration(bad), std::nullopt) << bad;
   }
 }
@@ -59,9 +59,9 @@ TEST(TimeText, TimesInEveryFormAdminsType) {
   // A time of day: today, local time.
   EXPECT_EQ(parse_time("05:42", now), k20261130T104200Z);
   EXPECT_EQ(parse_time("05:42:07", now), k20261130T104200Z + 7);
-  for (const char* bad : {"", "10:42pm", "25:00", "10:60", "2026-13-01T00:00", "2026-02-29T00:00",
-                          "2026-11-30", "2026-11-30T10:42:00+25:00", "2026-11-30T10:42Zjunk",
-                          "yesterday", "-5"}) {
+  for (const char* bad :
+       {"", "10:42pm", "25:00", "10:60", "2026-13-01T00:00", "2026-02-29T00:00", "2026-11-30",
+        "2026-11-30T10:42:00+25:00", "2026-11-30T10:42Zjunk", "yesterday", "-5"}) {
     EXPECT_EQ(parse_time(bad, now), std::nullopt) << bad;
   }
   EXPECT_NE(parse_time("2028-02-29T00:00Z", now), std::nullopt);  // a leap day

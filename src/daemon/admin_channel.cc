@@ -1,7 +1,10 @@
 #include "daemon/admin_channel.h"
 
 #include "common/log.h"
+#include "common/numbers.h"
+#include "common/wall_clock.h"
 #include "daemon/dovecot23_dialect.h"
+#include "daemon/peer_access.h"
 #include "registry/wire_codec.h"
 
 namespace anvil {
@@ -16,6 +19,7 @@ constexpr std::size_t kPartBytes = 64 * 1024;
 // An AUDIT answer is sent whole: its size is bounded by this many records.
 constexpr long long kMaxAuditRecords = 1000;
 constexpr std::size_t kMaxAuditLine = 256 * 1024;
+constexpr long long kMaxBanSeconds = 3660LL * 24 * 3600;  // ten years
 }  // namespace
 
 AdminChannel::AdminChannel(AdminContext& context, UnixSocket socket, PeerCredentials peer,
@@ -147,13 +151,21 @@ asio::awaitable<void> AdminChannel::handle(const std::string& line) {
     co_await who(fields);
   } else if (command == "AUDIT") {
     audit_tail(fields);
-  } else if (command == "KICK") {
+  } else if (command == "BAN-LIST") {
+    co_await ban_list();
+  } else if (command == "KICK" || command == "BAN-ADD" || command == "BAN-RM") {
     if (role_ != Role::kick) {
       error(fmt::format("permission denied: uid {} may only read (admin role {})", peer_.uid,
                         role_name(role_)));
       co_return;
     }
-    co_await kick(fields);
+    if (command == "KICK") {
+      co_await kick(fields);
+    } else if (command == "BAN-ADD") {
+      ban_add(fields);
+    } else {
+      ban_remove(fields);
+    }
   } else {
     error("unknown command: " + command);
   }
@@ -199,10 +211,18 @@ asio::awaitable<void> AdminChannel::kick(const std::vector<std::string>& fields)
   audit.peer = peer_;
   std::string reason(kDefaultKickReason);
   bool dry_run = false, force = false;
+  std::optional<std::int64_t> ban;  // seconds; 0: no end
   for (std::size_t i = 1; i < fields.size(); i++) {
     const std::string& field = fields[i];
     if (field.starts_with("reason=")) {
       reason = field.substr(7, kMaxReasonLength);
+    } else if (field.starts_with("ban=")) {
+      long long seconds = 0;
+      if (!parse_integer(std::string_view(field).substr(4), 0, kMaxBanSeconds, &seconds)) {
+        error("KICK: invalid ban duration: " + clip(field));
+        co_return;
+      }
+      ban = seconds;
     } else if (field == "dry_run=1" || field == "dry_run=0") {
       dry_run = field == "dry_run=1";
     } else if (field == "force=1" || field == "force=0") {
@@ -216,6 +236,14 @@ asio::awaitable<void> AdminChannel::kick(const std::vector<std::string>& fields)
   }
   if (filter.empty()) {
     error("KICK: refusing to kick without a filter");
+    co_return;
+  }
+  // The ban comes first: nobody it names gets back in while the kick runs.
+  std::string ban_error;
+  std::vector<Ban> bans;
+  if (ban && !dry_run) bans = add_bans(filter, *ban, reason, force, &ban_error);
+  if (!ban_error.empty()) {
+    error("KICK: " + ban_error);
     co_return;
   }
   auto outcomes = co_await context_.kick(filter, reason, dry_run, force);
@@ -240,12 +268,91 @@ asio::awaitable<void> AdminChannel::kick(const std::vector<std::string>& fields)
     line.finish_into(part);
     if (part.size() >= kPartBytes) co_await send_part(part);
   }
+  for (const Ban& added : bans) part += ban_line(added);
   send(std::move(part));
   send(LineWriter()
            .add("END")
            .add("matched=" + std::to_string(outcomes.size()))
            .add("kicked=" + std::to_string(kicked))
            .finish());
+}
+
+std::vector<Ban> AdminChannel::add_bans(const SessionFilter& filter, std::int64_t duration,
+                                        const std::string& reason, bool force, std::string* error) {
+  std::vector<Ban> bans = context_.bans.from_filter(filter, force, error);
+  if (!error->empty()) return {};
+  std::int64_t now = unix_seconds();
+  std::string name = user_name(peer_.uid);
+  for (Ban& ban : bans) {
+    ban.created = now;
+    ban.expires = duration > 0 ? now + duration : 0;
+    ban.reason = reason;
+    ban.set_by =
+        fmt::format("{}uid {} pid {}", name.empty() ? "" : name + " ", peer_.uid, peer_.pid);
+  }
+  return context_.bans.add(std::move(bans), error);
+}
+
+void AdminChannel::ban_add(const std::vector<std::string>& fields) {
+  SessionFilter filter;
+  std::string reason(kDefaultBanReason);
+  long long duration = 0;
+  bool force = false;
+  for (std::size_t i = 1; i < fields.size(); i++) {
+    const std::string& field = fields[i];
+    if (field.starts_with("reason=")) {
+      reason = field.substr(7, kMaxReasonLength);
+    } else if (field.starts_with("duration=")) {
+      if (!parse_integer(std::string_view(field).substr(9), 0, kMaxBanSeconds, &duration)) {
+        return error("BAN-ADD: invalid duration: " + clip(field));
+      }
+    } else if (field == "force=1" || field == "force=0") {
+      force = field == "force=1";
+    } else if (std::string problem = apply_filter_field(filter, field); !problem.empty()) {
+      return error("BAN-ADD: " + problem);
+    }
+  }
+  std::string problem;
+  std::vector<Ban> bans = add_bans(filter, duration, reason, force, &problem);
+  if (!problem.empty()) return error("BAN-ADD: " + problem);
+  std::string answer;
+  for (const Ban& ban : bans) answer += ban_line(ban);
+  send(answer + LineWriter().add("END").add("count", static_cast<long long>(bans.size())).finish());
+}
+
+void AdminChannel::ban_remove(const std::vector<std::string>& fields) {
+  std::vector<std::uint64_t> ids;
+  for (std::size_t i = 1; i < fields.size(); i++) {
+    long long id = 0;
+    if (!fields[i].starts_with("id=") ||
+        !parse_integer(std::string_view(fields[i]).substr(3), 1, INT64_MAX, &id)) {
+      return error("BAN-RM: want id=<number>, got " + clip(fields[i]));
+    }
+    ids.push_back(static_cast<std::uint64_t>(id));
+  }
+  if (ids.empty()) return error("BAN-RM: which ban? (id=<number>)");
+  std::string problem;
+  if (!context_.bans.remove(ids, &problem)) return error("BAN-RM: " + problem);
+  send(LineWriter().add("END").add("count", static_cast<long long>(ids.size())).finish());
+}
+
+asio::awaitable<void> AdminChannel::ban_list() {
+  auto self = shared_from_this();
+  // In parts, like WHO: bans may be lifted in between, so each is looked
+  // up again by id when its turn comes.
+  std::vector<std::uint64_t> ids;
+  for (const Ban* ban : context_.bans.table().all()) ids.push_back(ban->id);
+  std::string part;
+  std::size_t sent = 0;
+  for (std::uint64_t id : ids) {
+    if (closing()) co_return;
+    const Ban* ban = context_.bans.table().find(id);
+    if (!ban) continue;
+    part += ban_line(*ban);
+    sent++;
+    if (part.size() >= kPartBytes) co_await send_part(part);
+  }
+  send(part + LineWriter().add("END").add("count", static_cast<long long>(sent)).finish());
 }
 
 asio::awaitable<void> AdminChannel::send_part(std::string& part) {

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/unix_socket.h"
 #include "daemon/audit_log.h"
+#include "daemon/bans.h"
 #include "daemon/config.h"
 #include "daemon/dovecot23_dialect.h"
 #include "daemon/line_channel.h"
@@ -27,6 +28,7 @@ struct AdminContext {
   const DaemonConfig& config;
   SessionTable& sessions;
   AuditLog& audit;
+  Bans& bans;
   Dovecot23Context& dovecot23;
   // Brings in registrations written but not yet read (Dovecot's pipes).
   std::function<void()> sync;
@@ -55,6 +57,13 @@ class AdminChannel : public LineChannel {
   asio::awaitable<void> who(const std::vector<std::string>& fields);
   asio::awaitable<void> kick(const std::vector<std::string>& fields);
   void audit_tail(const std::vector<std::string>& fields);
+  void ban_add(const std::vector<std::string>& fields);
+  void ban_remove(const std::vector<std::string>& fields);
+  asio::awaitable<void> ban_list();
+  // Bans for a filter (see Bans::from_filter), set now by this peer;
+  // duration 0: no end. Added and returned, or "" / the error in *error.
+  std::vector<Ban> add_bans(const SessionFilter& filter, std::int64_t duration,
+                            const std::string& reason, bool force, std::string* error);
   // Sends `part` (grown to a part's size), then waits for the client to
   // take most of it (see kPartBytes).
   asio::awaitable<void> send_part(std::string& part);

@@ -15,19 +15,13 @@
 #include <nlohmann/json.hpp>
 
 #include "common/dovecot_process.h"
+#include "daemon/peer_access.h"
 #include "daemon/running_kick.h"
 #include "registry/kick.h"
 
 namespace anvil {
 
 namespace {
-
-std::string user_name(uid_t uid) {
-  passwd entry{}, *found = nullptr;
-  char buffer[4096];
-  if (getpwuid_r(uid, &entry, buffer, sizeof buffer, &found) != 0 || !found) return "";
-  return found->pw_name;
-}
 
 std::string iso8601(std::int64_t unix_ms) {
   std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);

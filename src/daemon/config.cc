@@ -49,6 +49,8 @@ std::string DaemonConfig::set(const std::string& key, const std::string& value) 
     if (!parse_mode(value, &service_socket_mode)) return bad();
   } else if (key == "audit_log") {
     audit_log = value;
+  } else if (key == "ban_file") {
+    ban_file = value;
   } else if (key == "service_socket_group") {
     service_socket_group = value;
   } else if (key == "admin_allow_uids" || key == "admin_allow_groups") {

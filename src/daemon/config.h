@@ -47,6 +47,8 @@ struct DaemonConfig {
   std::vector<uid_t> dovecot_service_uids;
   // One JSON line per kick and dry run; "" turns the trail off.
   std::string audit_log = "/var/log/anvil/audit.log";
+  // Where bans are kept across restarts; empty: in memory only.
+  std::string ban_file = "/var/lib/anvil/bans";
   bool dovecot_service = false;  // run as Dovecot 2.3's anvil service (--dovecot-service)
 
   std::string admin_socket_path() const { return resolve(admin_socket); }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "daemon/audit_log.h"
+#include "daemon/bans.h"
 #include "daemon/config.h"
 #include "daemon/dovecot23_dialect.h"
 #include "daemon/dovecot_processes.h"
@@ -33,6 +34,7 @@ class Core {
   SessionTable& sessions() { return sessions_; }
   PenaltyTable& penalties() { return penalties_; }
   AuditLog& audit() { return audit_; }
+  Bans& bans() { return bans_; }
   ServiceChannels& services() { return services_; }
   OwnerId new_owner() { return next_owner_++; }
   // What Dovecot 2.3's dialect works on (daemon/dovecot23_dialect.h).
@@ -74,6 +76,7 @@ class Core {
   SessionTable sessions_;
   PenaltyTable penalties_;
   AuditLog audit_;
+  Bans bans_;
   DovecotProcesses dovecot_;
   ServiceChannels services_;
   OwnerId next_owner_ = 1;

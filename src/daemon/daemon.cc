@@ -79,6 +79,7 @@ int run_daemon(const DaemonConfig& config) {
       core.config(),
       core.sessions(),
       core.audit(),
+      core.bans(),
       core.dovecot23(),
       [&core] { core.sync_registrations(); },
       [&core](SessionFilter filter, std::string reason, bool dry_run, bool force) {
@@ -91,6 +92,7 @@ int run_daemon(const DaemonConfig& config) {
     core.stop();
     io.stop();
   };
+  core.bans().load();
   if (std::string error = listeners.start(); !error.empty()) {
     log_error("{}", error);
     return 1;

@@ -81,10 +81,12 @@ class ListenersTest : public ::testing::Test {
                            [](pid_t) { return std::string("not in a test"); },
                            [](std::int32_t, std::uint32_t) { return std::string(); },
                            [] {}};
+  Bans bans{io, ""};
   AdminContext admin_context{
       config,
       sessions,
       audit,
+      bans,
       dialect,
       [] {},
       [](SessionFilter, std::string, bool, bool) -> asio::awaitable<std::vector<KickOutcome>> {

@@ -83,4 +83,11 @@ Role AccessList::role_of(uid_t uid, const std::vector<gid_t>& groups) const {
   return best;
 }
 
+std::string user_name(uid_t uid) {
+  passwd entry{}, *found = nullptr;
+  char buffer[4096];
+  if (getpwuid_r(uid, &entry, buffer, sizeof buffer, &found) != 0 || !found) return "";
+  return found->pw_name;
+}
+
 }  // namespace anvil

@@ -39,5 +39,7 @@ class AccessList {
 // A group, or a user, by name or number; false if there is no such one.
 bool resolve_group(const std::string& text, gid_t* gid);
 bool resolve_user(const std::string& text, uid_t* uid);
+// The name of a uid; "" if it has none.
+std::string user_name(uid_t uid);
 
 }  // namespace anvil

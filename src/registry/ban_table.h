@@ -23,6 +23,8 @@
 
 namespace anvil {
 
+inline constexpr std::string_view kDefaultBanReason = "Banned by administrator";
+
 struct Ban {
   std::uint64_t id = 0;  // given by the table; never reused
   std::optional<UserMask> user;

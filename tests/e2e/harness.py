@@ -253,6 +253,10 @@ class Stack(unittest.TestCase):
         return os.path.join(self.dir, "audit.jsonl")
 
     @property
+    def ban_file(self):
+        return os.path.join(self.dir, "bans")
+
+    @property
     def admin_socket(self):
         return os.path.join(self.dir, "anvil")
 
@@ -269,7 +273,8 @@ class Stack(unittest.TestCase):
         with open(os.path.join(self.dir, "anvild.log"), "ab") as log:
             self.anvild = self.spawn(
                 [os.path.join(BIN, "anvild"), "--run-dir", self.dir,
-                 "-o", f"audit_log={self.audit_log}", *self.anvild_options, *extra],
+                 "-o", f"audit_log={self.audit_log}", "-o", f"ban_file={self.ban_file}",
+                 *self.anvild_options, *extra],
                 stdout=log, stderr=log, preexec_fn=preexec_fn)
         # A socket file may be left over from a killed anvild: ready means
         # that both sockets accept connections.

@@ -20,7 +20,7 @@ class AnvildAsDovecotAnvil(Stack):
         # space, more than master's default limit for the service allows.
         self.dovecot = DovecotServer(self, f"""mail_max_userip_connections = 2
 service anvil {{
-  executable = {BIN}/anvild --dovecot-service --run-dir {self.run_dir} -o max_admin_clients=1 -o audit_log={self.run_dir}/audit.jsonl
+  executable = {BIN}/anvild --dovecot-service --run-dir {self.run_dir} -o max_admin_clients=1 -o audit_log={self.run_dir}/audit.jsonl -o ban_file={self.run_dir}/bans
   vsz_limit = 0
 }}
 """)

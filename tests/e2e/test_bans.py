@@ -1,0 +1,165 @@
+"""Bans in anvild, through anvilctl: set, listed in every formatter, lifted,
+kept across a restart in the state file, expired by themselves, set with a
+kick in one step; a bad state file loses only its bad lines."""
+
+import json
+import os
+import time
+import unittest
+
+from harness import Stack, wait_until
+
+
+def ban_ids(stack):
+    code, out, err = stack.anvilctl("ban", "list", global_args=("-f", "json"))
+    stack.assertEqual(code, 0, err)
+    return [row["id"] for row in json.loads(out)]
+
+
+class Bans(Stack):
+
+    def ban(self, *args, code=0):
+        got, out, err = self.anvilctl("ban", "add", *args)
+        self.assertEqual(got, code, err)
+        return out, err
+
+    def test_add_list_remove_in_every_formatter(self):
+        out, _ = self.ban("--duration", "1h", "--reason", "compromised", "jane", "192.0.2.0/24")
+        self.assertRegex(out, r"^banned jane from 192\.0\.2\.0/24 until \S+Z \(ban 1\)\n$")
+        out, _ = self.ban("-f", "user_email", "jd@example.com")
+        self.assertEqual(out, "banned user_email jd@example.com with no end (ban 2)\n")
+        out, _ = self.ban("2001:db8::/32")
+        self.assertEqual(out, "banned all users from 2001:db8::/32 with no end (ban 3)\n")
+
+        code, out, err = self.anvilctl("ban", "list", global_args=("-f", "json"))
+        self.assertEqual(code, 0, err)
+        rows = json.loads(out)
+        self.assertEqual([r["id"] for r in rows], [1, 2, 3])
+        self.assertEqual((rows[0]["user"], rows[0]["net"], rows[0]["reason"]),
+                         ("jane", "192.0.2.0/24", "compromised"))
+        self.assertAlmostEqual(rows[0]["expires"] - rows[0]["created"], 3600, delta=1)
+        self.assertEqual((rows[1]["alt_field"], rows[1]["user"], rows[1]["expires"]),
+                         ("user_email", "jd@example.com", None))
+        self.assertIn(f"uid {os.getuid()}", rows[2]["by"])
+        for formatter in ("table", "tab", "flow", "pager"):
+            code, out, err = self.anvilctl("ban", "list", global_args=("-f", formatter))
+            self.assertEqual(code, 0, err)
+            self.assertIn("compromised", out, formatter)
+            self.assertIn("2001:db8::/32", out, formatter)
+        code, out, err = self.anvilctl("ban", "list")
+        self.assertEqual(out.splitlines()[0].split(), ["id", "user", "field", "net", "expires",
+                                                       "reason", "by"])
+
+        code, out, err = self.anvilctl("ban", "rm", "2")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(ban_ids(self), [1, 3])
+        code, out, err = self.anvilctl("ban", "rm", "2")
+        self.assertEqual(code, 68, err)  # gone already
+        self.assertIn("no ban 2", err)
+
+    def test_bans_survive_a_restart_and_expire_by_themselves(self):
+        self.ban("--duration", "2s", "shortlived")
+        self.ban("--reason", "tab\there", "keeper")
+        self.restart_anvild_with()
+        self.assertEqual(ban_ids(self), [1, 2])
+        self.assertTrue(wait_until(lambda: ban_ids(self) == [2], timeout=10),
+                        "the 2 s ban did not expire")
+        with open(self.ban_file) as state:
+            lines = state.read().splitlines()
+        self.assertEqual(lines[0], "anvil-bans\t1")
+        self.assertEqual(len(lines), 2)
+        self.assertIn("user=keeper", lines[1])
+        self.restart_anvild_with()
+        code, out, err = self.anvilctl("ban", "list", global_args=("-f", "json"))
+        self.assertEqual(json.loads(out)[0]["reason"], "tab\there")
+        self.assertEqual(self.ban("newer")[0], "banned newer with no end (ban 3)\n")  # ids go on
+
+    def test_a_bad_state_file_loses_only_its_bad_lines(self):
+        self.anvild.terminate()
+        self.anvild.wait(10)
+        with open(self.ban_file, "w") as state:
+            state.write("anvil-bans\t1\n"
+                        "id=4\tuser=good\tcreated=1\texpires=0\treason=r\tby=x\n"
+                        "id=5\tnet=10.0.0.0/33\tcreated=1\texpires=0\n"
+                        "garbage without fields\n"
+                        "id=6\tnet=10.0.0.0/8\tcreated=1\texpires=0\treason=r\tby=x\n"
+                        "id=7\tuser=tr")  # cut off mid-line: still one whole field
+        self.start_anvild()
+        self.assertEqual(ban_ids(self), [4, 6, 7])
+        log = self.anvild_log()
+        self.assertIn("line 3: invalid network: 10.0.0.0/33; skipped", log)
+        self.assertIn("line 4: field without key=value", log)
+
+    def test_bans_that_keep_everyone_out_need_force(self):
+        for target in ("*", "0.0.0.0/0", "::/0"):
+            out, err = self.ban(target, code=64)
+            self.assertIn("would keep everyone out", err)
+        self.assertEqual(ban_ids(self), [])
+        self.ban("--force", "*")
+        self.assertEqual(ban_ids(self), [1])
+
+    def test_bad_requests_are_usage_errors(self):
+        for args in (("ban", "add"), ("ban", "add", "--duration", "0", "jane"),
+                     ("ban", "add", "--duration", "-1h", "jane"),
+                     ("ban", "add", "--service", "imap", "jane"), ("ban", "add", "10.0.0.0/33"),
+                     ("ban", "rm"), ("ban", "rm", "x"), ("ban", "frobnicate"), ("ban",),
+                     ("kick", "--ban", "1h", "--service", "imap", "jane"),
+                     ("kick", "--ban", "soon", "jane")):
+            code, out, err = self.anvilctl(*args)
+            self.assertEqual(code, 64, (args, err))
+        self.assertEqual(ban_ids(self), [])
+
+    def test_a_hundred_thousand_bans_load_and_list(self):
+        self.anvild.terminate()
+        self.anvild.wait(10)
+        with open(self.ban_file, "w") as state:
+            state.write("anvil-bans\t1\n")
+            for i in range(100000):
+                state.write(f"id={i + 1}\tuser=user{i}\tcreated=1\texpires=0\treason=r\tby=x\n")
+        self.start_anvild()
+        self.assertEqual(len(ban_ids(self)), 100000)
+        out, _ = self.ban("one-more")
+        self.assertEqual(out, "banned one-more with no end (ban 100001)\n")
+
+
+class KickAndBan(Stack):
+
+    def test_kick_ban_drops_the_sessions_and_keeps_the_ban(self):
+        echod = self.start_echod("imap")
+        jane = self.connect(echod, "127.0.0.2", "jane")
+        john = self.connect(echod, "127.0.0.3", "john")
+        self.wait_for_sessions(2)
+        code, out, err = self.anvilctl("kick", "--ban", "1d", "--reason", "compromised", "jane")
+        self.assertEqual(code, 0, err)
+        self.assertRegex(out, r"^kicked connections from the following users:\njane\n"
+                              r"banned jane until \S+Z \(ban 1\)\n$")
+        self.assertEqual(jane.read_bye(), "BYE compromised")
+        self.assertTrue(john.alive())
+        code, out, err = self.anvilctl("ban", "list", global_args=("-f", "json"))
+        (row,) = json.loads(out)
+        self.assertEqual((row["user"], row["reason"]), ("jane", "compromised"))
+        # A dry run bans nothing.
+        code, out, err = self.anvilctl("kick", "--ban", "forever", "--dry-run", "john")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(ban_ids(self), [1])
+        self.assertTrue(john.alive())
+
+
+class ReadRoleBans(Stack):
+
+    anvild_options = ["-o", "admin_socket_mode=0666", "-o", "admin_allow_uids=nobody:read"]
+
+    def test_read_role_lists_bans_but_may_not_set_or_lift_them(self):
+        code, out, err = self.anvilctl("ban", "add", "jane")
+        self.assertEqual(code, 0, err)
+        code, out, err = self.anvilctl("ban", "list", user="nobody")
+        self.assertEqual(code, 0, err)
+        self.assertIn("jane", out)
+        for args in (("ban", "add", "john"), ("ban", "rm", "1"), ("kick", "--ban", "1h", "jane")):
+            code, out, err = self.anvilctl(*args, user="nobody")
+            self.assertEqual(code, 77, (args, err))
+        self.assertEqual(ban_ids(self), [1])
+
+
+if __name__ == "__main__":
+    unittest.main()
