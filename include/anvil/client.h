@@ -83,6 +83,9 @@ class Client {
     std::size_t ip_prelogin = 0;    // of those, without a user yet
     std::size_t user_sessions = 0;  // sessions of this user (ASCII case-folded)
     unsigned penalty = 0;           // failed-login penalty of the address, 0 to 4
+    // Not empty when a ban matches the address, the user, or the user from
+    // the address: the ban's reason, to show the client before refusing it.
+    std::string banned{};
   };
   // nullopt: anvild is not connected, or did not answer in time.
   using CountsHandler = std::function<void(std::optional<Counts>)>;

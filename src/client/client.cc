@@ -150,6 +150,7 @@ class Client::Impl {
     counts.ip_prelogin = number("ip_prelogin");
     counts.user_sessions = number("user_sessions");
     counts.penalty = static_cast<unsigned>(number("penalty"));
+    counts.banned = field_value(fields, 2, "banned");
     CountsHandler handler = std::move(it->second.handler);
     queries_.erase(it);
     if (handler) handler(counts);

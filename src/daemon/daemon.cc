@@ -72,6 +72,7 @@ int run_daemon(const DaemonConfig& config) {
       core.config(),
       core.sessions(),
       core.penalties(),
+      core.bans().table(),
       [&core](std::int32_t pid, std::uint32_t uid) { return core.session_limit(pid, uid); },
       [&core] { core.sync_registrations(); },
       [&core](OwnerId owner) { core.services().remove(owner); }};

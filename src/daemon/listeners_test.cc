@@ -68,10 +68,14 @@ class ListenersTest : public ::testing::Test {
   ServiceChannels services;
   OwnerId next_owner = 1;
   std::vector<int> fds;
-  ServiceContext service_context{
-      config,    sessions,
-      penalties, [](std::int32_t, std::uint32_t) { return std::string(); },
-      [] {},     [this](OwnerId owner) { services.remove(owner); }};
+  BanTable ban_table;
+  ServiceContext service_context{config,
+                                 sessions,
+                                 penalties,
+                                 ban_table,
+                                 [](std::int32_t, std::uint32_t) { return std::string(); },
+                                 [] {},
+                                 [this](OwnerId owner) { services.remove(owner); }};
   AuditLog audit{""};
   DovecotProcesses dovecot{io, [](OwnerId, pid_t) {}, 16};
   Dovecot23Context dialect{sessions,

@@ -234,14 +234,19 @@ void ServiceChannel::handle_count(const std::vector<std::string_view>& fields) {
   std::size_t user_sessions = user.empty() ? 0 : table.user_size(user);
   unsigned penalty =
       ip ? context_.penalties.get(PenaltyTable::login_ident(*ip), unix_seconds()).first : 0;
-  send(LineWriter()
-           .add("COUNTS")
-           .add(request)
-           .add("ip_sessions=" + std::to_string(ip_sessions))
-           .add("ip_prelogin=" + std::to_string(ip_prelogin))
-           .add("user_sessions=" + std::to_string(user_sessions))
-           .add("penalty=" + std::to_string(penalty))
-           .finish());
+  LineWriter answer;
+  answer.add("COUNTS")
+      .add(request)
+      .add("ip_sessions=" + std::to_string(ip_sessions))
+      .add("ip_prelogin=" + std::to_string(ip_prelogin))
+      .add("user_sessions=" + std::to_string(user_sessions))
+      .add("penalty=" + std::to_string(penalty));
+  // A ban on the address, the user, or the user from the address.
+  if (const Ban* ban = context_.bans.match(BanSubject{user, ip}, unix_seconds())) {
+    answer.add("banned", ban->reason.empty() ? std::string_view("banned") : ban->reason)
+        .add("ban", static_cast<long long>(ban->id));
+  }
+  send(answer.finish());
 }
 
 void ServiceChannel::handle_login(const std::vector<std::string_view>& fields) {

@@ -14,6 +14,7 @@
 #include "daemon/config.h"
 #include "daemon/line_channel.h"
 #include "daemon/running_kick.h"
+#include "registry/ban_table.h"
 #include "registry/penalty_table.h"
 #include "registry/session_table.h"
 
@@ -25,6 +26,7 @@ struct ServiceContext {
   const DaemonConfig& config;
   SessionTable& sessions;
   PenaltyTable& penalties;
+  const BanTable& bans;
   // Which limit refuses one more session for this pid and uid; "" if none.
   std::function<std::string(std::int32_t, std::uint32_t)> session_limit;
   // Brings in registrations written but not yet read (Dovecot's pipes).

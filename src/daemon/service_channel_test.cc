@@ -56,9 +56,14 @@ class ServiceChannelTest : public ::testing::Test {
   PenaltyTable penalties;
   std::string limit;  // what session_limit answers
   std::vector<OwnerId> closed;
-  ServiceContext context{config,    sessions,
-                         penalties, [this](std::int32_t, std::uint32_t) { return limit; },
-                         [] {},     [this](OwnerId owner) { closed.push_back(owner); }};
+  BanTable ban_table;
+  ServiceContext context{config,
+                         sessions,
+                         penalties,
+                         ban_table,
+                         [this](std::int32_t, std::uint32_t) { return limit; },
+                         [] {},
+                         [this](OwnerId owner) { closed.push_back(owner); }};
 };
 
 TEST_F(ServiceChannelTest, RegistersRemovesAndTouchesOnlyItsOwnSessions) {

@@ -58,6 +58,10 @@ class FrontEnd {
   virtual std::string take_buffered() = 0;
   // The goodbye for a kicked client and for a login that took too long.
   virtual std::string kicked_reply(std::string_view reason) const = 0;
+  // To a client refused because a ban matches it: at connect (untagged,
+  // the connection closes) and as a login's answer.
+  virtual std::string banned_reply(std::string_view reason) const = 0;
+  virtual std::string banned_login_reply(std::string_view reason) const = 0;
   virtual std::string timeout_reply() const = 0;
 
  protected:

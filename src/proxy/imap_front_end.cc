@@ -79,6 +79,12 @@ class ImapFrontEnd final : public FrontEnd {
     return "* BYE [UNAVAILABLE] " + single_line(reason) + "\r\n";
   }
 
+  std::string banned_reply(std::string_view reason) const override { return kicked_reply(reason); }
+
+  std::string banned_login_reply(std::string_view reason) const override {
+    return "NO [UNAVAILABLE] " + single_line(reason);
+  }
+
   std::string timeout_reply() const override {
     return "* BYE Disconnected for inactivity during login.\r\n";
   }

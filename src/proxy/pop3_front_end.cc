@@ -70,6 +70,15 @@ class Pop3FrontEnd final : public FrontEnd {
     return "-ERR [SYS/TEMP] " + single_line(reason) + "\r\n";
   }
 
+  // Permanent: a client that retries at once is refused again.
+  std::string banned_reply(std::string_view reason) const override {
+    return "-ERR [SYS/PERM] " + single_line(reason) + "\r\n";
+  }
+
+  std::string banned_login_reply(std::string_view reason) const override {
+    return "-ERR [SYS/PERM] " + single_line(reason);
+  }
+
   std::string timeout_reply() const override {
     return "-ERR Disconnected for inactivity during login.\r\n";
   }

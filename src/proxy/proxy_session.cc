@@ -1,5 +1,7 @@
 #include "proxy/proxy_session.h"
 
+#include "common/line_codec.h"
+
 #include "common/ip_address.h"
 #include "common/log.h"
 #include "proxy/backend_login.h"
@@ -213,9 +215,15 @@ asio::awaitable<std::optional<Client::Counts>> ProxySession::counts(const std::s
 
 asio::awaitable<bool> ProxySession::within_address_limits() {
   const ProxyConfig& config = proxy_.config();
-  if (config.max_connections_per_ip == 0 && config.max_prelogin_per_ip == 0) co_return true;
+  // Asked even without limits: anvild also says whether the address is banned.
   auto counted = co_await counts("");
   if (!counted || ending_ != Ending::none) co_return ending_ == Ending::none;
+  if (!counted->banned.empty()) {
+    log_info("{}: refused {}: banned ({})", protocol_name(protocol_), peer_,
+             single_line(counted->banned));
+    co_await send_to_client(front_end_->banned_reply(counted->banned));
+    co_return false;
+  }
   // anvild counted this connection too: it registered first.
   std::string why;
   if (config.max_connections_per_ip > 0 && counted->ip_sessions > config.max_connections_per_ip) {
@@ -232,9 +240,15 @@ asio::awaitable<bool> ProxySession::within_address_limits() {
 
 asio::awaitable<std::string> ProxySession::login_refusal(const std::string& user) {
   const ProxyConfig& config = proxy_.config();
-  if (config.max_connections_per_user == 0 && !config.login_penalty) co_return "";
+  // Asked even without limits: a ban on the user, or the user from this
+  // address, refuses the login before the backend hears of it.
   auto counted = co_await counts(user);
   if (!counted || ending_ != Ending::none) co_return "";
+  if (!counted->banned.empty()) {
+    log_info("{}: login of user={} from {} refused: banned ({})", protocol_name(protocol_), user,
+             peer_, single_line(counted->banned));
+    co_return front_end_->banned_login_reply(counted->banned);
+  }
   if (config.login_penalty && counted->penalty > 0) {
     // Dovecot's auth penalty: 2 s after one failure, doubling, capped.
     auto delay = std::min<std::chrono::milliseconds>(std::chrono::seconds(1u << counted->penalty),

@@ -536,5 +536,64 @@ class ProxyBackendTls(Stack):
         self.assertIn("TLS handshake with backend failed", proxy_log(proxy))
 
 
+class ProxyBans(ProxyStack):
+    """Bans set in anvild keep clients out at the proxy, in the protocol's
+    own words, before the backend hears of them; others get in."""
+
+    def ban(self, *args):
+        code, out, err = self.anvilctl("ban", "add", *args)
+        self.assertEqual(code, 0, err)
+
+    def test_a_banned_address_is_refused_at_connect(self):
+        self.ban("--reason", "abuse from your network", "127.0.0.9/32")
+        with self.assertRaises(imaplib.IMAP4.error) as refused:
+            imap_client(self.ports["imap"], source="127.0.0.9")
+        self.assertEqual(refused.exception.args[0], b"* BYE [UNAVAILABLE] abuse from your network")
+        with self.assertRaises(poplib.error_proto) as refused:
+            pop3_client(self.ports["pop3"], source="127.0.0.9")
+        self.assertEqual(refused.exception.args[0], b"-ERR [SYS/PERM] abuse from your network")
+        self.assertIn("refused 127.0.0.9:", proxy_log(self.proxy))
+        # Another address gets in and logs in.
+        client = imap_client(self.ports["imap"], source="127.0.0.10")
+        self.assertEqual(client.login("jane", "secret")[0], "OK")
+        self.wait_for(["jane"])
+        self.assertEqual([r["ip"] for r in self.sessions()], ["127.0.0.10"])
+        client.logout()
+
+    def test_a_banned_user_is_refused_at_login_and_never_reaches_the_backend(self):
+        self.ban("--reason", "account locked", "jane")
+        client = imap_client(self.ports["imap"], source="127.0.0.11")
+        with self.assertRaises(imaplib.IMAP4.error) as refused:
+            client.login("jane", "secret")
+        self.assertIn("[UNAVAILABLE] account locked", str(refused.exception))
+        pop = pop3_client(self.ports["pop3"], source="127.0.0.11")
+        pop.user("jane")
+        with self.assertRaises(poplib.error_proto) as refused:
+            pop.pass_("secret")
+        self.assertEqual(refused.exception.args[0], b"-ERR [SYS/PERM] account locked")
+        self.assertIn("login of user=jane from 127.0.0.11:", proxy_log(self.proxy))
+        # Nobody logged in as jane: the sessions left are the two refused
+        # connections, still before login.
+        self.assertEqual([r["username"] for r in self.sessions()], [None, None])
+        # bob is not banned.
+        other = imap_client(self.ports["imap"], source="127.0.0.12")
+        self.assertEqual(other.login("bob", "secret")[0], "OK")
+        other.logout()
+        # Dovecot saw bob's login, and never jane's password.
+        with open(os.path.join(self.dir, "dovecot.log"), errors="replace") as log:
+            text = log.read()
+        self.assertIn("user=<bob>", text)
+        self.assertNotIn("user=<jane>", text)
+
+    def test_a_user_banned_from_one_network_gets_in_from_another(self):
+        self.ban("jane", "127.0.0.13/32")
+        client = imap_client(self.ports["imap"], source="127.0.0.13")
+        with self.assertRaises(imaplib.IMAP4.error):
+            client.login("jane", "secret")
+        other = imap_client(self.ports["imap"], source="127.0.0.14")
+        self.assertEqual(other.login("jane", "secret")[0], "OK")
+        other.logout()
+
+
 if __name__ == "__main__":
     unittest.main()
