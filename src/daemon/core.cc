@@ -23,6 +23,7 @@ Core::Core(asio::io_context& io, DaemonConfig config)
           config_.max_dovecot_processes),
       dovecot23_{sessions_,
                  penalties_,
+                 bans_.table(),
                  dovecot_,
                  [this] { return new_owner(); },
                  [this](pid_t pid) { return dovecot_refusal(pid); },

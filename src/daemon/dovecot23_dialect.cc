@@ -81,6 +81,11 @@ Dovecot23Reply connect(Dovecot23Context& context, const std::vector<std::string_
 
 // Sessions with exactly this ident, from every process and channel: the
 // count Dovecot's login processes compare to mail_max_userip_connections.
+// What a banned login is answered: a connection count above any limit, and
+// Dovecot 2.3's highest auth penalty (AUTH_PENALTY_MAX_PENALTY).
+constexpr std::size_t kBannedCount = 4294967295u;
+constexpr unsigned kBannedPenalty = 15;
+
 Dovecot23Reply lookup(Dovecot23Context& context, const std::vector<std::string_view>& fields) {
   Dovecot23Reply reply;
   if (!enough(fields, 2, &reply)) return reply;
@@ -88,6 +93,13 @@ Dovecot23Reply lookup(Dovecot23Context& context, const std::vector<std::string_v
   std::size_t count = 0;
   if (auto ident = parse_dovecot_ident(fields[1])) {
     count = context.sessions.count_dovecot(ident->service, ident->ip, ident->user);
+    // Dovecot's login process refuses a login whose count is at or above
+    // mail_max_userip_connections: for a banned one, no limit is high enough.
+    if (const Ban* ban = context.bans.match(BanSubject{ident->user, ident->ip}, unix_seconds())) {
+      log_info("LOOKUP {}: {} is banned (ban {}); answered {} so that Dovecot refuses the login",
+               single_line(fields[1]), ident->user, ban->id, kBannedCount);
+      count = kBannedCount;
+    }
   }
   reply.text = std::to_string(count) + "\n";
   return reply;
@@ -99,7 +111,15 @@ Dovecot23Reply penalty(Dovecot23Context& context, const std::vector<std::string_
   std::string_view command = fields[0];
   if (command == "PENALTY-GET") {
     if (!enough(fields, 2, &reply)) return reply;
-    auto [value, last] = table.get(std::string(fields[1]), unix_seconds());
+    std::int64_t now = unix_seconds();
+    auto [value, last] = table.get(std::string(fields[1]), now);
+    // The ident is the client's address (IPv6 cut to its network): a
+    // banned one gets the highest penalty, so Dovecot's login delays it.
+    auto ip = IpAddress::parse(fields[1]);
+    if (ip && context.bans.match(BanSubject{"", ip}, now)) {
+      value = kBannedPenalty;
+      last = now;
+    }
     reply.text = std::to_string(value) + " " + std::to_string(last) + "\n";
   } else if (command == "PENALTY-INC") {
     if (!enough(fields, 4, &reply)) return reply;

@@ -13,6 +13,7 @@
 
 #include "common/line_codec.h"
 #include "daemon/dovecot_processes.h"
+#include "registry/ban_table.h"
 #include "registry/penalty_table.h"
 
 namespace anvil {
@@ -63,6 +64,9 @@ struct Dovecot23Sender {
 struct Dovecot23Context {
   SessionTable& sessions;
   PenaltyTable& penalties;
+  // Bans: a banned user+address is answered a LOOKUP count above any
+  // mail_max_userip_connections, a banned address the highest penalty.
+  const BanTable& bans;
   DovecotProcesses& processes;
   std::function<OwnerId()> new_owner;
   // Why a process may not be signalled as Dovecot's; "" if it may.

@@ -47,8 +47,10 @@ class Dovecot23DialectTest : public ::testing::Test {
   std::string refusal;  // what the daemon's rule says of every process
   std::string limit;    // what the daemon's limits say
   int syncs = 0;
+  BanTable ban_table;
   Dovecot23Context context{sessions,
                            penalties,
+                           ban_table,
                            processes,
                            [this] { return next_owner++; },
                            [this](pid_t) { return refusal; },
@@ -126,6 +128,38 @@ TEST_F(Dovecot23DialectTest, Penalties) {
   EXPECT_TRUE(from_service("PENALTY-GET\t192.0.2.7").text.starts_with("2 "));
   EXPECT_EQ(from_service("PENALTY-INC\t192.0.2.7\t1\t0").fatal, "PENALTY-INC: Invalid parameters");
   EXPECT_EQ(from_service("PENALTY-DUMP").text.back(), '\n');
+}
+
+}  // namespace
+}  // namespace anvil
+
+namespace anvil {
+namespace {
+
+// Dovecot's login refuses a user+address whose LOOKUP count is at or above
+// mail_max_userip_connections, and delays an address by its penalty: a
+// ban answers both beyond any limit, for what it names only.
+TEST_F(Dovecot23DialectTest, BansAnswerLookupAndPenaltyBeyondAnyLimit) {
+  auto ban = [&](const char* user, const char* network) {
+    Ban b;
+    if (user) b.user.emplace(user);
+    if (network) b.network = Cidr::parse(network);
+    std::string error;
+    ban_table.add(b, &error);
+    ASSERT_EQ(error, "");
+  };
+  ban("jane", "192.0.2.0/24");
+  ban(nullptr, "198.51.100.0/24");
+  EXPECT_TRUE(from_service("CONNECT\t" + me() + "\timap/192.0.2.7/bob").fatal.empty());
+  EXPECT_EQ(from_service("LOOKUP\timap/192.0.2.7/jane").text, "4294967295\n");
+  EXPECT_EQ(from_service("LOOKUP\tpop3/192.0.2.8/jane").text, "4294967295\n");
+  EXPECT_EQ(from_service("LOOKUP\timap/203.0.113.1/jane").text, "0\n");  // another network
+  EXPECT_EQ(from_service("LOOKUP\timap/192.0.2.7/bob").text, "1\n");     // another user
+  std::string penalty = from_service("PENALTY-GET\t198.51.100.9").text;
+  EXPECT_TRUE(penalty.starts_with("15 ")) << penalty;
+  EXPECT_TRUE(from_service("PENALTY-GET\t203.0.113.1").text.starts_with("0 "));
+  // jane's ban is for her from that network: the address alone is free.
+  EXPECT_TRUE(from_service("PENALTY-GET\t192.0.2.7").text.starts_with("0 "));
 }
 
 }  // namespace

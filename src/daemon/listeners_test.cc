@@ -80,6 +80,7 @@ class ListenersTest : public ::testing::Test {
   DovecotProcesses dovecot{io, [](OwnerId, pid_t) {}, 16};
   Dovecot23Context dialect{sessions,
                            penalties,
+                           ban_table,
                            dovecot,
                            [this] { return next_owner++; },
                            [](pid_t) { return std::string("not in a test"); },

@@ -4,6 +4,7 @@ them, mail_max_userip_connections holds, and it ends with the master."""
 
 import imaplib
 import os
+import poplib
 import signal
 import subprocess
 import unittest
@@ -99,6 +100,32 @@ service anvil {{
             self.login("imap", "jane", "127.0.0.2")
         self.assertIn("Maximum number of connections from user+IP exceeded", str(refused.exception))
         self.login("imap", "jane", "127.0.0.4")  # another address is fine
+
+    def test_a_banned_user_cannot_log_in_over_imap_or_pop3(self):
+        code, out, err = self.ctl("ban", "add", "--reason", "compromised", "jane")
+        self.assertEqual(code, 0, err)
+        with self.assertRaises(imaplib.IMAP4.error) as refused:
+            self.login("imap", "jane", "127.0.0.2")
+        # What a Dovecot admin sees: Dovecot's own refusal, as for too many
+        # connections, and anvild's log line naming the ban.
+        self.assertEqual(refused.exception.args[0], b"[LIMIT] Maximum number of connections from "
+                                                    b"user+IP exceeded (mail_max_userip_connections=2)")
+        with self.assertRaises(poplib.error_proto) as refused:
+            self.login("pop3", "jane", "127.0.0.2")
+        self.assertEqual(refused.exception.args[0], b"-ERR [IN-USE] Maximum number of connections "
+                                                    b"from user+IP exceeded (mail_max_userip_connections=2)")
+        self.assertTrue(wait_until(lambda: "jane is banned (ban 1)" in self.anvild_service_log()))
+        # Others get in; jane has no session.
+        self.assertTrue(imap_alive(self.login("imap", "bob", "127.0.0.3")))
+        self.assertTrue(wait_until(lambda: [r[0] for r in self.rows()] == ["bob"]))
+        # Lifted: jane gets in again.
+        code, out, err = self.ctl("ban", "rm", "1")
+        self.assertEqual(code, 0, err)
+        self.assertTrue(imap_alive(self.login("imap", "jane", "127.0.0.2")))
+
+    def anvild_service_log(self):
+        # Under Dovecot's master, anvild logs to Dovecot's log.
+        return self.dovecot_log()
 
     def test_dovecots_socket_is_not_capped_by_max_admin_clients(self):
         # Every Dovecot login process keeps a connection to this socket.
