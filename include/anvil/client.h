@@ -56,6 +56,12 @@ class Client {
                                                               const std::string&)>;
   // Receives errors anvild reports and connection problems, as sentences.
   using ErrorHandler = std::function<void(const std::string&)>;
+  // Receives a session anvild refused to register or update because a ban
+  // matches it (the user, the address, or the user from the address), and
+  // the ban's reason: the service should refuse that client, saying why.
+  // The session is no longer registered. (To refuse a login before it is
+  // registered, ask query_counts(): Counts::banned.)
+  using BanHandler = std::function<void(const ConnectionId&, const std::string& reason)>;
 
   explicit Client(Options options);
   ~Client();
@@ -100,6 +106,7 @@ class Client {
 
   void set_kick_handler(KickHandler handler);
   void set_error_handler(ErrorHandler handler);
+  void set_ban_handler(BanHandler handler);
   // Called whenever an API call queued output, so an event loop that is
   // asleep can wake up and call process().
   void set_wakeup(std::function<void()> wakeup);

@@ -89,6 +89,7 @@ class Client::Impl {
   std::chrono::milliseconds backoff_;
   Clock::time_point next_attempt_;
   KickHandler kick_handler_;
+  BanHandler ban_handler_;
   struct PendingQuery {
     Clock::time_point deadline;
     CountsHandler handler;
@@ -203,6 +204,16 @@ class Client::Impl {
     } else if (fields[0] == "ERROR") {
       std::string message = fields.size() >= 4 ? fields[3] : line;
       report("anvild: " + message);
+    } else if (fields[0] == "BANNED" && fields.size() >= 2) {
+      // BANNED⇥<id>⇥reason=<text>⇥ban=<n>: not registered (any more).
+      auto id = ConnectionId::parse(fields[1]);
+      if (!id || !sessions_.erase(*id)) return;
+      std::string reason(field_value(fields, 2, "reason"));
+      if (ban_handler_) {
+        ban_handler_(*id, reason);
+      } else {
+        report("anvild refused session " + fields[1] + ": banned: " + reason);
+      }
     } else if (fields[0] == "KICK" && fields.size() >= 3) {
       std::vector<ConnectionId> ids;
       bool expired = false;
@@ -331,6 +342,9 @@ void Client::unregister_session(const ConnectionId& id) {
 
 void Client::set_kick_handler(KickHandler handler) {
   impl_->kick_handler_ = std::move(handler);
+}
+void Client::set_ban_handler(BanHandler handler) {
+  impl_->ban_handler_ = std::move(handler);
 }
 void Client::set_error_handler(ErrorHandler handler) {
   impl_->error_handler_ = std::move(handler);

@@ -147,8 +147,9 @@ void ServiceChannel::handle_connect(const std::vector<std::string_view>& fields,
     return error(command, fields[1], "invalid connection id: " + clip(fields[1]));
 
   SessionTable& table = context_.sessions;
+  std::optional<SessionRef> existing;
   if (update) {
-    auto existing = table.find(*id);
+    existing = table.find(*id);
     if (!existing || table.owner_of(*existing) != owner_) {
       return error(command, fields[1], "unknown connection id " + std::string(fields[1]));
     }
@@ -168,6 +169,24 @@ void ServiceChannel::handle_connect(const std::vector<std::string_view>& fields,
   for (std::size_t i = 2; i < fields.size(); i++) {
     std::string problem = apply_session_field(session, fields[i], FieldScope::info);
     if (!problem.empty()) return error(command, fields[1], problem);
+  }
+  if (context_.bans.size() > 0) {
+    std::vector<std::pair<std::string_view, std::string_view>> alts;
+    for (const AltName& alt : session.alt_names) alts.emplace_back(alt.field, alt.value);
+    if (const Ban* ban = context_.bans.match(BanSubject{session.user, session.client_ip, alts},
+                                             unix_seconds())) {
+      // Not registered; a session that was, goes: the service is told why.
+      if (existing) table.remove(*existing);
+      log_info("service {} pid {}: {} {} refused: banned (ban {})", service_, peer_.pid, command,
+               fields[1], ban->id);
+      send(LineWriter()
+               .add("BANNED")
+               .add(fields[1])
+               .add("reason", ban->reason)
+               .add("ban", static_cast<long long>(ban->id))
+               .finish());
+      return;
+    }
   }
   if (update) {
     table.update(session);

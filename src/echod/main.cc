@@ -3,9 +3,10 @@
 //
 // Protocol: the server greets with "OK ready". "LOGIN <user> [key=value...]"
 // registers the connection's user with anvild and answers "OK" (keys:
-// user_* alternative names, dest_ip, dest_port); "QUIT" answers "OK bye"
-// and closes; any other line is echoed back. When anvild kicks a
-// connection, it gets "BYE <reason>" and is closed; the others stay.
+// user_* alternative names, dest_ip, dest_port), or "NO banned: <reason>"
+// and closes when a ban in anvild matches the user or the address; "QUIT"
+// answers "OK bye" and closes; any other line is echoed back. When anvild
+// kicks a connection, it gets "BYE <reason>" and is closed; the others stay.
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -39,8 +41,11 @@ struct Connection {
   anvil::LineBuffer input{kMaxLine};
   std::string output;
   anvil::SessionInfo info;
-  anvil::ConnectionId id;  // zero until LOGIN
-  bool closing = false;    // close once output is written
+  anvil::ConnectionId id;        // zero until LOGIN
+  bool closing = false;          // close once output is written
+  std::uint64_t serial = 0;      // tells a connection from a later one on its fd
+  bool login_pending = false;    // asking anvild whether the login is banned
+  std::deque<std::string> held;  // lines that came meanwhile, in order
 };
 
 std::string address_text(const sockaddr_storage& addr, std::uint16_t* port) {
@@ -131,6 +136,15 @@ class EchoServer {
     anvil_.set_kick_handler([this](const std::vector<anvil::ConnectionId>& ids,
                                    const std::string& reason) { return kick(ids, reason); });
     anvil_.set_error_handler([](const std::string& message) { anvil::log_warning("{}", message); });
+    // A ban set between our question and the registration: refuse then.
+    anvil_.set_ban_handler([this](const anvil::ConnectionId& id, const std::string& reason) {
+      for (auto& [fd, conn] : connections_) {
+        if (conn->id != id) continue;
+        conn->id = {};
+        refuse_banned(*conn, reason);
+        break;
+      }
+    });
   }
 
   void run() {
@@ -186,6 +200,7 @@ class EchoServer {
       getsockname(raw, reinterpret_cast<sockaddr*>(&local), &len);
       address_text(local, &conn->info.local_port);
       conn->output = "OK ready\n";
+      conn->serial = ++serial_;
       connections_.emplace(raw, std::move(conn));
     }
   }
@@ -224,20 +239,64 @@ class EchoServer {
 
   void handle(Connection& conn, const std::string& line) {
     if (conn.closing) return;
+    if (conn.login_pending) {
+      conn.held.push_back(line);
+      return;
+    }
     if (line.starts_with("LOGIN ") && line.size() > 6) {
-      std::string error = parse_login(line.substr(6), &conn.info);
-      if (error.empty() && conn.id.is_zero()) {
-        conn.id = anvil_.register_session(conn.info, &error);
-      } else if (error.empty()) {
-        anvil_.update_session(conn.id, conn.info, &error);
+      anvil::SessionInfo info = conn.info;
+      if (std::string error = parse_login(line.substr(6), &info); !error.empty()) {
+        conn.output += "ERR " + error + "\n";
+        return;
       }
-      conn.output += error.empty() ? "OK\n" : "ERR " + error + "\n";
+      // Ask anvild first whether a ban keeps this user or address out; the
+      // answer comes from process(). Without anvild, the login goes ahead.
+      conn.login_pending = true;
+      int fd = conn.fd.get();
+      std::uint64_t serial = conn.serial;
+      anvil_.query_counts(info.client_ip, info.user,
+                          [this, fd, serial, info](std::optional<anvil::Client::Counts> counts) {
+                            auto it = connections_.find(fd);
+                            if (it == connections_.end() || it->second->serial != serial) return;
+                            finish_login(*it->second, info, counts ? counts->banned : "");
+                          });
     } else if (line == "QUIT") {
       conn.output += "OK bye\n";
       conn.closing = true;
     } else {
       conn.output += line + "\n";
     }
+  }
+
+  void finish_login(Connection& conn, const anvil::SessionInfo& info, const std::string& banned) {
+    conn.login_pending = false;
+    if (!banned.empty()) {
+      refuse_banned(conn, banned);
+      return;
+    }
+    conn.info = info;
+    std::string error;
+    if (conn.id.is_zero()) {
+      conn.id = anvil_.register_session(conn.info, &error);
+    } else {
+      anvil_.update_session(conn.id, conn.info, &error);
+    }
+    conn.output += error.empty() ? "OK\n" : "ERR " + error + "\n";
+    while (!conn.held.empty() && !conn.login_pending && !conn.closing) {
+      std::string line = std::move(conn.held.front());
+      conn.held.pop_front();
+      handle(conn, line);
+    }
+  }
+
+  void refuse_banned(Connection& conn, const std::string& reason) {
+    if (!conn.id.is_zero()) {
+      anvil_.unregister_session(conn.id);
+      conn.id = {};
+    }
+    conn.output += "NO banned: " + anvil::single_line(reason) + "\n";
+    conn.closing = true;
+    conn.held.clear();
   }
 
   void drop(int fd) {
@@ -269,6 +328,7 @@ class EchoServer {
   anvil::UniqueFd listener_;
   anvil::Client& anvil_;
   std::map<int, std::unique_ptr<Connection>> connections_;
+  std::uint64_t serial_ = 0;
 };
 
 volatile sig_atomic_t EchoServer::stop_requested = 0;

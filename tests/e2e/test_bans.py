@@ -7,7 +7,7 @@ import os
 import time
 import unittest
 
-from harness import Stack, wait_until
+from harness import RawLineSocket, Stack, wait_until
 
 
 def ban_ids(stack):
@@ -143,6 +143,54 @@ class KickAndBan(Stack):
         self.assertEqual(code, 0, err)
         self.assertEqual(ban_ids(self), [1])
         self.assertTrue(john.alive())
+
+
+class ServicesRefuseBannedLogins(Stack):
+    """A libanvil service asks before it registers (anvil-echod answers
+    NO banned: <reason>), and anvild refuses to register a banned session
+    for a service that does not ask."""
+
+    def test_echod_refuses_a_banned_user_and_address_and_serves_the_rest(self):
+        echod = self.start_echod("imap")
+        for args in (("--reason", "account locked", "jane"),
+                     ("--reason", "abuse", "127.0.0.20/32")):
+            code, out, err = self.anvilctl("ban", "add", *args)
+            self.assertEqual(code, 0, err)
+        for source, user, reason in (("127.0.0.2", "jane", "account locked"),
+                                     ("127.0.0.20", "john", "abuse")):
+            client = self.connect(echod, source)
+            client.send(f"LOGIN {user}")
+            self.assertEqual(client.readline(), f"NO banned: {reason}")
+            self.assertEqual(client.file.readline(), "")  # closed
+        ok = self.connect(echod, "127.0.0.3", "john")
+        ok.send("hello")
+        self.assertEqual(ok.readline(), "hello")
+        self.assertEqual(self.who_users(), ["john"])
+        # Lifted: jane gets in.
+        code, out, err = self.anvilctl("ban", "rm", "1")
+        self.assertEqual(code, 0, err)
+        self.connect(echod, "127.0.0.2", "jane")
+        self.assertEqual(self.who_users(), ["jane", "john"])
+
+    def test_anvild_does_not_register_a_banned_session(self):
+        code, out, err = self.anvilctl("ban", "add", "--reason", "locked", "jane")
+        self.assertEqual(code, 0, err)
+        service = RawLineSocket(self.service_socket)
+        self.clients.append(service)
+        service.send(f"VERSION\tanvil-service\t1\t0\nHELLO\timap\t{os.getpid()}\n")
+        self.assertTrue(service.line().startswith("VERSION"))
+        jane, bob = "1" * 32, "2" * 32
+        service.send(f"CONNECT\t{bob}\tuser=bob\nCONNECT\t{jane}\tuser=jane\tip=127.0.0.2\n")
+        self.assertEqual(service.line(), f"BANNED\t{jane}\treason=locked\tban=1")
+        self.assertEqual(self.who_users(), ["bob"])
+        # An update that logs a pre-login session in as jane: refused, and
+        # the session goes.
+        pre = "3" * 32
+        service.send(f"CONNECT\t{pre}\tip=127.0.0.4\n")
+        self.assertTrue(wait_until(lambda: len(self.who_users()) == 2))
+        service.send(f"UPDATE\t{pre}\tuser=jane\tip=127.0.0.4\n")
+        self.assertEqual(service.line(), f"BANNED\t{pre}\treason=locked\tban=1")
+        self.assertEqual(self.who_users(), ["bob"])
 
 
 class ReadRoleBans(Stack):
