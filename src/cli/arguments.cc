@@ -23,7 +23,7 @@ const char* const kUsageText =
     "                [-f passdb_field] [--duration DURATION] [--reason TEXT] [--force]\n"
     "                [user_mask ...] [ip[/bits] ...]\n"
     "       anvilctl [-Dv] [-o setting=value] [-f formatter] ban list [-a socket]\n"
-    "       anvilctl [-Dv] [-o setting=value] ban rm [-a socket] BAN_ID ...\n"
+    "       anvilctl [-Dv] [-o setting=value] ban rm [-a socket] BAN_ID|ip[/bits]|user_mask ...\n"
     "kick also takes --ban DURATION (or --ban forever): kick and ban in one step\n"
     "formatters: table, flow, tab, pager, json\n"
     "settings (-o): run_dir=DIR, admin_socket=PATH\n";
@@ -191,13 +191,21 @@ std::optional<ArgumentError> parse_arguments(const std::vector<std::string>& arg
         continue;
       }
       long long id = 0;
-      if (list || !parse_integer(arg, 1, INT64_MAX, &id)) {
-        return error(std::string("unknown argument for ban ") + (list ? "list" : "rm") + ": " +
-                     arg);
+      if (list) return error("unknown argument for ban list: " + arg);
+      if (all_digits(arg)) {  // an id from ban list
+        if (!parse_integer(arg, 1, INT64_MAX, &id)) return error("invalid ban id: " + arg);
+        out->ban_ids.push_back(static_cast<std::uint64_t>(id));
+      } else if (arg.empty() || arg[0] == '-') {
+        return error("unknown argument for ban rm: " + arg);
+      } else if (looks_like_network(arg) && !Cidr::parse(arg)) {
+        return error("invalid IP address or network: " + arg);
+      } else {
+        out->ban_targets.push_back(arg);
       }
-      out->ban_ids.push_back(static_cast<std::uint64_t>(id));
     }
-    if (!list && out->ban_ids.empty()) return error("ban rm needs the id of a ban (ban list)");
+    if (!list && out->ban_ids.empty() && out->ban_targets.empty()) {
+      return error("ban rm needs a ban's id (ban list), or the address, network or user it names");
+    }
     out->socket = admin_socket.empty() ? run_dir + "/anvil" : admin_socket;
     return std::nullopt;
   }

@@ -40,6 +40,9 @@ struct Invocation {
   // only when it is set.
   std::optional<std::int64_t> ban_duration;
   std::vector<std::uint64_t> ban_ids;  // ban rm
+  // ban rm by what a ban names: each an address or network (a ban of it
+  // alone) or a user mask (a ban of it alone), as given to ban add.
+  std::vector<std::string> ban_targets;
 };
 
 struct ArgumentError {

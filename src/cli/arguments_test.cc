@@ -163,6 +163,10 @@ TEST(Arguments, BanActionsAndKickBan) {
   EXPECT_NE(parse_error({"ban", "add", "-h", "backend.test", "jane"}), "");
   EXPECT_NE(parse_error({"ban", "list", "jane"}), "");
   EXPECT_NE(parse_error({"ban", "rm", "0"}), "");
+  Invocation by_target = parse_ok({"ban", "rm", "192.0.2.7", "jane", "5"});
+  EXPECT_EQ(by_target.ban_targets, (std::vector<std::string>{"192.0.2.7", "jane"}));
+  EXPECT_EQ(by_target.ban_ids, (std::vector<std::uint64_t>{5}));
+  EXPECT_NE(parse_error({"ban", "rm", "10.0.0.0/33"}), "");
   EXPECT_NE(parse_error({"who", "--ban", "1h", "jane"}), "");
 }
 

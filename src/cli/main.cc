@@ -121,7 +121,31 @@ int run_ban(anvil::AdminConnection& anvild, const anvil::Invocation& inv) {
     case anvil::BanAction::list:
       print(anvil::ban_report(anvild.ban_list(), inv.formatter, terminal_width()), stdout);
       return anvil::kExitOk;
-    default: anvild.ban_remove(inv.ban_ids); return anvil::kExitOk;
+    default: {
+      std::vector<std::uint64_t> ids = inv.ban_ids;
+      if (!inv.ban_targets.empty()) {
+        // By what the bans name: an address or network alone (fail2ban's
+        // unban gives the address), or a user mask alone.
+        std::vector<anvil::Ban> bans = anvild.ban_list();
+        for (const std::string& target : inv.ban_targets) {
+          std::size_t before = ids.size();
+          auto network =
+              anvil::looks_like_network(target) ? anvil::Cidr::parse(target) : std::nullopt;
+          for (const anvil::Ban& ban : bans) {
+            bool same = network ? !ban.user && ban.network &&
+                                      ban.network->to_string() == network->to_string()
+                                : ban.user && !ban.network && ban.alt_field.empty() &&
+                                      ban.user->pattern() == target;
+            if (same) ids.push_back(ban.id);
+          }
+          if (ids.size() == before) {
+            throw anvil::CliError{anvil::kExitNotFound, "no ban of " + target + " alone"};
+          }
+        }
+      }
+      anvild.ban_remove(ids);
+      return anvil::kExitOk;
+    }
   }
 }
 

@@ -56,6 +56,11 @@ class Bans(Stack):
         code, out, err = self.anvilctl("ban", "rm", "2")
         self.assertEqual(code, 68, err)  # gone already
         self.assertIn("no ban 2", err)
+        # By what a ban names: the network alone, not jane's ban from it.
+        self.ban("192.0.2.0/24")
+        code, out, err = self.anvilctl("ban", "rm", "192.0.2.0/24")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(ban_ids(self), [1, 3])
 
     def test_bans_survive_a_restart_and_expire_by_themselves(self):
         self.ban("--duration", "2s", "shortlived")
@@ -102,12 +107,15 @@ class Bans(Stack):
         for args in (("ban", "add"), ("ban", "add", "--duration", "0", "jane"),
                      ("ban", "add", "--duration", "-1h", "jane"),
                      ("ban", "add", "--service", "imap", "jane"), ("ban", "add", "10.0.0.0/33"),
-                     ("ban", "rm"), ("ban", "rm", "x"), ("ban", "frobnicate"), ("ban",),
+                     ("ban", "rm"), ("ban", "rm", "-x"), ("ban", "rm", "0"),
+                     ("ban", "rm", "10.0.0.0/33"), ("ban", "frobnicate"), ("ban",),
                      ("kick", "--ban", "1h", "--service", "imap", "jane"),
                      ("kick", "--ban", "soon", "jane")):
             code, out, err = self.anvilctl(*args)
             self.assertEqual(code, 64, (args, err))
         self.assertEqual(ban_ids(self), [])
+        code, out, err = self.anvilctl("ban", "rm", "x")  # a ban of user x: none
+        self.assertEqual((code, err), (68, "anvilctl: no ban of x alone\n"))
 
     def test_a_hundred_thousand_bans_load_and_list(self):
         self.anvild.terminate()
