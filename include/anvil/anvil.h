@@ -19,6 +19,11 @@ typedef struct anvil_client anvil_client;
  * dropped it, 0 if it did not (e.g. it was already gone). */
 typedef int anvil_kick_callback(void* context, const char* id, const char* reason);
 
+/* Called when anvild refused to register a session (or a user set on it)
+ * because a ban matches it, with the ban's reason: the service should
+ * refuse that client. The session is no longer registered. */
+typedef void anvil_ban_callback(void* context, const char* id, const char* reason);
+
 /* socket_path may be NULL for the default service socket. NULL on failure. */
 anvil_client* anvil_client_new(const char* socket_path, const char* service);
 void anvil_client_free(anvil_client* client);
@@ -33,6 +38,7 @@ int anvil_set_user(anvil_client* client, const char* id, const char* user);
 void anvil_unregister(anvil_client* client, const char* id);
 
 void anvil_set_kick_callback(anvil_client* client, anvil_kick_callback* callback, void* context);
+void anvil_set_ban_callback(anvil_client* client, anvil_ban_callback* callback, void* context);
 
 int anvil_client_fd(const anvil_client* client);          /* -1 while disconnected */
 int anvil_client_wants_write(const anvil_client* client); /* 1: watch for POLLOUT */

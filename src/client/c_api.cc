@@ -11,6 +11,8 @@ struct anvil_client {
   std::unordered_map<anvil::ConnectionId, anvil::SessionInfo, anvil::ConnectionIdHash> infos;
   anvil_kick_callback* callback = nullptr;
   void* context = nullptr;
+  anvil_ban_callback* ban_callback = nullptr;
+  void* ban_context = nullptr;
 };
 
 namespace {
@@ -42,6 +44,12 @@ anvil_client* anvil_client_new(const char* socket_path, const char* service) {
             }
           }
           return dropped;
+        });
+    wrapper->client->set_ban_handler(
+        [raw](const anvil::ConnectionId& id, const std::string& reason) {
+          raw->infos.erase(id);
+          if (raw->ban_callback)
+            raw->ban_callback(raw->ban_context, id.to_hex().c_str(), reason.c_str());
         });
     return wrapper.release();
   } catch (...) {
@@ -90,6 +98,12 @@ void anvil_set_kick_callback(anvil_client* client, anvil_kick_callback* callback
   if (!client) return;
   client->callback = callback;
   client->context = context;
+}
+
+void anvil_set_ban_callback(anvil_client* client, anvil_ban_callback* callback, void* context) {
+  if (!client) return;
+  client->ban_callback = callback;
+  client->ban_context = context;
 }
 
 int anvil_client_fd(const anvil_client* client) {

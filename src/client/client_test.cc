@@ -40,8 +40,9 @@ class Daemon {
     if (pid_ == 0) {
       std::string binary = std::string(ANVIL_BIN_DIR) + "/anvild";
       std::string audit = "audit_log=" + dir_ + "/audit.jsonl";
+      std::string bans = "ban_file=" + dir_ + "/bans";
       execl(binary.c_str(), "anvild", "--run-dir", dir_.c_str(), "-o", "kick_timeout_ms=2000", "-o",
-            audit.c_str(), static_cast<char*>(nullptr));
+            audit.c_str(), "-o", bans.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
     // Started once both sockets take connections: a socket file exists
@@ -258,6 +259,13 @@ int c_kick(void* context, const char* id, const char* reason) {
   return 1;
 }
 
+// The C ban callback, into the same log as kicks.
+void c_banned(void* context, const char* id, const char* reason) {
+  auto* log = static_cast<CKickLog*>(context);
+  log->ids.emplace_back(id);
+  log->reason = reason;
+}
+
 TEST(CApi, RegisterSetUserKick) {
   Daemon daemon;
   anvil_client* client = anvil_client_new(daemon.service_socket().c_str(), "lmtp");
@@ -299,6 +307,23 @@ TEST(CApi, RegisterSetUserKick) {
   EXPECT_EQ(log.ids[0], id);
   EXPECT_EQ(log.reason, "maintenance");
   anvil_unregister(client, id);  // already gone: harmless
+
+  // A banned user: anvild does not register the session, and the ban
+  // callback hears which one and why.
+  {
+    AdminConnection admin(daemon.admin_socket(), false);
+    SessionFilter filter;
+    filter.users.emplace_back("dave");
+    ASSERT_EQ(admin.ban_add(filter, 0, "locked out", false).size(), 1u);
+  }
+  CKickLog banned;
+  anvil_set_ban_callback(client, c_banned, &banned);
+  char dave[ANVIL_ID_SIZE];
+  ASSERT_EQ(anvil_register(client, "dave", "127.0.0.9", 5556, 24, dave), 0);
+  ASSERT_TRUE(pump([&] { return !banned.ids.empty(); }));
+  EXPECT_EQ(banned.ids, std::vector<std::string>{dave});
+  EXPECT_EQ(banned.reason, "locked out");
+  EXPECT_TRUE(daemon.who().empty());
   anvil_client_free(client);
 }
 
