@@ -585,6 +585,21 @@ class ProxyBans(ProxyStack):
         self.assertIn("user=<bob>", text)
         self.assertNotIn("user=<jane>", text)
 
+    def test_kick_ban_ends_the_live_sessions_and_keeps_the_user_out(self):
+        jane = imap_client(self.ports["imap"], source="127.0.0.15")
+        self.assertEqual(jane.login("jane", "secret")[0], "OK")
+        bob = imap_client(self.ports["imap"], source="127.0.0.16")
+        self.assertEqual(bob.login("bob", "secret")[0], "OK")
+        self.wait_for(["bob", "jane"])
+        code, out, err = self.anvilctl("kick", "--ban", "1h", "--reason", "compromised", "jane")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(bye_text(jane), "* BYE [UNAVAILABLE] compromised\r\n")
+        self.assertTrue(imap_alive(bob))
+        again = imap_client(self.ports["imap"], source="127.0.0.15")
+        with self.assertRaises(imaplib.IMAP4.error) as refused:
+            again.login("jane", "secret")
+        self.assertIn("[UNAVAILABLE] compromised", str(refused.exception))
+
     def test_a_user_banned_from_one_network_gets_in_from_another(self):
         self.ban("jane", "127.0.0.13/32")
         client = imap_client(self.ports["imap"], source="127.0.0.13")
