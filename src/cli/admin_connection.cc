@@ -81,7 +81,8 @@ const std::vector<std::string_view>& AdminConnection::read_fields() {
                : message.starts_with("too many")        ? kExitTempFail  // busy: retry later
                : message.starts_with("BAN-RM: no ban")  ? kExitNotFound
                : message.starts_with("BAN-ADD: ") ||
-                       message.find("would keep everyone out") != std::string::npos
+                       message.find("would keep everyone out") != std::string::npos ||
+                       message.find("too many bans") != std::string::npos
                    ? kExitUsage  // a ban the request cannot set, or needs --force
                    : kExitSoftware;
     throw CliError{code, "anvild: " + message};

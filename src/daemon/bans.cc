@@ -16,7 +16,8 @@
 
 namespace anvil {
 
-Bans::Bans(asio::io_context& io, std::string path) : path_(std::move(path)), expiry_(io) {}
+Bans::Bans(asio::io_context& io, std::string path, std::size_t max)
+    : path_(std::move(path)), max_(max), expiry_(io) {}
 
 std::string ban_line(const Ban& ban) {
   return "BAN\t" + format_ban_line(ban);
@@ -121,6 +122,10 @@ std::vector<Ban> Bans::from_filter(const SessionFilter& filter, bool force,
 
 std::vector<Ban> Bans::add(std::vector<Ban> bans, std::string* error) {
   error->clear();
+  if (table_.size() + bans.size() > max_) {
+    *error = "too many bans (max_bans=" + std::to_string(max_) + ")";
+    return {};
+  }
   std::vector<Ban> added;
   for (Ban& ban : bans) {
     ban.id = 0;

@@ -16,8 +16,10 @@ namespace anvil {
 
 class Bans {
  public:
-  // path: the state file ("" keeps bans in memory only).
-  Bans(asio::io_context& io, std::string path);
+  // path: the state file ("" keeps bans in memory only); max: how many
+  // bans add() lets there be (an admin with the kick role cannot fill
+  // anvild's memory).
+  Bans(asio::io_context& io, std::string path, std::size_t max = 1'000'000);
   Bans(const Bans&) = delete;
   Bans& operator=(const Bans&) = delete;
 
@@ -42,6 +44,7 @@ class Bans {
   void arm_expiry();
 
   std::string path_;
+  std::size_t max_;
   BanTable table_;
   asio::steady_timer expiry_;
 };

@@ -95,6 +95,8 @@ std::string DaemonConfig::set(const std::string& key, const std::string& value) 
     std::size_t ms = 0;
     if (!parse_size(value, 1, 86'400'000, &ms)) return bad();
     admin_idle_timeout = std::chrono::milliseconds(ms);
+  } else if (key == "max_bans") {
+    if (!parse_size(value, 1, 100'000'000, &max_bans)) return bad();
   } else if (key == "max_admin_clients") {
     if (!parse_size(value, 1, 1'000'000, &max_admin_clients)) return bad();
   } else if (key == "kick_timeout_ms") {

@@ -13,7 +13,7 @@ Core::Core(asio::io_context& io, DaemonConfig config)
     : io_(io),
       config_(std::move(config)),
       audit_(config_.audit_log),
-      bans_(io, config_.ban_file),
+      bans_(io, config_.ban_file, config_.max_bans),
       dovecot_(
           io,
           [this](OwnerId owner, pid_t pid) {

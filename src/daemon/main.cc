@@ -37,6 +37,7 @@ constexpr const char* kUsage =
     "max_sessions, max_service_clients, max_channels_per_uid,\n"
     "max_admin_clients, max_dovecot_processes, max_output_bytes,\n"
     "handshake_timeout_ms, admin_idle_timeout_ms, kick_timeout_ms, audit_log, ban_file,\n"
+    "max_bans, "
     "dovecot_master_pid_files, dovecot_service_uids. See anvild(8).\n"
     "SIGHUP reopens the audit trail.\n";
 

@@ -130,6 +130,26 @@ class Bans(Stack):
         self.assertEqual(out, "banned one-more with no end (ban 100001)\n")
 
 
+class BanLimit(Stack):
+    """An admin with the kick role cannot fill anvild's memory with bans."""
+
+    anvild_options = ["-o", "max_bans=3"]
+
+    def test_bans_past_max_bans_are_refused_and_nothing_is_half_set(self):
+        code, out, err = self.anvilctl("ban", "add", "a", "b")
+        self.assertEqual(code, 0, err)
+        # Two more would pass the limit: neither is set.
+        code, out, err = self.anvilctl("ban", "add", "c", "d")
+        self.assertEqual(code, 64, err)
+        self.assertIn("too many bans (max_bans=3)", err)
+        code, out, err = self.anvilctl("kick", "--ban", "1h", "c", "d")
+        self.assertEqual(code, 64, err)
+        self.assertEqual(ban_ids(self), [1, 2])
+        code, out, err = self.anvilctl("ban", "add", "c")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(ban_ids(self), [1, 2, 3])
+
+
 class KickAndBan(Stack):
 
     def test_kick_ban_drops_the_sessions_and_keeps_the_ban(self):
