@@ -14,6 +14,14 @@ std::string ascii_fold(std::string_view text) {
   return out;
 }
 
+bool ascii_equal_folded(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); i++) {
+    if (fold(a[i]) != fold(b[i])) return false;
+  }
+  return true;
+}
+
 std::string ascii_upper(std::string_view text) {
   std::string out(text);
   for (char& c : out) {

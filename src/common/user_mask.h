@@ -11,6 +11,8 @@ namespace anvil {
 
 // ASCII lower-casing; other bytes (UTF-8 included) are left alone.
 std::string ascii_fold(std::string_view text);
+// Equal when ASCII-folded (without building the folded copies).
+bool ascii_equal_folded(std::string_view a, std::string_view b);
 // ASCII upper-casing, for protocol keywords.
 std::string ascii_upper(std::string_view text);
 

@@ -33,7 +33,7 @@ struct DaemonConfig {
   std::size_t max_sessions = 4'000'000;
   std::size_t max_service_clients = 4096;
   std::size_t max_channels_per_uid = 1024;
-  std::size_t max_bans = 1'000'000;  // bans an admin may set, in all
+  std::size_t max_bans = 1'000'000;          // bans an admin may set, in all
   std::size_t max_admin_clients = 64;        // root and anvild's uid are never refused
   std::size_t max_dovecot_processes = 8192;  // pidfds of 2.3-dialect processes
   // Unsent output one connection may hold before anvild drops it.

@@ -9,10 +9,6 @@ namespace anvil {
 
 namespace {
 
-bool ascii_equal_folded(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && ascii_fold(a) == ascii_fold(b);
-}
-
 std::string network_key(const IpAddress& ip, int bits) {
   IpAddress first = ip.with_host_bits(bits, false);
   return std::string(reinterpret_cast<const char*>(first.bytes().data()), first.bytes().size());

@@ -11,16 +11,6 @@ bool none_or_any(const Range& alternatives, Pred pred) {
   return alternatives.empty() || std::any_of(alternatives.begin(), alternatives.end(), pred);
 }
 
-char fold_char(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool ascii_equal_folded(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return fold_char(x) == fold_char(y);
-         });
-}
-
 bool user_matches(const SessionFilter& filter, const FilterSubject& s) {
   if (filter.users.empty()) return true;
   if (filter.alt_field.empty()) {
