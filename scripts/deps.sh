@@ -5,6 +5,12 @@ set -euo pipefail
 
 packages=(
   g++ cmake ninja-build make pkg-config
+  # readiness notices to systemd; the manual pages from docs/*.md
+  libsystemd-dev go-md2man
+  # the Debian packages (scripts/package.sh) and what their tests use:
+  # systemd-analyze for the units, man and lexgrog for the pages, adduser
+  # and procps for the package's own scripts and units
+  debhelper dpkg-dev systemd man-db adduser procps git
   libasio-dev libfmt-dev nlohmann-json3-dev libssl-dev libsodium-dev
   libgtest-dev libbenchmark-dev libabsl-dev
   # libFuzzer targets (scripts/fuzz.sh): clang 14 with its runtime libraries.

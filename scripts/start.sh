@@ -1,23 +1,39 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, installs anvil under /usr/local, and
-# starts the system with its default configuration:
+# Installs what is missing, builds, and starts the system with its default
+# configuration:
 #   anvild       sockets in /run/anvil
 #   Dovecot      a private instance on 127.0.0.1:10143 (IMAP), :10110 (POP3),
 #                with one demo user, as the mail server behind the proxy
 #   anvil-proxy  127.0.0.1:143 (IMAP, STARTTLS), :993 (IMAPS), :110 (POP3,
 #                STLS), :995 (POP3S), registering every connection with anvild
-# Settings live in /etc/anvil (written once, kept on later runs); logs in
-# /var/log/anvil. Running it again restarts everything.
+# Where systemd runs, it builds the Debian packages (scripts/package.sh),
+# installs them and starts anvild.service and anvil-proxy.service; elsewhere
+# (a container without systemd) it installs under /usr/local and starts the
+# same programs in the background, logging to /var/log/anvil.
+# Settings live in /etc/anvil (written once, kept on later runs). Running it
+# again rebuilds and restarts everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
-bash scripts/build.sh build -DANVIL_TESTS=OFF
-cmake --install build >/dev/null
+if [ -d /run/systemd/system ]; then
+  with_systemd=1
+  bash scripts/package.sh build-deb
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+    ./build-deb/anvild_*.deb ./build-deb/anvil-proxy_*.deb \
+    ./build-deb/libanvil1_*.deb ./build-deb/libanvil-dev_*.deb >/dev/null
+  sbin=/usr/sbin
+else
+  with_systemd=
+  bash scripts/build.sh build -DANVIL_TESTS=OFF -DANVIL_BENCH=OFF
+  cmake --install build >/dev/null
+  sbin=/usr/local/sbin
+fi
 
 run_dir=/run/anvil
 log_dir=/var/log/anvil
 etc=/etc/anvil
-state=/var/lib/anvil
+state=/var/lib/anvil-demo  # the demo backend's mail and state
 mkdir -p "$run_dir" "$log_dir" "$etc/tls" "$state/mail"
 
 stop() {  # pid file, name
@@ -44,7 +60,7 @@ if [ ! -f "$etc/dovecot-backend.conf" ]; then
   cat >"$etc/dovecot-backend.conf" <<CONF
 # The mail server behind anvil-proxy: Debian's Dovecot 2.3, loopback only.
 instance_name = anvil-backend
-base_dir = $run_dir/dovecot
+base_dir = /run/anvil-dovecot
 state_dir = $state/dovecot
 log_path = $log_dir/dovecot.log
 listen = 127.0.0.1
@@ -81,7 +97,9 @@ service pop3-login {
 }
 CONF
 fi
-if [ ! -f "$etc/anvil-proxy.conf" ]; then
+# The demo's proxy settings replace the packaged ones only while those are
+# unchanged: an administrator's edits are kept.
+if [ ! -f "$etc/anvil-proxy.conf" ] || cmp -s dist/anvil-proxy.conf "$etc/anvil-proxy.conf"; then
   cat >"$etc/anvil-proxy.conf" <<CONF
 # anvil-proxy(8); see docs/anvil-proxy.8.md for every setting.
 imap_listen = 127.0.0.1:143
@@ -99,27 +117,39 @@ anvil_socket = $run_dir/anvil-service
 CONF
 fi
 chown nobody:nogroup "$state/mail"
+getent group anvil >/dev/null || groupadd --system anvil
+# anvil-proxy runs as the user anvil under systemd: it must read the key.
+chgrp anvil "$etc/tls/key.pem" && chmod 640 "$etc/tls/key.pem"
 
 # --- anvild -------------------------------------------------------------
 # The service socket's group: its members may register sessions
 # (docs/security.md). The audit trail goes to $log_dir/audit.log.
-getent group anvil >/dev/null || groupadd --system anvil
 stop "$run_dir/anvil-proxy.pid" anvil-proxy
 stop "$run_dir/anvild.pid" anvild
-setsid /usr/local/sbin/anvild --run-dir "$run_dir" </dev/null >>"$log_dir/anvild.log" 2>&1 &
-echo $! >"$run_dir/anvild.pid"
-for _ in $(seq 100); do anvilctl who >/dev/null 2>&1 && break; sleep 0.1; done
-if ! anvilctl who >/dev/null 2>&1; then
-  echo "anvild did not start; see $log_dir/anvild.log" >&2
-  tail -n 20 "$log_dir/anvild.log" >&2
-  exit 1
+if [ -n "$with_systemd" ]; then
+  # Type=notify: restart returns once anvild listens, or fails.
+  if ! systemctl restart anvild.service; then
+    journalctl -u anvild.service -n 20 --no-pager >&2 || true
+    exit 1
+  fi
+  echo "anvild.service is running; its log: journalctl -u anvild"
+else
+  setsid $sbin/anvild --run-dir "$run_dir" </dev/null >>"$log_dir/anvild.log" 2>&1 &
+  echo $! >"$run_dir/anvild.pid"
+  for _ in $(seq 100); do anvilctl who >/dev/null 2>&1 && break; sleep 0.1; done
+  if ! anvilctl who >/dev/null 2>&1; then
+    echo "anvild did not start; see $log_dir/anvild.log" >&2
+    tail -n 20 "$log_dir/anvild.log" >&2
+    exit 1
+  fi
+  echo "anvild is running (pid $(cat "$run_dir/anvild.pid")), log: $log_dir/anvild.log"
 fi
-echo "anvild is running (pid $(cat "$run_dir/anvild.pid")), log: $log_dir/anvild.log"
 
 # --- Dovecot behind the proxy -------------------------------------------
-if [ -f "$run_dir/dovecot/master.pid" ] && kill -0 "$(cat "$run_dir/dovecot/master.pid")" 2>/dev/null; then
+backend_pid=$(sed -n 's/^base_dir = //p' "$etc/dovecot-backend.conf")/master.pid
+if [ -f "$backend_pid" ] && kill -0 "$(cat "$backend_pid")" 2>/dev/null; then
   dovecot -c "$etc/dovecot-backend.conf" stop || true
-  for _ in $(seq 50); do [ -f "$run_dir/dovecot/master.pid" ] || break; sleep 0.1; done
+  for _ in $(seq 50); do [ -f "$backend_pid" ] || break; sleep 0.1; done
 fi
 # Dovecot's processes keep the descriptors they start with: give them files,
 # not this script's output, which may be a pipe someone waits on.
@@ -131,20 +161,28 @@ fi
 echo "Dovecot (the backend) is running on 127.0.0.1:10143 and :10110, log: $log_dir/dovecot.log"
 
 # --- anvil-proxy --------------------------------------------------------
-setsid /usr/local/sbin/anvil-proxy -c "$etc/anvil-proxy.conf" </dev/null \
-  >"$run_dir/anvil-proxy.listening" 2>>"$log_dir/anvil-proxy.log" &
-echo $! >"$run_dir/anvil-proxy.pid"
-for _ in $(seq 100); do
-  [ "$(wc -l <"$run_dir/anvil-proxy.listening")" -ge 4 ] && break
-  kill -0 "$(cat "$run_dir/anvil-proxy.pid")" 2>/dev/null || break
-  sleep 0.1
-done
-if [ "$(wc -l <"$run_dir/anvil-proxy.listening")" -lt 4 ]; then
-  echo "anvil-proxy did not start; see $log_dir/anvil-proxy.log" >&2
-  tail -n 5 "$log_dir/anvil-proxy.log" >&2
-  exit 1
+if [ -n "$with_systemd" ]; then
+  if ! systemctl restart anvil-proxy.service; then
+    journalctl -u anvil-proxy.service -n 20 --no-pager >&2 || true
+    exit 1
+  fi
+  echo "anvil-proxy.service is running; its log: journalctl -u anvil-proxy"
+else
+  setsid $sbin/anvil-proxy -c "$etc/anvil-proxy.conf" </dev/null \
+    >"$run_dir/anvil-proxy.listening" 2>>"$log_dir/anvil-proxy.log" &
+  echo $! >"$run_dir/anvil-proxy.pid"
+  for _ in $(seq 100); do
+    [ "$(wc -l <"$run_dir/anvil-proxy.listening")" -ge 4 ] && break
+    kill -0 "$(cat "$run_dir/anvil-proxy.pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ "$(wc -l <"$run_dir/anvil-proxy.listening")" -lt 4 ]; then
+    echo "anvil-proxy did not start; see $log_dir/anvil-proxy.log" >&2
+    tail -n 5 "$log_dir/anvil-proxy.log" >&2
+    exit 1
+  fi
+  echo "anvil-proxy is running (pid $(cat "$run_dir/anvil-proxy.pid")), log: $log_dir/anvil-proxy.log"
 fi
-echo "anvil-proxy is running (pid $(cat "$run_dir/anvil-proxy.pid")), log: $log_dir/anvil-proxy.log"
 
 # --- show it working ----------------------------------------------------
 password=$(sed -n 's/^demo:{PLAIN}//p' "$etc/users")

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs every test: once in a normal
-# build, then again with AddressSanitizer and UndefinedBehaviorSanitizer.
+# Installs what is missing, builds, and runs every test:
+#   1. g++ Release build: unit and end-to-end tests (warnings are errors);
+#   2. the Debian packages: built with debhelper, installed, checked, purged;
+#   3. the libFuzzer targets, briefly, with clang;
+#   4. clang Debug build with AddressSanitizer and UndefinedBehaviorSanitizer:
+#      the unit and end-to-end tests again.
+# Between them both compilers build the whole tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -14,8 +19,13 @@ run_suite() {
   (cd "$build_dir" && ctest --output-on-failure -j2 --timeout 300)
 }
 
-run_suite build -DANVIL_TESTS=ON
+run_suite build -DANVIL_TESTS=ON -DCMAKE_BUILD_TYPE=Release
+echo "== package"
+bash scripts/package.sh build-deb
+python3 tests/package/test_package.py build-deb
 echo "== fuzz (each target briefly, from its seed corpus)"
 bash scripts/fuzz.sh 5
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  run_suite build-asan -DANVIL_TESTS=ON -DANVIL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+  CC=clang-14 CXX=clang++-14 \
+  run_suite build-asan -DANVIL_TESTS=ON -DANVIL_BENCH=OFF -DANVIL_SANITIZE=ON \
+  -DCMAKE_BUILD_TYPE=Debug

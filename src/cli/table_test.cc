@@ -85,7 +85,7 @@ TEST(Table, TheFirstHundredRowsSetTheWidths) {
   Table t;
   t.columns = {{"user", "user"}, {"n", "n", true}};
   for (int i = 0; i < 150; i++) {
-    std::string user = i == 120 ? "a-much-longer-name" : "u" + std::to_string(i % 10);
+    std::string user = i == 120 ? "a-much-longer-name" : std::string("u").append(std::to_string(i % 10));
     t.rows.push_back({Cell::of_text(user), Cell::of_number(i)});
   }
   std::string out = format_table(t, 0);
@@ -141,7 +141,9 @@ TEST(Table, JsonSurvivesInvalidUtf8) {
   Table t;
   t.columns = {{"username", "username"}};
   t.rows.push_back({Cell::of_text("bad\xff")});
-  EXPECT_NO_THROW(nlohmann::json::parse(format_json(t)));
+  nlohmann::json parsed;
+  EXPECT_NO_THROW(parsed = nlohmann::json::parse(format_json(t)));
+  EXPECT_EQ(parsed.size(), 1u);
 }
 
 }  // namespace

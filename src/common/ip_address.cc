@@ -5,7 +5,6 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstring>
 
 namespace anvil {
@@ -62,11 +61,14 @@ std::optional<IpAddress> IpAddress::parse(std::string_view text) {
 
 std::string IpAddress::to_string() const {
   if (family_ == Family::v4) {  // without inet_ntop's printf: listings print millions
-    char text[16];
+    char text[15];
     char* at = text;
     for (int i = 0; i < 4; i++) {
       if (i) *at++ = '.';
-      at = std::to_chars(at, text + sizeof text, bytes_[i]).ptr;
+      unsigned byte = bytes_[i];
+      if (byte >= 100) *at++ = static_cast<char>('0' + byte / 100);
+      if (byte >= 10) *at++ = static_cast<char>('0' + byte / 10 % 10);
+      *at++ = static_cast<char>('0' + byte % 10);
     }
     return std::string(text, at);
   }

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "common/log.h"
+#include "common/service_manager.h"
 #include "daemon/admin_channel.h"
 #include "daemon/core.h"
 #include "daemon/daemon.h"
@@ -119,7 +120,9 @@ int run_daemon(const DaemonConfig& config) {
   std::function<void(const asio::error_code&, int)> on_hangup = [&](const asio::error_code& ec,
                                                                     int) {
     if (ec) return;
+    notify_reloading();
     open_audit(core.audit(), true);
+    notify_ready();
     hangup.async_wait(on_hangup);
   };
   hangup.async_wait(on_hangup);
@@ -128,9 +131,11 @@ int run_daemon(const DaemonConfig& config) {
   signals.async_wait([&](const asio::error_code& ec, int signal) {
     if (ec) return;
     log_info("signal {} received; shutting down", signal);
+    notify_stopping();
     hangup.cancel();
     shut_down();
   });
+  notify_ready();
   io.run();
   listeners.stop();
   core.stop();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/service_manager.h"
 #include "proxy/proxy.h"
 
 namespace {
@@ -101,13 +102,17 @@ int main(int argc, char** argv) {
   anvil::Proxy proxy(io, config);
   asio::signal_set stop(io, SIGTERM, SIGINT);
   stop.async_wait([&](const asio::error_code& ec, int) {
-    if (!ec) proxy.shut_down();
+    if (ec) return;
+    anvil::notify_stopping();
+    proxy.shut_down();
   });
   asio::signal_set reload(io, SIGHUP);
   std::function<void(const asio::error_code&, int)> on_reload = [&](const asio::error_code& ec,
                                                                     int) {
     if (ec) return;
+    anvil::notify_reloading();
     proxy.reload_user_map();
+    anvil::notify_ready();
     reload.async_wait(on_reload);
   };
   reload.async_wait(on_reload);
@@ -116,6 +121,7 @@ int main(int argc, char** argv) {
     anvil::log_error("{}", error);
     return 71;  // EX_OSERR: a port taken, a certificate missing, ...
   }
+  anvil::notify_ready();
   io.run();
   anvil::log_info("stopped");
   return 0;
