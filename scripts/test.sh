@@ -2,10 +2,12 @@
 # Installs what is missing, builds, and runs every test:
 #   1. g++ Release build: unit and end-to-end tests (warnings are errors);
 #   2. the Debian packages: built with debhelper, installed, checked, purged;
-#   3. the libFuzzer targets, briefly, with clang;
-#   4. clang Debug build with AddressSanitizer and UndefinedBehaviorSanitizer:
-#      the unit and end-to-end tests again.
-# Between them both compilers build the whole tree.
+#   3. clang 14: the programs and libraries, and the libFuzzer targets,
+#      run briefly;
+#   4. g++ Debug build with AddressSanitizer and UndefinedBehaviorSanitizer:
+#      the unit and end-to-end tests again. (clang 14 cannot build Asio's
+#      coroutines at -O0 with ASan and -g: "Cannot represent a difference
+#      across sections".)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -26,6 +28,5 @@ python3 tests/package/test_package.py build-deb
 echo "== fuzz (each target briefly, from its seed corpus)"
 bash scripts/fuzz.sh 5
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  CC=clang-14 CXX=clang++-14 \
   run_suite build-asan -DANVIL_TESTS=ON -DANVIL_BENCH=OFF -DANVIL_SANITIZE=ON \
   -DCMAKE_BUILD_TYPE=Debug

@@ -44,7 +44,10 @@ class Installed(harness.Stack):
         cls.prefix = cache_value("CMAKE_INSTALL_PREFIX")
         run(["cmake", "--install", BUILD_DIR], env={**os.environ, "DESTDIR": cls.root})
         cls.installed = cls.root + cls.prefix
-        # Programs built against a sanitized libanvil need the runtime too.
+        # The programs are built with the build's own compilers; against a
+        # sanitized libanvil, with the same sanitizers (their runtime).
+        cls.cc = cache_value("CMAKE_C_COMPILER")
+        cls.cxx = cache_value("CMAKE_CXX_COMPILER")
         cls.flags = ["-fsanitize=address,undefined"] if cache_value("ANVIL_SANITIZE") == "ON" else []
 
     @classmethod
@@ -69,7 +72,7 @@ class Installed(harness.Stack):
                     for arg in self.pkg_config("--static", "--libs")]
         else:
             libs = self.pkg_config("--libs")
-        run(["cc", "-std=c11", "-Wall", "-Werror", *self.flags, *self.pkg_config("--cflags"),
+        run([self.cc, "-std=c11", "-Wall", "-Werror", *self.flags, *self.pkg_config("--cflags"),
              os.path.join(SOURCE_DIR, "tests", "install", "register.c"), "-o", output, *libs])
         return output
 
@@ -78,6 +81,7 @@ class Installed(harness.Stack):
         flags = " ".join(self.flags)
         run(["cmake", "-S", os.path.join(SOURCE_DIR, "tests", "install"), "-B", build,
              "-G", "Ninja", f"-DCMAKE_PREFIX_PATH={self.installed}", f"-DANVIL_LINK={target}",
+             f"-DCMAKE_C_COMPILER={self.cc}", f"-DCMAKE_CXX_COMPILER={self.cxx}",
              f"-DCMAKE_C_FLAGS={flags}", f"-DCMAKE_CXX_FLAGS={flags}"])
         run(["cmake", "--build", build])
         return os.path.join(build, "register_c"), os.path.join(build, "register_cxx")
