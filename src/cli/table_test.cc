@@ -85,7 +85,8 @@ TEST(Table, TheFirstHundredRowsSetTheWidths) {
   Table t;
   t.columns = {{"user", "user"}, {"n", "n", true}};
   for (int i = 0; i < 150; i++) {
-    std::string user = i == 120 ? "a-much-longer-name" : std::string("u").append(std::to_string(i % 10));
+    std::string user =
+        i == 120 ? "a-much-longer-name" : std::string("u").append(std::to_string(i % 10));
     t.rows.push_back({Cell::of_text(user), Cell::of_number(i)});
   }
   std::string out = format_table(t, 0);

@@ -206,7 +206,8 @@ TEST(Client, ReconnectsAndReplaysAfterAnvildRestarts) {
                  .service = "imap",
                  .initial_backoff = 20ms,
                  .max_backoff = 200ms});
-  for (int i = 0; i < 50; i++) client.register_session({.user = std::string("u").append(std::to_string(i))});
+  for (int i = 0; i < 50; i++)
+    client.register_session({.user = std::string("u").append(std::to_string(i))});
   ASSERT_TRUE(pump_until(client, [&] { return daemon.who().size() == 50; }));
 
   daemon.stop();

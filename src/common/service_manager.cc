@@ -19,8 +19,14 @@ void notify(const char* state) {
 
 }  // namespace
 
-void notify_ready() { notify("READY=1"); }
-void notify_reloading() { notify("RELOADING=1"); }
-void notify_stopping() { notify("STOPPING=1"); }
+void notify_ready() {
+  notify("READY=1");
+}
+void notify_reloading() {
+  notify("RELOADING=1");
+}
+void notify_stopping() {
+  notify("STOPPING=1");
+}
 
 }  // namespace anvil

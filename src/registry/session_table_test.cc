@@ -235,7 +235,8 @@ TEST(SessionTable, StaleRefsAreRecognised) {
 TEST(SessionTable, RemovalLeavesTheRestIndexed) {
   SessionTable table;
   for (int i = 0; i < 1000; i++) {
-    table.add_dovecot(make(std::string("u").append(std::to_string(i)), std::string("10.0.0.").append(std::to_string(i % 256)),
+    table.add_dovecot(make(std::string("u").append(std::to_string(i)),
+                           std::string("10.0.0.").append(std::to_string(i % 256)),
                            1 + static_cast<OwnerId>(i % 10)));
   }
   EXPECT_EQ(table.remove_owner(3), 100u);

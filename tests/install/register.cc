@@ -21,15 +21,16 @@ int main(int argc, char** argv) {
   anvil::Client client({.socket_path = argv[1], .service = "cxx-service"});
   anvil::ConnectionId session;
   bool kicked = false;
-  client.set_kick_handler([&](const std::vector<anvil::ConnectionId>& ids, const std::string& reason) {
-    std::vector<anvil::ConnectionId> dropped;
-    if (std::find(ids.begin(), ids.end(), session) != ids.end()) {
-      std::printf("kicked %s %s\n", session.to_hex().c_str(), reason.c_str());
-      dropped.push_back(session);
-      kicked = true;
-    }
-    return dropped;
-  });
+  client.set_kick_handler(
+      [&](const std::vector<anvil::ConnectionId>& ids, const std::string& reason) {
+        std::vector<anvil::ConnectionId> dropped;
+        if (std::find(ids.begin(), ids.end(), session) != ids.end()) {
+          std::printf("kicked %s %s\n", session.to_hex().c_str(), reason.c_str());
+          dropped.push_back(session);
+          kicked = true;
+        }
+        return dropped;
+      });
   std::string error;
   session = client.register_session({.user = argv[2], .client_ip = "127.0.0.1"}, &error);
   if (session.is_zero()) {

@@ -171,6 +171,20 @@ class InstalledPackages(unittest.TestCase):
                 anvild.wait(10)
                 anvild.stderr.close()
 
+    def test_dovecot_takes_the_shipped_anvil_service_snippet(self):
+        """docs/install.md: Dovecot's master runs the installed anvild as its
+        anvil (the snippet as shipped; test_dovecot_service runs it so)."""
+        snippet = "/usr/share/anvil/dovecot/90-anvil.conf"
+        self.assertIn(snippet, self.files["anvild"])
+        with tempfile.TemporaryDirectory(prefix="anvil-package-") as scratch:
+            config = os.path.join(scratch, "dovecot.conf")
+            with open(config, "w", encoding="utf-8") as f:
+                f.write(f"protocols = imap\nssl = no\n!include {snippet}\n")
+            executable = run(["doveconf", "-c", config, "-h", "service/anvil/executable"])
+            self.assertEqual(executable.stdout.split()[:2], ["/usr/sbin/anvild", "--dovecot-service"])
+        with open("/usr/share/anvil/dovecot/dovecot-service-anvil.conf", encoding="utf-8") as f:
+            self.assertIn("Conflicts=anvild.service", f.read())
+
     def test_a_bad_setting_stops_anvild_with_one_line(self):
         with tempfile.TemporaryDirectory(prefix="anvil-package-") as scratch:
             config = os.path.join(scratch, "anvild.conf")
