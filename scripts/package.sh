@@ -10,9 +10,13 @@ rm -rf "$out"
 mkdir -p "$out/source"
 # dpkg-buildpackage writes next to the source tree: build from a copy of the
 # tracked and new files (no build directories), inside OUT_DIR.
-git ls-files -z --cached --others --exclude-standard |
-  grep -zv -e '^build' |
-  tar --null -T - -cf - | tar -xf - -C "$out/source"
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  git ls-files -z --cached --others --exclude-standard |
+    grep -zv -e '^build' |
+    tar --null -T - -cf - | tar -xf - -C "$out/source"
+else  # an unpacked tarball
+  tar --exclude='./build*' --exclude=./.git -cf - . | tar -xf - -C "$out/source"
+fi
 (cd "$out/source" && dpkg-buildpackage -b -us -uc -j"$(nproc)" >"$out/build.log" 2>&1) || {
   tail -n 60 "$out/build.log" >&2
   echo "package.sh: dpkg-buildpackage failed; the whole log is $out/build.log" >&2

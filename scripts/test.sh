@@ -21,9 +21,22 @@ run_suite() {
   (cd "$build_dir" && ctest --output-on-failure -j2 --timeout 300)
 }
 
-run_suite build -DANVIL_TESTS=ON -DCMAKE_BUILD_TYPE=Release
-echo "== package"
-bash scripts/package.sh build-deb
+echo "== build build"
+bash scripts/build.sh build -DANVIL_TESTS=ON -DCMAKE_BUILD_TYPE=Release
+# The packages build while the tests run: the end-to-end tests spend most
+# of their time waiting on sockets and processes.
+echo "== package (building in the background; log: build/package.log)"
+bash scripts/package.sh build-deb >build/package.log 2>&1 &
+package_job=$!
+trap 'kill "$package_job" 2>/dev/null || true' EXIT
+echo "== test build"
+(cd build && ctest --output-on-failure -j2 --timeout 300)
+if ! wait "$package_job"; then
+  cat build/package.log
+  exit 1
+fi
+trap - EXIT
+echo "== test the packages"
 python3 tests/package/test_package.py build-deb
 echo "== fuzz (each target briefly, from its seed corpus)"
 bash scripts/fuzz.sh 5
