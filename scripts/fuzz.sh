@@ -10,7 +10,8 @@ seconds=${1:-5}
 shift || true
 build_dir=build-fuzz
 CC=clang-14 CXX=clang++-14 cmake -S . -B "$build_dir" -G Ninja -DANVIL_FUZZ=ON \
-  -DANVIL_TESTS=OFF -DANVIL_BENCH=OFF -DANVIL_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  -DANVIL_TESTS=OFF -DANVIL_BENCH=OFF -DANVIL_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -gline-tables-only -DNDEBUG" >/dev/null
 cmake --build "$build_dir" --target fuzzers
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
