@@ -161,6 +161,12 @@ class Installed(harness.Stack):
             whatis = run(["lexgrog", page])
             self.assertIn(f'"{name} - ', whatis)
 
+    def test_dovecot_snippet_runs_the_installed_anvild(self):
+        with open(f"{self.installed}/share/anvil/dovecot/90-anvil.conf", encoding="utf-8") as f:
+            text = f.read()
+        self.assertIn(f"executable = {self.prefix}/sbin/anvild --dovecot-service", text)
+        self.assertTrue(os.access(f"{self.installed}/sbin/anvild", os.X_OK))
+
     def test_systemd_units_verify(self):
         """systemd-analyze verify checks that ExecStart's program exists, so
         the units are checked as installed with their programs' paths moved
