@@ -449,9 +449,16 @@ class DaemonizedMaster:
             self.returncode = subprocess.run(["dovecot", "-c", conf], stdout=log, stderr=log,
                                              stdin=subprocess.DEVNULL, timeout=60).returncode
         if self.returncode == 0:
-            wait_until(lambda: os.path.exists(pid_file))
-            with open(pid_file) as f:
-                self.pid = int(f.read().strip())
+            # The master creates its pid file before it writes the pid.
+            self.pid = wait_until(self._read_pid)
+
+    def _read_pid(self):
+        try:
+            with open(self.pid_file) as f:
+                text = f.read().strip()
+        except FileNotFoundError:
+            return None
+        return int(text) if text.isdigit() else None
 
     def poll(self):
         if self.pid is None:

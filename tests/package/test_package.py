@@ -105,18 +105,33 @@ class InstalledPackages(unittest.TestCase):
         for page, section in (("anvilctl", 1), ("anvilctl-who", 1), ("anvilctl-kick", 1),
                               ("anvilctl-ban", 1), ("anvilctl-audit", 1), ("anvil-echod", 1),
                               ("anvild", 8), ("anvil-proxy", 8)):
-            path = run(["man", "-w", page]).stdout.strip()
+            # The packaged pages (a build installed under /usr/local would
+            # come first in man's own search).
+            path = run(["man", "-M", "/usr/share/man", "-w", page]).stdout.strip()
             self.assertEqual(path, f"/usr/share/man/man{section}/{page}.{section}.gz")
             env = {**os.environ, "LC_ALL": "C.UTF-8", "MANWIDTH": "80"}
-            proc = run(["man", "--warnings", page], env=env)
+            proc = run(["man", "-M", "/usr/share/man", "--warnings", page], env=env)
             self.assertEqual(proc.stderr, "", page)
 
     def test_pkg_config_and_cmake_package(self):
-        self.assertEqual(run(["pkg-config", "--modversion", "anvil"]).stdout.strip(), version())
-        self.assertEqual(run(["pkg-config", "--libs", "anvil"]).stdout.strip(), "-lanvil")
+        # The packaged anvil.pc (a build installed under /usr/local would
+        # come first in pkg-config's own search).
+        env = self.packaged_pkg_config()
+        self.assertEqual(run(["pkg-config", "--modversion", "anvil"], env=env).stdout.strip(),
+                         version())
+        self.assertEqual(run(["pkg-config", "--libs", "anvil"], env=env).stdout.strip(), "-lanvil")
         self.assertTrue(glob.glob("/usr/lib/*/cmake/anvil/anvilConfig.cmake"))
         (library,) = glob.glob("/usr/lib/*/libanvil.so.1")
         self.assertIn(library, self.files["libanvil1"])
+
+    def packaged_library_dir(self):
+        (library,) = glob.glob("/usr/lib/*/libanvil.so.1")
+        return os.path.dirname(library)
+
+    def packaged_pkg_config(self):
+        """pkg-config's environment that finds only the system's .pc files."""
+        return {**os.environ, "PKG_CONFIG_LIBDIR": ":".join(
+            [os.path.join(self.packaged_library_dir(), "pkgconfig"), "/usr/share/pkgconfig"])}
 
     def test_user_group_conffiles_and_enabled_units(self):
         user = pwd.getpwnam("anvil")
@@ -138,9 +153,16 @@ class InstalledPackages(unittest.TestCase):
     def test_installed_anvild_kicks_a_program_built_against_installed_libanvil(self):
         with tempfile.TemporaryDirectory(prefix="anvil-package-") as scratch:
             program = os.path.join(scratch, "register")
-            cflags = run(["pkg-config", "--cflags", "--libs", "anvil"]).stdout.split()
-            run(["cc", "-std=c11", "-Wall", "-Werror",
-                 os.path.join(SOURCE_DIR, "tests", "install", "register.c"), "-o", program, *cflags])
+            flags = run(["pkg-config", "--cflags", "--libs", "anvil"],
+                        env=self.packaged_pkg_config()).stdout.split()
+            # The packaged library, even where a build installed under
+            # /usr/local (searched first) has one too.
+            library_dir = self.packaged_library_dir()
+            run(["cc", "-std=c11", "-Wall", "-Werror", f"-L{library_dir}",
+                 os.path.join(SOURCE_DIR, "tests", "install", "register.c"), "-o", program, *flags])
+            client_env = {**os.environ, "LD_LIBRARY_PATH": library_dir}
+            self.assertIn(f"{library_dir}/libanvil.so.1",
+                          run(["ldd", program], env=client_env).stdout)
             anvild = subprocess.Popen(
                 ["/usr/sbin/anvild", "-c", "/etc/anvil/anvild.conf", "--run-dir", scratch,
                  "-o", f"audit_log={scratch}/audit.log", "-o", f"ban_file={scratch}/bans"],
@@ -152,15 +174,15 @@ class InstalledPackages(unittest.TestCase):
                     time.sleep(0.05)
                 client = subprocess.Popen([program, f"{scratch}/anvil-service", "packaged"],
                                           stdout=subprocess.PIPE, text=True,
-                                          stdin=subprocess.DEVNULL)
+                                          stdin=subprocess.DEVNULL, env=client_env)
                 line = client.stdout.readline()
                 self.assertTrue(line.startswith("registered "), line)
                 session = line.split()[1]
                 who = ""
                 while "packaged" not in who and time.monotonic() < deadline:
-                    who = run(["anvilctl", "-f", "tab", "who", "-1", "-a", f"{scratch}/anvil"]).stdout
+                    who = run(["/usr/bin/anvilctl", "-f", "tab", "who", "-1", "-a", f"{scratch}/anvil"]).stdout
                 self.assertIn(session, who)
-                kick = run(["anvilctl", "kick", "-a", f"{scratch}/anvil", "--reason", "packaged",
+                kick = run(["/usr/bin/anvilctl", "kick", "-a", f"{scratch}/anvil", "--reason", "packaged",
                             "packaged"])
                 self.assertIn("packaged", kick.stdout)
                 self.assertEqual(client.wait(30), 0)
