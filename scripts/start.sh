@@ -146,11 +146,15 @@ else
 fi
 
 # --- Dovecot behind the proxy -------------------------------------------
-backend_pid=$(sed -n 's/^base_dir = //p' "$etc/dovecot-backend.conf")/master.pid
-if [ -f "$backend_pid" ] && kill -0 "$(cat "$backend_pid")" 2>/dev/null; then
-  dovecot -c "$etc/dovecot-backend.conf" stop || true
-  for _ in $(seq 50); do [ -f "$backend_pid" ] || break; sleep 0.1; done
-fi
+# The backend runs from its base_dir; earlier versions of this script put
+# it in /run/anvil/dovecot, which systemd now owns for anvild.
+for backend_pid in "$(sed -n 's/^base_dir = //p' "$etc/dovecot-backend.conf")/master.pid" \
+                   "$run_dir/dovecot/master.pid"; do
+  if [ -f "$backend_pid" ] && kill -0 "$(cat "$backend_pid")" 2>/dev/null; then
+    kill "$(cat "$backend_pid")"
+    for _ in $(seq 50); do [ -f "$backend_pid" ] || break; sleep 0.1; done
+  fi
+done
 # Dovecot's processes keep the descriptors they start with: give them files,
 # not this script's output, which may be a pipe someone waits on.
 if ! dovecot -c "$etc/dovecot-backend.conf" </dev/null >>"$log_dir/dovecot.log" 2>&1; then
