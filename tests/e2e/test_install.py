@@ -103,15 +103,18 @@ class Installed(harness.Stack):
                                                             if proc.poll() is not None else ""))
             running[user] = (proc, line.split()[1])
         self.wait_for_sessions(len(programs))
+        remaining = sorted(running)
         for user, (proc, session) in running.items():
             code, out, err = self.anvilctl("kick", "--reason", f"bye {user}", user)
             self.assertEqual(code, 0, err)
             self.assertIn(user, out)
             self.assertEqual(proc.wait(30), 0, proc.stderr.read())
             self.assertEqual(proc.stdout.readline().strip(), f"kicked {session} bye {user}")
-            # Only that one went: the others are still registered.
-            self.assertNotIn(user, self.who_users())
-        self.assertEqual(self.who_users(), [])
+            # Only that one went: the others are still registered and running.
+            remaining.remove(user)
+            self.assertEqual(self.who_users(), remaining)
+            for other in remaining:
+                self.assertIsNone(running[other][0].poll(), other)
 
     def test_c_through_pkg_config_shared_and_static(self):
         shared = self.build_c(static=False)
