@@ -2,13 +2,12 @@
 # Installs what is missing, builds, and runs every test:
 #   1. g++ Release build: unit and end-to-end tests (warnings are errors);
 #   2. the Debian packages: built with debhelper, installed, checked, purged;
-#   3. clang 14: the programs and libraries, and the libFuzzer targets,
-#      run briefly;
+#   3. clang 14: the libFuzzer targets, built and run briefly;
 #   4. g++ Debug build with AddressSanitizer and UndefinedBehaviorSanitizer:
-#      the unit and end-to-end tests again. (Line tables only, -g1: the
-#      reports name files and lines, and the build takes a third less.) (clang 14 cannot build Asio's
-#      coroutines at -O0 with ASan and -g: "Cannot represent a difference
-#      across sections".)
+#      the unit and end-to-end tests again, with line tables only (-g1: the
+#      reports name files and lines, and the build takes a third less).
+#      clang 14 cannot compile Asio's coroutines with ASan and -g ("Cannot
+#      represent a difference across sections"), so this build is g++'s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
