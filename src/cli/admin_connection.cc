@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/numbers.h"
 #include "registry/wire_codec.h"
 
 namespace anvil {
@@ -150,6 +151,7 @@ void AdminConnection::kick_each(const SessionFilter& filter, const std::string& 
   if (dry_run) line.add("dry_run=1");
   if (force) line.add("force=1");
   if (ban) line.add("ban", *ban);
+  if (!on_behalf_.empty()) line.add("on_behalf", on_behalf_);
   add_filter_fields(line, filter);
   send(line.finish());
   KickResult result{Session{}, KickStatus::kicked};
@@ -191,6 +193,7 @@ std::vector<Ban> AdminConnection::ban_add(const SessionFilter& filter, std::int6
   LineWriter line;
   line.add("BAN-ADD").add("reason", reason).add("duration", duration);
   if (force) line.add("force=1");
+  if (!on_behalf_.empty()) line.add("on_behalf", on_behalf_);
   add_filter_fields(line, filter);
   send(line.finish());
   return read_bans();
@@ -204,6 +207,7 @@ std::vector<Ban> AdminConnection::ban_list() {
 void AdminConnection::ban_remove(const std::vector<std::uint64_t>& ids) {
   LineWriter line;
   line.add("BAN-RM");
+  if (!on_behalf_.empty()) line.add("on_behalf", on_behalf_);
   for (std::uint64_t id : ids) line.add("id", static_cast<long long>(id));
   send(line.finish());
   read_bans();
@@ -227,6 +231,33 @@ std::vector<std::string> AdminConnection::audit(long long count) {
     if (fields.empty()) continue;
     if (fields[0] == "END") return records;
     if (fields[0] == "RECORD" && fields.size() >= 2) records.emplace_back(fields[1]);
+  }
+}
+
+std::vector<AdminConnection::Stat> AdminConnection::stats() {
+  send(LineWriter().add("STATS").finish());
+  std::vector<Stat> stats;
+  while (true) {
+    const auto& fields = read_fields();
+    if (fields.empty()) continue;
+    if (fields[0] == "END") return stats;
+    if (fields[0] != "STAT") continue;
+    Stat& stat = stats.emplace_back();
+    for (std::size_t i = 1; i < fields.size(); i++) {
+      std::string_view field = fields[i];
+      std::size_t eq = field.find('=');
+      if (eq == std::string_view::npos) continue;
+      std::string_view key = field.substr(0, eq), value = field.substr(eq + 1);
+      if (key == "name") {
+        stat.name = value;
+      } else if (key == "value") {
+        if (!parse_integer(value, 0, INT64_MAX, &stat.value)) {
+          throw CliError{kExitSoftware, "anvild sent a bad figure: " + std::string(field)};
+        }
+      } else {
+        stat.labels.emplace_back(key, value);
+      }
+    }
   }
 }
 

@@ -82,6 +82,17 @@ class AdminConnection {
   void ban_remove(const std::vector<std::uint64_t>& ids);
   // The newest audit records (JSON texts), oldest first.
   std::vector<std::string> audit(long long count);
+  // anvild's figures (STATS): each a name, labels and a value.
+  struct Stat {
+    std::string name;
+    std::vector<std::pair<std::string, std::string>> labels;
+    long long value = 0;
+  };
+  std::vector<Stat> stats();
+  // Kicks and bans from now on are recorded as asked for by `name` (a
+  // program that relays admins' requests says for whom; anvild records it
+  // beside this connection's own uid and pid).
+  void set_on_behalf(std::string name) { on_behalf_ = std::move(name); }
 
  private:
   static Ban parse_ban(const std::vector<std::string_view>& fields);
@@ -100,6 +111,7 @@ class AdminConnection {
   std::string line_;
   std::vector<std::string_view> fields_;
   bool closed_ = false;  // the peer closed the connection
+  std::string on_behalf_;
 };
 
 }  // namespace anvil

@@ -20,6 +20,34 @@ constexpr std::size_t kPartBytes = 64 * 1024;
 constexpr long long kMaxAuditRecords = 1000;
 constexpr std::size_t kMaxAuditLine = 256 * 1024;
 constexpr long long kMaxBanSeconds = 3660LL * 24 * 3600;  // ten years
+constexpr std::size_t kMaxOnBehalfLength = 128;
+
+// A KICK's, BAN-ADD's or BAN-RM's "on_behalf=<name>": whom a program that
+// relays admins' requests (anvil-httpd) acts for. It is recorded beside the
+// peer's own uid and pid, never instead of them: it grants nothing.
+// Returns "" or what is wrong with it.
+std::string take_on_behalf(std::string_view value, std::string* out) {
+  if (value.empty() || value.size() > kMaxOnBehalfLength) {
+    return fmt::format("on_behalf must be 1 to {} bytes", kMaxOnBehalfLength);
+  }
+  for (unsigned char c : value) {
+    if (c < 0x20 || c == 0x7f) return "on_behalf may not hold control characters";
+  }
+  *out = value;
+  return "";
+}
+
+const char* state_name(SessionTable::State state) {
+  switch (state) {
+    case SessionTable::State::prelogin:
+      return "prelogin";
+    case SessionTable::State::logged_in:
+      return "logged_in";
+    case SessionTable::State::proxied:
+      return "proxied";
+  }
+  return "?";
+}
 }  // namespace
 
 AdminChannel::AdminChannel(AdminContext& context, UnixSocket socket, PeerCredentials peer,
@@ -134,7 +162,7 @@ asio::awaitable<void> AdminChannel::handle(const std::string& line) {
     if (fields.size() >= 4 && command == "VERSION" && fields[1] == "anvil-admin" &&
         fields[2] == "1") {
       greeted_ = true;
-      send(LineWriter().add("VERSION").add("anvil-admin").add("1").add("0").finish());
+      send(LineWriter().add("VERSION").add("anvil-admin").add("1").add("1").finish());
     } else if (fields.size() >= 3 && command == "VERSION" && fields[1] == "anvil" &&
                fields[2] == "1") {
       // Dovecot 2.3's dialect; it expects no reply to its VERSION line.
@@ -147,8 +175,12 @@ asio::awaitable<void> AdminChannel::handle(const std::string& line) {
     }
     co_return;
   }
+  if (context_.stats) context_.stats->count_admin_request(command);
+  on_behalf_.clear();
   if (command == "WHO") {
     co_await who(fields);
+  } else if (command == "STATS") {
+    stats();
   } else if (command == "AUDIT") {
     audit_tail(fields);
   } else if (command == "BAN-LIST") {
@@ -227,6 +259,12 @@ asio::awaitable<void> AdminChannel::kick(const std::vector<std::string>& fields)
       dry_run = field == "dry_run=1";
     } else if (field == "force=1" || field == "force=0") {
       force = field == "force=1";
+    } else if (field.starts_with("on_behalf=")) {
+      if (std::string problem = take_on_behalf(std::string_view(field).substr(10), &on_behalf_);
+          !problem.empty()) {
+        error("KICK: " + problem);
+        co_return;
+      }
     } else if (std::string problem = apply_filter_field(filter, field); !problem.empty()) {
       error("KICK: " + problem);
       co_return;
@@ -253,11 +291,13 @@ asio::awaitable<void> AdminChannel::kick(const std::vector<std::string>& fields)
   audit.reason = reason;
   audit.dry_run = dry_run;
   audit.force = force;
+  audit.on_behalf = on_behalf_;
   std::string audit_error = context_.audit.record(audit, outcomes);
   if (!audit_error.empty()) log_error("kick not audited: {}", audit_error);
   if (!dry_run) {
-    log_info("kick by uid {} (reason \"{}\"): {} matched, {} kicked", peer_.uid, clip(reason),
-             outcomes.size(), kicked);
+    log_info("kick by uid {}{} (reason \"{}\"): {} matched, {} kicked", peer_.uid,
+             on_behalf_.empty() ? "" : " for " + clip(on_behalf_), clip(reason), outcomes.size(),
+             kicked);
   }
   std::string part;
   LineWriter line;
@@ -287,8 +327,8 @@ std::vector<Ban> AdminChannel::add_bans(const SessionFilter& filter, std::int64_
     ban.created = now;
     ban.expires = duration > 0 ? now + duration : 0;
     ban.reason = reason;
-    ban.set_by =
-        fmt::format("{}uid {} pid {}", name.empty() ? "" : name + " ", peer_.uid, peer_.pid);
+    ban.set_by = fmt::format("{}uid {} pid {}{}", name.empty() ? "" : name + " ", peer_.uid,
+                             peer_.pid, on_behalf_.empty() ? "" : " for " + on_behalf_);
   }
   return context_.bans.add(std::move(bans), error);
 }
@@ -308,6 +348,11 @@ void AdminChannel::ban_add(const std::vector<std::string>& fields) {
       }
     } else if (field == "force=1" || field == "force=0") {
       force = field == "force=1";
+    } else if (field.starts_with("on_behalf=")) {
+      if (std::string problem = take_on_behalf(std::string_view(field).substr(10), &on_behalf_);
+          !problem.empty()) {
+        return error("BAN-ADD: " + problem);
+      }
     } else if (std::string problem = apply_filter_field(filter, field); !problem.empty()) {
       return error("BAN-ADD: " + problem);
     }
@@ -324,6 +369,14 @@ void AdminChannel::ban_remove(const std::vector<std::string>& fields) {
   std::vector<std::uint64_t> ids;
   for (std::size_t i = 1; i < fields.size(); i++) {
     long long id = 0;
+    if (fields[i].starts_with("on_behalf=")) {
+      if (std::string problem =
+              take_on_behalf(std::string_view(fields[i]).substr(10), &on_behalf_);
+          !problem.empty()) {
+        return error("BAN-RM: " + problem);
+      }
+      continue;
+    }
     if (!fields[i].starts_with("id=") ||
         !parse_integer(std::string_view(fields[i]).substr(3), 1, INT64_MAX, &id)) {
       return error("BAN-RM: want id=<number>, got " + clip(fields[i]));
@@ -333,6 +386,10 @@ void AdminChannel::ban_remove(const std::vector<std::string>& fields) {
   if (ids.empty()) return error("BAN-RM: which ban? (id=<number>)");
   std::string problem;
   if (!context_.bans.remove(ids, &problem)) return error("BAN-RM: " + problem);
+  for (std::uint64_t id : ids) {
+    log_info("ban {} lifted by uid {} pid {}{}", id, peer_.uid, peer_.pid,
+             on_behalf_.empty() ? "" : " for " + clip(on_behalf_));
+  }
   send(LineWriter().add("END").add("count", static_cast<long long>(ids.size())).finish());
 }
 
@@ -359,6 +416,46 @@ asio::awaitable<void> AdminChannel::send_part(std::string& part) {
   send(std::exchange(part, {}));
   part.reserve(kPartBytes + kPartBytes / 4);  // grown once, not doubled up to its size
   co_await drain_to(kPartBytes, context_.config.admin_idle_timeout);
+}
+
+void AdminChannel::stats() {
+  context_.sync();
+  std::string answer;
+  std::size_t count = 0;
+  auto stat = [&](LineWriter& line, long long value) {
+    answer += line.add("value", value).finish();
+    count++;
+  };
+  for (const auto& row : context_.sessions.census()) {
+    LineWriter line;
+    line.add("STAT").add("name", "sessions").add("service", row.service);
+    stat(line.add("state", state_name(row.state)), static_cast<long long>(row.count));
+  }
+  auto plain = [&](std::string_view name, std::uint64_t value) {
+    LineWriter line;
+    stat(line.add("STAT").add("name", name), static_cast<long long>(value));
+  };
+  plain("sessions_total", context_.sessions.size());
+  plain("registrations_total", context_.sessions.added_total());
+  plain("removals_total", context_.sessions.removed_total());
+  plain("bans", context_.bans.table().size());
+  if (context_.service_processes) plain("service_processes", context_.service_processes());
+  if (const DaemonStats* counted = context_.stats) {
+    plain("kicks_total", counted->kicks);
+    for (std::size_t i = 0; i < counted->kick_outcomes.size(); i++) {
+      LineWriter line;
+      line.add("STAT").add("name", "kick_outcomes_total");
+      line.add("outcome", kick_status_name(static_cast<KickStatus>(i)));
+      stat(line, static_cast<long long>(counted->kick_outcomes[i]));
+    }
+    for (std::size_t i = 0; i < counted->admin_requests.size(); i++) {
+      LineWriter line;
+      line.add("STAT").add("name", "admin_requests_total");
+      stat(line.add("command", DaemonStats::kCommands[i]),
+           static_cast<long long>(counted->admin_requests[i]));
+    }
+  }
+  send(answer + LineWriter().add("END").add("count", static_cast<long long>(count)).finish());
 }
 
 void AdminChannel::audit_tail(const std::vector<std::string>& fields) {

@@ -17,6 +17,7 @@
 #include "daemon/line_channel.h"
 #include "daemon/peer_access.h"
 #include "daemon/running_kick.h"
+#include "daemon/daemon_stats.h"
 #include "registry/session_filter.h"
 #include "registry/session_table.h"
 
@@ -35,6 +36,10 @@ struct AdminContext {
   // Runs a kick (filter, reason, dry run, force) to its outcomes.
   std::function<asio::awaitable<std::vector<KickOutcome>>(SessionFilter, std::string, bool, bool)>
       kick;
+  // For STATS (absent in tests that do not ask): what anvild counts, and
+  // how many service processes are connected.
+  DaemonStats* stats = nullptr;
+  std::function<std::size_t()> service_processes = {};
 };
 
 class AdminChannel : public LineChannel {
@@ -57,6 +62,7 @@ class AdminChannel : public LineChannel {
   asio::awaitable<void> who(const std::vector<std::string>& fields);
   asio::awaitable<void> kick(const std::vector<std::string>& fields);
   void audit_tail(const std::vector<std::string>& fields);
+  void stats();
   void ban_add(const std::vector<std::string>& fields);
   void ban_remove(const std::vector<std::string>& fields);
   asio::awaitable<void> ban_list();
@@ -76,6 +82,7 @@ class AdminChannel : public LineChannel {
   std::function<void()> ended_;
   bool greeted_ = false;
   bool dovecot23_ = false;                // the client speaks Dovecot 2.3's protocol
+  std::string on_behalf_;                 // the current command's on_behalf=, if any
   std::vector<std::string_view> fields_;  // of the Dovecot line being answered
   Throttle errors_;
 };

@@ -81,6 +81,7 @@ void AuditLog::format_into(const KickAudit& kick, const std::vector<KickOutcome>
         {"user", optional_text(user_name(kick.peer.uid))},
         {"pid", kick.peer.pid},
         {"program", optional_text(process_name(kick.peer.pid))}}},
+      {"on_behalf", optional_text(kick.on_behalf)},
       {"filter", filter},
       {"reason", kick.reason},
       {"force", kick.force},

@@ -23,6 +23,7 @@ struct KickAudit {
   std::string reason;
   bool dry_run = false;
   bool force = false;
+  std::string on_behalf;  // whom a relaying peer (anvil-httpd) asked for; "" if none
 };
 
 class AuditLog {

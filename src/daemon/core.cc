@@ -62,6 +62,10 @@ void Core::stop() {
   dovecot_.close_all();
 }
 
+std::size_t Core::service_processes() const {
+  return services_.size() + dovecot_.size();
+}
+
 asio::awaitable<std::vector<KickOutcome>> Core::kick(SessionFilter filter, std::string reason,
                                                      bool dry_run, bool force) {
   sync_registrations();
@@ -72,7 +76,11 @@ asio::awaitable<std::vector<KickOutcome>> Core::kick(SessionFilter filter, std::
     sessions_.get(refs[i], &outcomes[i].session);
     outcomes[i].status = dry_run ? KickStatus::would_kick : KickStatus::timeout;
   }
-  if (dry_run) co_return outcomes;
+  stats_.kicks++;
+  if (dry_run) {
+    for (const KickOutcome& outcome : outcomes) stats_.count_outcome(outcome.status);
+    co_return outcomes;
+  }
   std::vector<KickGroup> plan = plan_kick(
       outcomes.size(), [&](std::size_t i) { return outcomes[i].session.owner; },
       [this](OwnerId owner) { return dovecot_.owns(owner); },
@@ -107,7 +115,9 @@ asio::awaitable<std::vector<KickOutcome>> Core::kick(SessionFilter filter, std::
   }
   co_await kick->wait(config_.kick_timeout);
   for (const auto& channel : asked) channel->abandon(kick);
-  co_return kick->take_outcomes();
+  std::vector<KickOutcome> settled = kick->take_outcomes();
+  for (const KickOutcome& outcome : settled) stats_.count_outcome(outcome.status);
+  co_return settled;
 }
 
 void Core::signal_dovecot_process(OwnerId owner, const std::vector<ConnectionId>& ids,

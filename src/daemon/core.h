@@ -14,6 +14,7 @@
 #include "daemon/audit_log.h"
 #include "daemon/bans.h"
 #include "daemon/config.h"
+#include "daemon/daemon_stats.h"
 #include "daemon/dovecot23_dialect.h"
 #include "daemon/dovecot_processes.h"
 #include "daemon/running_kick.h"
@@ -36,6 +37,10 @@ class Core {
   AuditLog& audit() { return audit_; }
   Bans& bans() { return bans_; }
   ServiceChannels& services() { return services_; }
+  DaemonStats& stats() { return stats_; }
+  // Service processes connected: anvil-service channels and the Dovecot
+  // processes registered through Dovecot 2.3's protocol.
+  std::size_t service_processes() const;
   OwnerId new_owner() { return next_owner_++; }
   // What Dovecot 2.3's dialect works on (daemon/dovecot23_dialect.h).
   Dovecot23Context& dovecot23() { return dovecot23_; }
@@ -79,6 +84,7 @@ class Core {
   Bans bans_;
   DovecotProcesses dovecot_;
   ServiceChannels services_;
+  DaemonStats stats_;
   OwnerId next_owner_ = 1;
   pid_t served_master_ = 0;  // Dovecot's master, when anvild is its anvil
   bool stopped_ = false;

@@ -86,7 +86,9 @@ int run_daemon(const DaemonConfig& config) {
       [&core] { core.sync_registrations(); },
       [&core](SessionFilter filter, std::string reason, bool dry_run, bool force) {
         return core.kick(std::move(filter), std::move(reason), dry_run, force);
-      }};
+      },
+      &core.stats(),
+      [&core] { return core.service_processes(); }};
   Listeners listeners(io, core.config(), core.services(), service_context, admin_context,
                       [&core] { return core.new_owner(); });
   auto shut_down = [&] {

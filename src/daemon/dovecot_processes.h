@@ -45,6 +45,7 @@ class DovecotProcesses {
   // The process is gone (Dovecot's master says so): runs the exit handler.
   void forget(pid_t pid) { exited(pid); }
   bool owns(OwnerId owner) const { return pids_.contains(owner); }
+  std::size_t size() const { return pids_.size(); }
   // Sends a signal through the process's pidfd; "" or an error sentence.
   std::string signal(OwnerId owner, int signal_number);
   void close_all();

@@ -315,6 +315,7 @@ std::uint32_t SessionTable::place(const Session& s, bool dovecot) {
   count_by_uid_[s.uid]++;
   count_by_pid_[owner.pid]++;
   live_++;
+  added_total_++;
   return slot;
 }
 
@@ -386,6 +387,30 @@ void SessionTable::erase_slot(std::uint32_t slot) {
   r.owner_next = free_slot_;
   free_slot_ = slot;
   live_--;
+  removed_total_++;
+}
+
+std::vector<SessionTable::CensusRow> SessionTable::census() const {
+  // Indexed by service name id, then state.
+  absl::flat_hash_map<NameId, std::array<std::size_t, 3>> counts;
+  for (std::uint32_t slot = 0; slot < slot_count_; slot++) {
+    const Record& r = rec(slot);
+    if (!(r.flags & kLive)) continue;
+    State state = (r.flags & (kDest | kDestV6)) ? State::proxied
+                  : r.user == empty_name_       ? State::prelogin
+                                                : State::logged_in;
+    counts[r.service][static_cast<std::size_t>(state)]++;
+  }
+  std::vector<CensusRow> rows;
+  for (const auto& [service, by_state] : counts) {
+    for (std::size_t state = 0; state < by_state.size(); state++) {
+      rows.push_back({std::string(names_.text(service)), static_cast<State>(state), by_state[state]});
+    }
+  }
+  std::sort(rows.begin(), rows.end(), [](const CensusRow& a, const CensusRow& b) {
+    return std::tie(a.service, a.state) < std::tie(b.service, b.state);
+  });
+  return rows;
 }
 
 bool SessionTable::remove_dovecot(const DovecotKey& key) {

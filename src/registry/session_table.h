@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <tuple>
 #include <vector>
@@ -100,6 +101,18 @@ class SessionTable {
   std::int32_t pid_of(SessionRef ref) const;
 
   std::size_t size() const { return live_; }
+  // Sessions ever registered and removed (for anvild's STATS).
+  std::uint64_t added_total() const { return added_total_; }
+  std::uint64_t removed_total() const { return removed_total_; }
+  // Live sessions counted by service and state: before login (no user),
+  // logged in, proxied (with a destination). One pass over the table.
+  enum class State { prelogin, logged_in, proxied };
+  struct CensusRow {
+    std::string service;
+    State state;
+    std::size_t count;
+  };
+  std::vector<CensusRow> census() const;
   std::size_t owner_size(OwnerId owner) const;
   // Sessions registered by one uid, and owned by one process (over all its
   // channels): the counts anvild's per-peer limits bound.
@@ -223,6 +236,7 @@ class SessionTable {
   std::uint32_t slot_count_ = 0;  // slots ever used
   std::uint32_t free_slot_ = kNoSlot;
   std::size_t live_ = 0;
+  std::uint64_t added_total_ = 0, removed_total_ = 0;
   ChunkedPool<Extra> extras_;
   // A session's IPv6 client and destination addresses (either may be unused).
   struct V6Pair {
