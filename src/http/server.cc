@@ -118,8 +118,12 @@ struct HttpServer::Connection {
     if (!*principal) {
       // Nothing but the challenge: no hint of what exists or why it failed.
       ApiResponse refused{401, "", ""};
-      refused.headers = {{"WWW-Authenticate", "Basic realm=\"anvil\""},
-                         {"WWW-Authenticate", "X-Dovecot-API"}};
+      refused.headers = {{"WWW-Authenticate", "X-Dovecot-API"}};
+      // The web view (X-Anvil-Web) asks for no Basic challenge: browsers
+      // answer one with a login box over the page's own key field.
+      if (request.find("X-Anvil-Web") == request.end()) {
+        refused.headers.insert(refused.headers.begin(), {"WWW-Authenticate", "Basic realm=\"anvil\""});
+      }
       return refused;
     }
     if (server.busy_ >= server.config_.anvild_workers * 8) {

@@ -40,6 +40,17 @@ class Credentials(HttpdStack):
                 self.assertIn(("www-authenticate", 'Basic realm="anvil"'), headers)
                 self.assertIn(("www-authenticate", "X-Dovecot-API"), headers)
                 self.assertNotIn("content-type", dict(headers))
+        # The web view asks for no Basic challenge (a browser would put up
+        # its login box over the page's key field).
+        code, headers, body = self.curl("/api/v1/sessions", "-H", "X-Anvil-Web: 1")
+        self.assertEqual((code, body), (401, ""))
+        self.assertEqual([v for n, v in headers if n == "www-authenticate"], ["X-Dovecot-API"])
+        # The page itself needs no key: it holds no data.
+        code, headers, body = self.curl("/")
+        self.assertEqual(code, 200)
+        self.assertIn("<title>anvil", body)
+        self.assertIn("default-src 'self'", dict(headers)["content-security-policy"])
+        self.assertEqual(self.curl("/app.js")[0], 200)
 
     def test_sighup_rereads_the_keys_file(self):
         late = self.new_key("late", "read")

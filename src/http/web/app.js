@@ -33,6 +33,9 @@ class ApiError extends Error {
 async function api(method, path, body) {
   const headers = {};
   if (state.key) headers.Authorization = "Bearer " + state.key;
+  // Asks for a 401 without a Basic challenge: the page has its own key
+  // field, and a browser's login box would hide it.
+  headers["X-Anvil-Web"] = "1";
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(path, {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body),
@@ -51,6 +54,13 @@ function setStatus(text, live) {
   const status = $("#status");
   status.textContent = text;
   status.className = live ? "live" : "down";
+}
+
+// What the last action did; it stays until the next one.
+function notice(text, failed) {
+  const element = $("#notice");
+  element.textContent = text;
+  element.className = failed ? "failed" : "";
 }
 
 function cell(row, text, className) {
@@ -261,7 +271,7 @@ async function kick(filter, q) {
     const bannedUsers = filter ? [...new Set(preview.results.map((r) => r.session.user).filter(Boolean))] : [];
     const banText = ban === null ? "" : filter ? bannedUsers.join(", ") : "what the filter names";
     if (!await confirmKick(preview, { ban: banText })) {
-      setStatus("kick cancelled", true);
+      notice("kick cancelled");
       return;
     }
     if (ban !== null && q !== undefined) request.ban = ban;
@@ -270,11 +280,11 @@ async function kick(filter, q) {
       await api("POST", "/api/v1/bans", { user: bannedUsers, duration: ban, reason: reason || undefined });
     }
     const missed = done.results.filter((r) => r.status !== "kicked");
-    setStatus("kicked " + done.kicked + " of " + done.matched +
-              (missed.length ? "; " + missed.map((r) => r.session.user + ": " + r.status).join(", ") : ""), true);
+    notice("kicked " + done.kicked + " of " + done.matched +
+              (missed.length ? "; " + missed.map((r) => r.session.user + ": " + r.status).join(", ") : ""));
     state.selected.clear();
   } catch (error) {
-    setStatus("kick failed: " + error.message, false);
+    notice("kick failed: " + error.message, true);
     if (error.status === 400) $("#filter-error").textContent = error.message;
   }
   refresh();
@@ -283,9 +293,9 @@ async function kick(filter, q) {
 async function liftBan(id) {
   try {
     await api("DELETE", "/api/v1/bans/" + id);
-    setStatus("ban " + id + " lifted", true);
+    notice("ban " + id + " lifted");
   } catch (error) {
-    setStatus("could not lift ban " + id + ": " + error.message, false);
+    notice("could not lift ban " + id + ": " + error.message, true);
   }
   refresh();
 }
