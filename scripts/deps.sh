@@ -12,12 +12,16 @@ packages=(
   # and procps for the package's own scripts and units
   debhelper dpkg-dev systemd man-db adduser procps git
   libasio-dev libfmt-dev nlohmann-json3-dev libssl-dev libsodium-dev
+  # anvil-httpd's HTTP: Boost.Beast, header-only in libboost-dev
+  libboost-dev
   libgtest-dev libbenchmark-dev libabsl-dev
   # libFuzzer targets (scripts/fuzz.sh): clang 14 with its runtime libraries.
   clang-14 libclang-rt-14-dev
   python3
   # TLS material and a second real client for anvil-proxy's tests.
   openssl curl ca-certificates
+  # The web view's tests: a real browser, headless, driven by Selenium.
+  chromium chromium-driver python3-selenium
   # Dovecot 2.3, for the compatibility tests; they run it from a scratch
   # directory, never as a system service.
   dovecot-core dovecot-imapd dovecot-pop3d

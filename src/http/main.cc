@@ -184,7 +184,7 @@ int main(int argc, char** argv) {
   reload.async_wait(on_reload);
   if (error = server.start(); !error.empty()) {
     anvil::log_error("{}", error);
-    return 1;
+    return 71;
   }
   anvil::notify_ready();
   io.run();

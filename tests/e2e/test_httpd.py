@@ -52,6 +52,23 @@ class Credentials(HttpdStack):
         self.assertIn("default-src 'self'", dict(headers)["content-security-policy"])
         self.assertEqual(self.curl("/app.js")[0], 200)
 
+    def test_the_openapi_file_describes_exactly_what_is_served(self):
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "docs",
+                               "anvil-httpd-openapi.json")) as f:
+            described = json.load(f)["paths"]
+        bodies = {"/doveadm/v1": '[["who",{},"t"]]', "/api/v1/kick": '{"q":"nobody","dry_run":true}',
+                  "/api/v1/bans": '{"user":"nobody","duration":1}'}
+        for path, methods in described.items():
+            for method in methods:
+                real = path.replace("{id}", "1")
+                data = bodies.get(path) if method == "post" else None
+                code, _, text = self.curl(real, key=self.kick_key, method=method.upper(), data=data)
+                self.assertIn(str(code), methods[method]["responses"], (method, path, text))
+                self.assertNotIn(code, (404, 405), (method, path, text))
+        # And nothing else is: an undescribed path under the API is 404.
+        code, _, text = self.curl("/api/v1/session", key=self.kick_key)
+        self.assertEqual(code, 404)
+
     def test_sighup_rereads_the_keys_file(self):
         late = self.new_key("late", "read")
         self.assertEqual(self.curl("/api/v1/whoami", key=late)[0], 401)
