@@ -6,8 +6,12 @@
 #                with one demo user, as the mail server behind the proxy
 #   anvil-proxy  127.0.0.1:143 (IMAP, STARTTLS), :993 (IMAPS), :110 (POP3,
 #                STLS), :995 (POP3S), registering every connection with anvild
+#   anvil-httpd  http://127.0.0.1:8080: web view, JSON and doveadm APIs,
+#                /metrics; a key named admin (role kick) is made once and
+#                printed with the web view's address
 # Where systemd runs, it builds the Debian packages (scripts/package.sh),
-# installs them and starts anvild.service and anvil-proxy.service; elsewhere
+# installs them and starts anvild.service, anvil-proxy.service and
+# anvil-httpd.service; elsewhere
 # (a container without systemd) it installs under /usr/local and starts the
 # same programs in the background, logging to /var/log/anvil.
 # Settings live in /etc/anvil (written once, kept on later runs). Running it
@@ -20,7 +24,7 @@ if [ -d /run/systemd/system ]; then
   bash scripts/package.sh build-deb
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall \
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-    ./build-deb/anvild_*.deb ./build-deb/anvil-proxy_*.deb \
+    ./build-deb/anvild_*.deb ./build-deb/anvil-proxy_*.deb ./build-deb/anvil-httpd_*.deb \
     ./build-deb/libanvil1_*.deb ./build-deb/libanvil-dev_*.deb >/dev/null
   sbin=/usr/sbin
 else
@@ -121,9 +125,24 @@ getent group anvil >/dev/null || groupadd --system anvil
 # anvil-proxy runs as the user anvil under systemd: it must read the key.
 chgrp anvil "$etc/tls/key.pem" && chmod 640 "$etc/tls/key.pem"
 
+# anvil-httpd's keys: the package makes the file (root:anvil, 0640); the
+# demo adds a key named admin once and keeps it, readable by root only, to
+# print it on every run.
+if [ ! -f "$etc/anvil-httpd.conf" ]; then
+  cp dist/anvil-httpd.conf "$etc/anvil-httpd.conf"
+fi
+if [ ! -e "$etc/http-keys" ]; then
+  install -m 0640 -o root -g anvil /dev/null "$etc/http-keys"
+fi
+if ! grep -q '^admin ' "$etc/http-keys" || [ ! -s "$etc/http-admin.key" ]; then
+  sed -i '/^admin /d' "$etc/http-keys"
+  (umask 077; $sbin/anvil-httpd -c "$etc/anvil-httpd.conf" --new-key admin kick >"$etc/http-admin.key")
+fi
+
 # --- anvild -------------------------------------------------------------
 # The service socket's group: its members may register sessions
 # (docs/security.md). The audit trail goes to $log_dir/audit.log.
+stop "$run_dir/anvil-httpd.pid" anvil-httpd
 stop "$run_dir/anvil-proxy.pid" anvil-proxy
 stop "$run_dir/anvild.pid" anvild
 if [ -n "$with_systemd" ]; then
@@ -188,6 +207,36 @@ else
   echo "anvil-proxy is running (pid $(cat "$run_dir/anvil-proxy.pid")), log: $log_dir/anvil-proxy.log"
 fi
 
+# --- anvil-httpd --------------------------------------------------------
+if [ -n "$with_systemd" ]; then
+  if ! systemctl restart anvil-httpd.service; then
+    journalctl -u anvil-httpd.service -n 20 --no-pager >&2 || true
+    exit 1
+  fi
+  echo "anvil-httpd.service is running; its log: journalctl -u anvil-httpd"
+else
+  setsid $sbin/anvil-httpd -c "$etc/anvil-httpd.conf" </dev/null \
+    >"$run_dir/anvil-httpd.listening" 2>>"$log_dir/anvil-httpd.log" &
+  echo $! >"$run_dir/anvil-httpd.pid"
+  for _ in $(seq 100); do
+    [ -s "$run_dir/anvil-httpd.listening" ] && break
+    kill -0 "$(cat "$run_dir/anvil-httpd.pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ ! -s "$run_dir/anvil-httpd.listening" ]; then
+    echo "anvil-httpd did not start; see $log_dir/anvil-httpd.log" >&2
+    tail -n 5 "$log_dir/anvil-httpd.log" >&2
+    exit 1
+  fi
+  echo "anvil-httpd is running (pid $(cat "$run_dir/anvil-httpd.pid")), log: $log_dir/anvil-httpd.log"
+fi
+http_key=$(cat "$etc/http-admin.key")
+http_url=http://127.0.0.1:8080
+for _ in $(seq 50); do
+  curl -sf -o /dev/null -H "Authorization: Bearer $http_key" "$http_url/api/v1/whoami" && break
+  sleep 0.1
+done
+
 # --- show it working ----------------------------------------------------
 password=$(sed -n 's/^demo:{PLAIN}//p' "$etc/users")
 ANVIL_DEMO_PASSWORD=$password python3 - <<'PY'
@@ -206,4 +255,10 @@ Log in with any IMAP or POP3 client:
 then watch and cut sessions:
   anvilctl who            anvilctl who -1
   anvilctl kick demo      anvilctl kick 127.0.0.1
+or in a browser, the live web view (the key is in the address):
+  $http_url/#key=$http_key
+and over HTTP with that key (admin, role kick; kept in $etc/http-admin.key):
+  curl -H "Authorization: Bearer $http_key" $http_url/api/v1/sessions
+  curl -u "doveadm:$http_key" $http_url/doveadm/v1 -d '[["who",{"mask":["demo"]},"t"]]'
+  curl -H "Authorization: Bearer $http_key" $http_url/metrics
 TEXT
