@@ -662,9 +662,16 @@ ApiResponse Api::doveadm(const ApiRequest& request, const Principal& principal) 
         std::optional<Group> group;
         auto flush = [&] {
           if (!group) return;
+          // "(1 2)", "(192.0.2.7 ::1)", as doveadm writes them.
           std::string pids = "(", ips = "(";
-          for (std::int32_t pid : group->pids) pids += (pids.size() > 1 ? " " : "") + std::to_string(pid);
-          for (const IpAddress& ip : group->ips) ips += (ips.size() > 1 ? " " : "") + ip.to_string();
+          for (std::int32_t pid : group->pids) {
+            if (pids.size() > 1) pids += ' ';
+            pids += std::to_string(pid);
+          }
+          for (const IpAddress& ip : group->ips) {
+            if (ips.size() > 1) ips += ' ';
+            ips += ip.to_string();
+          }
           rows.push_back({{"username", group->user},
                           {"connections", std::to_string(group->count)},
                           {"service", group->service},

@@ -203,7 +203,7 @@ class BadAdminInput(Stack):
         peer = RawLineSocket(self.admin_socket)
         self.clients.append(peer)
         peer.send("VERSION\tanvil-admin\t1\t0\n")
-        self.assertEqual(peer.line(), "VERSION\tanvil-admin\t1\t0")
+        self.assertEqual(peer.line(), "VERSION\tanvil-admin\t1\t1")
         return peer
 
     def test_errors_keep_the_admin_connection(self):

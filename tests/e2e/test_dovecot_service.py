@@ -140,7 +140,7 @@ service anvil {{
         self.clients.extend(holders)
         for holder in holders:
             holder.send("VERSION\tanvil-admin\t1\t0\n")
-            self.assertEqual(holder.line(), "VERSION\tanvil-admin\t1\t0")
+            self.assertEqual(holder.line(), "VERSION\tanvil-admin\t1\t1")
         code, out, err = self.ctl("who")
         self.assertEqual(code, 0, err)
 

@@ -151,7 +151,8 @@ class Installed(harness.Stack):
         pages = sorted(glob.glob(f"{self.installed}/share/man/man[18]/*.[18]"))
         names = [os.path.basename(page) for page in pages]
         for expected in ("anvilctl.1", "anvilctl-who.1", "anvilctl-kick.1", "anvilctl-ban.1",
-                         "anvilctl-audit.1", "anvil-echod.1", "anvild.8", "anvil-proxy.8"):
+                         "anvilctl-audit.1", "anvil-echod.1", "anvild.8", "anvil-proxy.8",
+                         "anvil-httpd.8"):
             self.assertIn(expected, names)
         env = {**os.environ, "LC_ALL": "C.UTF-8", "MANWIDTH": "80"}
         for page in pages:
@@ -178,7 +179,7 @@ class Installed(harness.Stack):
         checked = os.path.join(self.dir, "units")
         os.makedirs(checked)
         units = []
-        for name in ("anvild.service", "anvil-proxy.service"):
+        for name in ("anvild.service", "anvil-proxy.service", "anvil-httpd.service"):
             with open(os.path.join(units_dir, name), encoding="utf-8") as f:
                 text = f.read()
             self.assertIn(f"ExecStart={self.prefix}/sbin/", text)

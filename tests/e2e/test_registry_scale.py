@@ -68,7 +68,7 @@ class Volume(Registry):
         def line():
             return lines.readline().decode().rstrip("\n")
         if greeting.startswith("VERSION\tanvil-admin"):
-            self.assertEqual(line(), "VERSION\tanvil-admin\t1\t0")
+            self.assertEqual(line(), "VERSION\tanvil-admin\t1\t1")
         rows = [line()]
         yield
         while not end(rows[-1]):

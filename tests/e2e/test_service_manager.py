@@ -1,4 +1,4 @@
-"""What systemd sees of anvild and anvil-proxy: the readiness protocol of
+"""What systemd sees of anvild, anvil-proxy and anvil-httpd: the readiness protocol of
 Type=notify units (READY=1 once every socket listens, RELOADING=1 and
 READY=1 around a SIGHUP, STOPPING=1), received here on a real datagram
 socket as $NOTIFY_SOCKET; and bad settings, which stop a program before it
@@ -73,6 +73,25 @@ class Readiness(harness.Stack):
         self.assertEqual(self.notify.next(), "STOPPING=1")
         self.assertEqual(proxy.wait(10), 0)
 
+    def test_anvil_httpd_is_ready_when_it_listens(self):
+        port = harness.free_port()
+        keys = os.path.join(self.dir, "keys")
+        with open(keys, "w") as f:
+            f.write("")
+        httpd = self.start_with_notify(
+            [os.path.join(harness.BIN, "anvil-httpd"), "-o", f"listen=127.0.0.1:{port}",
+             "-o", f"keys_file={keys}", "-o", f"admin_socket={self.admin_socket}"])
+        self.assertEqual(self.notify.next(), "READY=1")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+            client.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            self.assertTrue(client.recv(100).startswith(b"HTTP/1.0 200"))
+        httpd.send_signal(signal.SIGHUP)
+        self.assertEqual(self.notify.next(), "RELOADING=1")
+        self.assertEqual(self.notify.next(), "READY=1")
+        httpd.terminate()
+        self.assertEqual(self.notify.next(), "STOPPING=1")
+        self.assertEqual(httpd.wait(10), 0)
+
 
 class BadSettings(unittest.TestCase):
     """Each program, each kind of mistake: exit 78, one line naming it, and
@@ -112,6 +131,13 @@ class BadSettings(unittest.TestCase):
         self.check("anvil-proxy", (f"imap_listen = 127.0.0.1:{port}\nmax_sessions = many\n",
                                    "max_sessions"))
         # Nothing listened on the port, even for a moment it could be seen.
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", port))
+
+    def test_anvil_httpd(self):
+        port = harness.free_port()
+        self.check("anvil-httpd", (f"listen = 127.0.0.1:{port}\nmax_clients = lots\n",
+                                   "max_clients"))
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", port))
 

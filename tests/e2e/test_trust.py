@@ -96,7 +96,7 @@ class Deadlines(Stack):
         idle = RawLineSocket(self.admin_socket)
         self.clients.append(idle)
         idle.send("VERSION\tanvil-admin\t1\t0\n")
-        self.assertEqual(idle.line(), "VERSION\tanvil-admin\t1\t0")
+        self.assertEqual(idle.line(), "VERSION\tanvil-admin\t1\t1")
         idle.send("WHO\n")
         self.assertEqual(idle.line(), "END\tcount=0")
         self.assertEqual(idle.line(), "ERROR\ttimed out")
@@ -228,7 +228,7 @@ class InputAtTheEdges(Stack):
         admin = RawLineSocket(self.admin_socket)
         self.clients.append(admin)
         admin.send("VERSION\tanvil-admin\t1\t0\nWHO\tnet=10.0.0.0\x010junk/8\n")
-        self.assertEqual(admin.line(), "VERSION\tanvil-admin\t1\t0")
+        self.assertEqual(admin.line(), "VERSION\tanvil-admin\t1\t1")
         self.assertIn("invalid filter net", admin.line())
         self.assertEqual(self.who_users(), [])
 

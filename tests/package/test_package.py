@@ -1,5 +1,5 @@
 """The Debian packages, installed as an administrator would: apt installs
-the four .deb files of scripts/package.sh; the programs, manual pages,
+the five .deb files of scripts/package.sh; the programs, manual pages,
 pkg-config file, user, conffiles and units are where they belong; the
 installed anvild serves a C program built against the installed libanvil
 and kicks it; the units pass `systemd-analyze verify` as shipped; a bad
@@ -19,11 +19,12 @@ import time
 import unittest
 
 SOURCE_DIR = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", ".."))
-PACKAGES = ["anvild", "anvil-proxy", "libanvil1", "libanvil-dev"]
+PACKAGES = ["anvild", "anvil-proxy", "anvil-httpd", "libanvil1", "libanvil-dev"]
 # What installing and running may create, and purging must remove.
 LEFTOVERS = {"/etc/anvil", "/var/lib/anvil", "/var/log/anvil", "/run/anvil",
              "/etc/systemd/system/multi-user.target.wants/anvild.service",
-             "/etc/systemd/system/multi-user.target.wants/anvil-proxy.service"}
+             "/etc/systemd/system/multi-user.target.wants/anvil-proxy.service",
+             "/etc/systemd/system/multi-user.target.wants/anvil-httpd.service"}
 DEB_DIR = os.environ.get("ANVIL_DEB_DIR", os.path.join(SOURCE_DIR, "build-deb"))
 
 
@@ -98,13 +99,14 @@ class InstalledPackages(unittest.TestCase):
 
     def test_programs_report_the_version(self):
         for program, path in (("anvilctl", "/usr/bin/anvilctl"), ("anvild", "/usr/sbin/anvild"),
-                              ("anvil-proxy", "/usr/sbin/anvil-proxy")):
+                              ("anvil-proxy", "/usr/sbin/anvil-proxy"),
+                              ("anvil-httpd", "/usr/sbin/anvil-httpd")):
             self.assertEqual(run([path, "--version"]).stdout.strip(), f"{program} {version()}")
 
     def test_manual_pages_are_found_by_name(self):
         for page, section in (("anvilctl", 1), ("anvilctl-who", 1), ("anvilctl-kick", 1),
                               ("anvilctl-ban", 1), ("anvilctl-audit", 1), ("anvil-echod", 1),
-                              ("anvild", 8), ("anvil-proxy", 8)):
+                              ("anvild", 8), ("anvil-proxy", 8), ("anvil-httpd", 8)):
             # The packaged pages (a build installed under /usr/local would
             # come first in man's own search).
             path = run(["man", "-M", "/usr/share/man", "-w", page]).stdout.strip()
@@ -137,16 +139,22 @@ class InstalledPackages(unittest.TestCase):
         user = pwd.getpwnam("anvil")
         self.assertLess(user.pw_uid, 1000)  # a system user
         self.assertEqual(user.pw_dir, "/nonexistent")
-        conffiles = run(["dpkg-query", "-W", "-f=${Conffiles}", "anvild", "anvil-proxy"]).stdout
+        conffiles = run(["dpkg-query", "-W", "-f=${Conffiles}", "anvild", "anvil-proxy",
+                         "anvil-httpd"]).stdout
         self.assertIn("/etc/anvil/anvild.conf", conffiles)
         self.assertIn("/etc/anvil/anvil-proxy.conf", conffiles)
-        for unit in ("anvild.service", "anvil-proxy.service"):
+        self.assertIn("/etc/anvil/anvil-httpd.conf", conffiles)
+        # anvil-httpd's keys: readable by its user, by no one else.
+        keys = os.stat("/etc/anvil/http-keys")
+        self.assertEqual((keys.st_uid, keys.st_gid, keys.st_mode & 0o777), (0, user.pw_gid, 0o640))
+        for unit in ("anvild.service", "anvil-proxy.service", "anvil-httpd.service"):
             self.assertTrue(os.path.islink(f"/etc/systemd/system/multi-user.target.wants/{unit}"),
                             f"{unit} is not enabled")
 
     def test_units_verify_as_shipped(self):
         proc = run(["systemd-analyze", "verify", "/lib/systemd/system/anvild.service",
-                    "/lib/systemd/system/anvil-proxy.service"], check=False,
+                    "/lib/systemd/system/anvil-proxy.service",
+                    "/lib/systemd/system/anvil-httpd.service"], check=False,
                    env={**os.environ, "SYSTEMD_LOG_LEVEL": "notice"})
         self.assertEqual((proc.returncode, proc.stderr.strip()), (0, ""))
 
@@ -192,6 +200,32 @@ class InstalledPackages(unittest.TestCase):
                 anvild.terminate()
                 anvild.wait(10)
                 anvild.stderr.close()
+
+    def test_installed_anvil_httpd_makes_keys_and_serves_its_page(self):
+        with tempfile.TemporaryDirectory(prefix="anvil-package-") as scratch:
+            keys = os.path.join(scratch, "keys")
+            key = run(["/usr/sbin/anvil-httpd", "-o", f"keys_file={keys}", "--new-key", "ops",
+                       "kick"]).stdout.strip()
+            self.assertEqual(len(key), 43)
+            proc = subprocess.Popen(["/usr/sbin/anvil-httpd", "-o", "listen=127.0.0.1:0",
+                                     "-o", f"keys_file={keys}", "-o", f"admin_socket={scratch}/none"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                url = "http://" + proc.stdout.readline().split()[2]
+                page = run(["curl", "-sS", url + "/"]).stdout
+                self.assertIn("<title>anvil", page)
+                whoami = run(["curl", "-sS", "-H", f"Authorization: Bearer {key}",
+                              url + "/api/v1/whoami"]).stdout
+                self.assertEqual(whoami.strip(), '{"name":"ops","role":"kick"}')
+                # No anvild there: 503, not a hang.
+                code = run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H",
+                            f"Authorization: Bearer {key}", url + "/api/v1/sessions"]).stdout
+                self.assertEqual(code, "503")
+            finally:
+                proc.terminate()
+                proc.wait(10)
+                proc.stdout.close()
+                proc.stderr.close()
 
     def test_dovecot_takes_the_shipped_anvil_service_snippet(self):
         """docs/install.md: Dovecot's master runs the installed anvild as its

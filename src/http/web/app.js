@@ -98,37 +98,52 @@ function updateSelection() {
   }
 }
 
+// One row per session, kept across refreshes: a row that stays is updated
+// in place, so its checkbox, focus and any click in progress survive.
+function sessionRow(id, s) {
+  const tr = document.createElement("tr");
+  tr.dataset.id = id;
+  const box = document.createElement("input");
+  box.type = "checkbox";
+  box.dataset.session = id;
+  box.disabled = !s.id;
+  box.setAttribute("aria-label", "select " + (s.user || "(not logged in)") + " " + s.service + " " +
+                   address(s.ip, s.port));
+  box.addEventListener("change", () => {
+    if (box.checked) state.selected.add(id); else state.selected.delete(id);
+    updateSelection();
+  });
+  const first = document.createElement("td");
+  first.appendChild(box);
+  tr.appendChild(first);
+  cell(tr, s.user || "(not logged in)", s.user ? "user" : "user muted");
+  cell(tr, s.service);
+  cell(tr, s.pid, "num");
+  cell(tr, address(s.ip, s.port));
+  cell(tr, address(s.dest_ip, s.dest_port));
+  cell(tr, s.start_time ? s.start_time.replace("T", " ").replace("Z", "") : "");
+  cell(tr, "", "num");
+  return tr;
+}
+
 function renderSessions(data) {
   const tbody = $("#sessions tbody");
-  const focusedId = document.activeElement && document.activeElement.dataset
-      ? document.activeElement.dataset.session : undefined;
+  const old = new Map();
+  for (const tr of tbody.querySelectorAll("tr[data-id]")) old.set(tr.dataset.id, tr);
   const rows = [];
   state.rows = new Map();
   for (const s of data.sessions) {
     const id = s.id || (s.pid + "/" + s.user + "/" + s.ip + "/" + s.port);
     state.rows.set(id, s);
-    const tr = document.createElement("tr");
-    tr.dataset.id = id;
-    if (state.known.size && !state.known.has(id)) tr.className = "new";
-    const box = document.createElement("input");
-    box.type = "checkbox";
-    box.dataset.session = id;
-    box.disabled = !s.id;
-    box.setAttribute("aria-label", "select " + (s.user || "(not logged in)") + " " + s.service + " " + address(s.ip, s.port));
-    box.addEventListener("change", () => {
-      if (box.checked) state.selected.add(id); else state.selected.delete(id);
-      updateSelection();
-    });
-    const first = document.createElement("td");
-    first.appendChild(box);
-    tr.appendChild(first);
-    cell(tr, s.user || "(not logged in)", s.user ? "user" : "user muted");
-    cell(tr, s.service);
-    cell(tr, s.pid, "num");
-    cell(tr, address(s.ip, s.port));
-    cell(tr, address(s.dest_ip, s.dest_port));
-    cell(tr, s.start_time ? s.start_time.replace("T", " ").replace("Z", "") : "");
-    cell(tr, s.start ? age(data.now - s.start) : "", "num");
+    let tr = old.get(id);
+    if (!tr) {
+      tr = sessionRow(id, s);
+      if (state.known.size && !state.known.has(id)) tr.classList.add("new");
+    }
+    // The user and the destination may change (a login, a proxy's choice).
+    tr.children[1].textContent = s.user || "(not logged in)";
+    tr.children[5].textContent = address(s.dest_ip, s.dest_port);
+    tr.children[7].textContent = s.start ? age(data.now - s.start) : "";
     rows.push(tr);
   }
   if (!rows.length) {
@@ -137,16 +152,16 @@ function renderSessions(data) {
     td.colSpan = 8;
     rows.push(tr);
   }
-  tbody.replaceChildren(...rows);
+  // Only what changed is moved: rows that stay in place are not touched.
+  const current = [...tbody.children];
+  if (current.length !== rows.length || current.some((tr, i) => tr !== rows[i])) {
+    tbody.replaceChildren(...rows);
+  }
   state.known = new Set(state.rows.keys());
   $("#count").textContent = "(" + data.total + ")";
   $("#more").textContent = data.total > data.sessions.length
       ? "showing the first " + data.sessions.length + " of " + data.total + "; narrow the filter to see the rest" : "";
   updateSelection();
-  if (focusedId) {
-    const again = tbody.querySelector('input[data-session="' + CSS.escape(focusedId) + '"]');
-    if (again) again.focus();
-  }
 }
 
 function renderBans(data) {
