@@ -39,12 +39,9 @@ std::string take_on_behalf(std::string_view value, std::string* out) {
 
 const char* state_name(SessionTable::State state) {
   switch (state) {
-    case SessionTable::State::prelogin:
-      return "prelogin";
-    case SessionTable::State::logged_in:
-      return "logged_in";
-    case SessionTable::State::proxied:
-      return "proxied";
+    case SessionTable::State::prelogin: return "prelogin";
+    case SessionTable::State::logged_in: return "logged_in";
+    case SessionTable::State::proxied: return "proxied";
   }
   return "?";
 }
@@ -370,8 +367,7 @@ void AdminChannel::ban_remove(const std::vector<std::string>& fields) {
   for (std::size_t i = 1; i < fields.size(); i++) {
     long long id = 0;
     if (fields[i].starts_with("on_behalf=")) {
-      if (std::string problem =
-              take_on_behalf(std::string_view(fields[i]).substr(10), &on_behalf_);
+      if (std::string problem = take_on_behalf(std::string_view(fields[i]).substr(10), &on_behalf_);
           !problem.empty()) {
         return error("BAN-RM: " + problem);
       }

@@ -13,11 +13,11 @@
 #include "daemon/audit_log.h"
 #include "daemon/bans.h"
 #include "daemon/config.h"
+#include "daemon/daemon_stats.h"
 #include "daemon/dovecot23_dialect.h"
 #include "daemon/line_channel.h"
 #include "daemon/peer_access.h"
 #include "daemon/running_kick.h"
-#include "daemon/daemon_stats.h"
 #include "registry/session_filter.h"
 #include "registry/session_table.h"
 

@@ -28,19 +28,15 @@ ApiResponse error_response(int status, const std::string& message) {
 // What an anvilctl exit code becomes over HTTP.
 ApiResponse cli_error_response(const CliError& error) {
   switch (error.exit_code) {
-    case kExitUsage:
-      return error_response(400, error.message);
-    case kExitNotFound:
-      return error_response(404, error.message);
-    case kExitNoPerm:
-      return error_response(403, error.message);
+    case kExitUsage: return error_response(400, error.message);
+    case kExitNotFound: return error_response(404, error.message);
+    case kExitNoPerm: return error_response(403, error.message);
     case kExitTempFail: {
       ApiResponse response = error_response(503, error.message);
       response.headers.emplace_back("Retry-After", "5");
       return response;
     }
-    default:
-      return error_response(502, error.message);
+    default: return error_response(502, error.message);
   }
 }
 
@@ -57,8 +53,8 @@ std::string percent_decode(std::string_view text) {
   for (std::size_t i = 0; i < text.size(); i++) {
     if (text[i] == '+') {
       out += ' ';
-    } else if (text[i] == '%' && i + 2 < text.size() &&
-               hex_digit(text[i + 1]) >= 0 && hex_digit(text[i + 2]) >= 0) {
+    } else if (text[i] == '%' && i + 2 < text.size() && hex_digit(text[i + 1]) >= 0 &&
+               hex_digit(text[i + 2]) >= 0) {
       out += static_cast<char>(hex_digit(text[i + 1]) * 16 + hex_digit(text[i + 2]));
       i += 2;
     } else {
@@ -131,8 +127,10 @@ std::string resolve_address_only(const std::string& host, std::vector<IpAddress>
 std::string parse_filter(const std::string& command, const std::vector<std::string>& words,
                          Invocation* out) {
   std::vector<std::string> args;
-  if (command == "ban") args.emplace_back("ban"), args.emplace_back("add");
-  else args.push_back(command);
+  if (command == "ban")
+    args.emplace_back("ban"), args.emplace_back("add");
+  else
+    args.push_back(command);
   args.insert(args.end(), words.begin(), words.end());
   if (auto problem = parse_arguments(args, resolve_address_only, out)) return problem->message;
   return "";
@@ -152,7 +150,8 @@ std::string words_from_json(const json& filter, bool allow_dest, std::vector<std
   auto each = [&](const char* key, const std::function<std::string(const std::string&)>& take) {
     auto it = filter.find(key);
     if (it == filter.end() || it->is_null()) return std::string();
-    std::vector<json> values = it->is_array() ? it->get<std::vector<json>>() : std::vector<json>{*it};
+    std::vector<json> values =
+        it->is_array() ? it->get<std::vector<json>>() : std::vector<json>{*it};
     for (const json& value : values) {
       if (value.is_number_integer() && std::string(key) == "pid") {
         if (std::string problem = take(std::to_string(value.get<long long>())); !problem.empty())
@@ -259,17 +258,15 @@ ApiResponse Api::handle(const ApiRequest& request, const Principal& principal) {
       if (request.method == "GET") {
         json commands = json::array({
             {{"command", "who"},
-             {"parameters",
-              json::array({{{"name", "mask"}, {"type", "array"}},
-                           {{"name", "separateConnections"}, {"type", "boolean"}},
-                           {{"name", "passdbField"}, {"type", "string"}}})}},
+             {"parameters", json::array({{{"name", "mask"}, {"type", "array"}},
+                                         {{"name", "separateConnections"}, {"type", "boolean"}},
+                                         {{"name", "passdbField"}, {"type", "string"}}})}},
             {{"command", "kick"},
-             {"parameters",
-              json::array({{{"name", "mask"}, {"type", "array"}},
-                           {{"name", "passdbField"}, {"type", "string"}},
-                           {{"name", "destHost"}, {"type", "string"}},
-                           {{"name", "force"}, {"type", "boolean"}},
-                           {{"name", "reason"}, {"type", "string"}}})}},
+             {"parameters", json::array({{{"name", "mask"}, {"type", "array"}},
+                                         {{"name", "passdbField"}, {"type", "string"}},
+                                         {{"name", "destHost"}, {"type", "string"}},
+                                         {{"name", "force"}, {"type", "boolean"}},
+                                         {{"name", "reason"}, {"type", "string"}}})}},
         });
         return json_response(200, commands);
       }
@@ -281,7 +278,8 @@ ApiResponse Api::handle(const ApiRequest& request, const Principal& principal) {
       return metrics();
     }
     if (path == "/api/v1/whoami") {
-      return json_response(200, {{"name", principal.name}, {"role", http_role_name(principal.role)}});
+      return json_response(200,
+                           {{"name", principal.name}, {"role", http_role_name(principal.role)}});
     }
     if (path == "/api/v1/sessions") {
       if (request.method != "GET") return error_response(405, "use GET");

@@ -82,7 +82,8 @@ TEST_F(CredentialsTest, AMalformedKeysFileIsRefusedNamingTheLine) {
       {"ops admin " + hash + "\n", "line 1: role must be read or kick, not admin"},
       {"# c\nops kick " + hash.substr(1) + "\n", "line 2: the key's hash must be 64"},
       {"o/ps kick " + hash + "\n", "line 1: invalid key name o/ps"},
-      {"ops kick " + hash + "\nops read " + std::string(64, 'b') + "\n", "line 2: key name ops used twice"},
+      {"ops kick " + hash + "\nops read " + std::string(64, 'b') + "\n",
+       "line 2: key name ops used twice"},
   };
   for (const Case& c : cases) {
     TestTempFile file("keys");

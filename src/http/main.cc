@@ -132,9 +132,10 @@ int main(int argc, char** argv) {
   anvil::Credentials credentials;
   auto load_keys = [&] {
     if (access(config.keys_file.c_str(), F_OK) != 0) {
-      anvil::log_warning("no keys file {}: every API request will be refused (make one with "
-                         "anvil-httpd --new-key NAME ROLE)",
-                         config.keys_file);
+      anvil::log_warning(
+          "no keys file {}: every API request will be refused (make one with "
+          "anvil-httpd --new-key NAME ROLE)",
+          config.keys_file);
       credentials = {};
       return std::string();
     }

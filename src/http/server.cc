@@ -47,7 +47,8 @@ bool acceptable_transfer_encoding(const http::request<http::string_body>& reques
     if (field.name() != http::field::transfer_encoding) continue;
     if (++count > 1) return false;
     std::string_view value(field.value().data(), field.value().size());
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
     if (!iequals(value, "chunked")) return false;
   }
@@ -122,7 +123,8 @@ struct HttpServer::Connection {
       // The web view (X-Anvil-Web) asks for no Basic challenge: browsers
       // answer one with a login box over the page's own key field.
       if (request.find("X-Anvil-Web") == request.end()) {
-        refused.headers.insert(refused.headers.begin(), {"WWW-Authenticate", "Basic realm=\"anvil\""});
+        refused.headers.insert(refused.headers.begin(),
+                               {"WWW-Authenticate", "Basic realm=\"anvil\""});
       }
       return refused;
     }
@@ -144,7 +146,8 @@ struct HttpServer::Connection {
       parser.body_limit(config.max_body_size);
       beast::get_lowest_layer(stream).expires_after(config.request_timeout);
       boost::system::error_code ec;
-      co_await http::async_read_header(stream, buffer, parser, net::redirect_error(use_awaitable, ec));
+      co_await http::async_read_header(stream, buffer, parser,
+                                       net::redirect_error(use_awaitable, ec));
       std::optional<ApiResponse> refusal;
       if (!ec && !acceptable_transfer_encoding(parser.get())) {
         refusal = plain(400, "bad request: unsupported Transfer-Encoding");
@@ -241,7 +244,8 @@ struct HttpServer::Connection {
         continue;
       }
       if (server.clients_ >= server.config_.max_clients) {
-        if (!warned) log_warning("max_clients={} reached; refusing connections", server.config_.max_clients);
+        if (!warned)
+          log_warning("max_clients={} reached; refusing connections", server.config_.max_clients);
         warned = true;
         socket.close(ec);
         continue;

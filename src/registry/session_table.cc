@@ -404,7 +404,8 @@ std::vector<SessionTable::CensusRow> SessionTable::census() const {
   std::vector<CensusRow> rows;
   for (const auto& [service, by_state] : counts) {
     for (std::size_t state = 0; state < by_state.size(); state++) {
-      rows.push_back({std::string(names_.text(service)), static_cast<State>(state), by_state[state]});
+      rows.push_back(
+          {std::string(names_.text(service)), static_cast<State>(state), by_state[state]});
     }
   }
   std::sort(rows.begin(), rows.end(), [](const CensusRow& a, const CensusRow& b) {
