@@ -21,7 +21,7 @@ import unittest
 SOURCE_DIR = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PACKAGES = ["anvild", "anvil-proxy", "anvil-httpd", "libanvil1", "libanvil-dev"]
 # What installing and running may create, and purging must remove.
-LEFTOVERS = {"/etc/anvil", "/var/lib/anvil", "/var/log/anvil", "/run/anvil",
+LEFTOVERS = {"/etc/anvil", "/etc/anvil/http-keys", "/var/lib/anvil", "/var/log/anvil", "/run/anvil",
              "/etc/systemd/system/multi-user.target.wants/anvild.service",
              "/etc/systemd/system/multi-user.target.wants/anvil-proxy.service",
              "/etc/systemd/system/multi-user.target.wants/anvil-httpd.service"}
