@@ -48,6 +48,33 @@ stop() {  # pid file, name
   fi
 }
 
+# (Re)starts a unit; Type=notify: it returns once the program is ready.
+restart_unit() {  # name
+  if ! systemctl restart "$1.service"; then
+    journalctl -u "$1.service" -n 20 --no-pager >&2 || true
+    exit 1
+  fi
+  echo "$1.service is running; its log: journalctl -u $1"
+}
+
+# Starts a program that prints "listening ..." for each listener, in the
+# background with its settings from $etc, and waits for that many lines.
+start_listener() {  # program, listeners
+  setsid "$sbin/$1" -c "$etc/$1.conf" </dev/null >"$run_dir/$1.listening" 2>>"$log_dir/$1.log" &
+  echo $! >"$run_dir/$1.pid"
+  for _ in $(seq 100); do
+    [ "$(wc -l <"$run_dir/$1.listening")" -ge "$2" ] && break
+    kill -0 "$(cat "$run_dir/$1.pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ "$(wc -l <"$run_dir/$1.listening")" -lt "$2" ]; then
+    echo "$1 did not start; see $log_dir/$1.log" >&2
+    tail -n 5 "$log_dir/$1.log" >&2
+    exit 1
+  fi
+  echo "$1 is running (pid $(cat "$run_dir/$1.pid")), log: $log_dir/$1.log"
+}
+
 # --- configuration, written once ----------------------------------------
 if [ ! -f "$etc/users" ]; then
   password=$(openssl rand -hex 8)
@@ -146,12 +173,7 @@ stop "$run_dir/anvil-httpd.pid" anvil-httpd
 stop "$run_dir/anvil-proxy.pid" anvil-proxy
 stop "$run_dir/anvild.pid" anvild
 if [ -n "$with_systemd" ]; then
-  # Type=notify: restart returns once anvild listens, or fails.
-  if ! systemctl restart anvild.service; then
-    journalctl -u anvild.service -n 20 --no-pager >&2 || true
-    exit 1
-  fi
-  echo "anvild.service is running; its log: journalctl -u anvild"
+  restart_unit anvild
 else
   setsid $sbin/anvild --run-dir "$run_dir" </dev/null >>"$log_dir/anvild.log" 2>&1 &
   echo $! >"$run_dir/anvild.pid"
@@ -185,50 +207,16 @@ echo "Dovecot (the backend) is running on 127.0.0.1:10143 and :10110, log: $log_
 
 # --- anvil-proxy --------------------------------------------------------
 if [ -n "$with_systemd" ]; then
-  if ! systemctl restart anvil-proxy.service; then
-    journalctl -u anvil-proxy.service -n 20 --no-pager >&2 || true
-    exit 1
-  fi
-  echo "anvil-proxy.service is running; its log: journalctl -u anvil-proxy"
+  restart_unit anvil-proxy
 else
-  setsid $sbin/anvil-proxy -c "$etc/anvil-proxy.conf" </dev/null \
-    >"$run_dir/anvil-proxy.listening" 2>>"$log_dir/anvil-proxy.log" &
-  echo $! >"$run_dir/anvil-proxy.pid"
-  for _ in $(seq 100); do
-    [ "$(wc -l <"$run_dir/anvil-proxy.listening")" -ge 4 ] && break
-    kill -0 "$(cat "$run_dir/anvil-proxy.pid")" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [ "$(wc -l <"$run_dir/anvil-proxy.listening")" -lt 4 ]; then
-    echo "anvil-proxy did not start; see $log_dir/anvil-proxy.log" >&2
-    tail -n 5 "$log_dir/anvil-proxy.log" >&2
-    exit 1
-  fi
-  echo "anvil-proxy is running (pid $(cat "$run_dir/anvil-proxy.pid")), log: $log_dir/anvil-proxy.log"
+  start_listener anvil-proxy 4
 fi
 
 # --- anvil-httpd --------------------------------------------------------
 if [ -n "$with_systemd" ]; then
-  if ! systemctl restart anvil-httpd.service; then
-    journalctl -u anvil-httpd.service -n 20 --no-pager >&2 || true
-    exit 1
-  fi
-  echo "anvil-httpd.service is running; its log: journalctl -u anvil-httpd"
+  restart_unit anvil-httpd
 else
-  setsid $sbin/anvil-httpd -c "$etc/anvil-httpd.conf" </dev/null \
-    >"$run_dir/anvil-httpd.listening" 2>>"$log_dir/anvil-httpd.log" &
-  echo $! >"$run_dir/anvil-httpd.pid"
-  for _ in $(seq 100); do
-    [ -s "$run_dir/anvil-httpd.listening" ] && break
-    kill -0 "$(cat "$run_dir/anvil-httpd.pid")" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [ ! -s "$run_dir/anvil-httpd.listening" ]; then
-    echo "anvil-httpd did not start; see $log_dir/anvil-httpd.log" >&2
-    tail -n 5 "$log_dir/anvil-httpd.log" >&2
-    exit 1
-  fi
-  echo "anvil-httpd is running (pid $(cat "$run_dir/anvil-httpd.pid")), log: $log_dir/anvil-httpd.log"
+  start_listener anvil-httpd 1
 fi
 http_key=$(cat "$etc/http-admin.key")
 http_url=http://127.0.0.1:8080

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "common/command_line.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
 
@@ -41,47 +42,35 @@ constexpr const char* kUsage =
     "dovecot_master_pid_files, dovecot_service_uids. See anvild(8).\n"
     "SIGHUP reopens the audit trail.\n";
 
+const anvil::ProgramInfo kProgram{"anvild", ANVIL_VERSION, kUsage};
+
 int usage_error(const std::string& message) {
-  std::fprintf(stderr, "anvild: %s\n%s", message.c_str(), kUsage);
-  return 64;
+  return anvil::usage_error(kProgram, message);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   anvil::set_log_program("anvild");
-  std::string config_file, run_dir;
-  std::vector<std::string> overrides;
+  anvil::CommonOptions options;
+  std::string run_dir;
   bool dovecot_service = false;
   for (int i = 1; i < argc; i++) {
     std::string arg = argv[i];
-    auto value = [&](const char* name) -> const char* {
-      if (i + 1 >= argc) return nullptr;
-      (void)name;
-      return argv[++i];
-    };
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (arg == "--version") {
-      std::printf("anvild %s\n", ANVIL_VERSION);
-      return 0;
-    } else if (arg == "--dovecot-service") {
+    int exit_code = 0;
+    switch (anvil::take_common_option(kProgram, argc, argv, &i, &options, &exit_code)) {
+      case anvil::OptionOutcome::taken:
+        continue;
+      case anvil::OptionOutcome::done:
+        return exit_code;
+      case anvil::OptionOutcome::not_mine:
+        break;
+    }
+    if (arg == "--dovecot-service") {
       dovecot_service = true;
-    } else if (arg == "-D") {
-      anvil::enable_debug_log(true);
-    } else if (arg == "-c") {
-      const char* v = value("-c");
-      if (!v) return usage_error("-c needs a file");
-      config_file = v;
-    } else if (arg == "-o") {
-      const char* v = value("-o");
-      if (!v) return usage_error("-o needs key=value");
-      overrides.push_back(v);
     } else if (arg == "--run-dir") {
-      const char* v = value("--run-dir");
-      if (!v) return usage_error("--run-dir needs a directory");
-      run_dir = v;
+      if (i + 1 >= argc) return usage_error("--run-dir needs a directory");
+      run_dir = argv[++i];
     } else if (arg.starts_with("--run-dir=")) {
       run_dir = arg.substr(10);
     } else {
@@ -90,7 +79,7 @@ int main(int argc, char** argv) {
   }
 
   anvil::DaemonConfig config;
-  if (std::string error = config.load(config_file, overrides); !error.empty()) {
+  if (std::string error = config.load(options.config_file, options.overrides); !error.empty()) {
     anvil::log_error("{}", error);
     return 78;  // EX_CONFIG
   }

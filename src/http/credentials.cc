@@ -5,23 +5,13 @@
 #include <fstream>
 
 #include "common/settings_file.h"
+#include "common/user_mask.h"
 
 namespace anvil {
 
 namespace {
 constexpr std::size_t kKeyBytes = 32;
 constexpr std::size_t kMaxKeyLength = 1024;
-
-bool iequals_prefix(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); i++) {
-    char a = text[i], b = prefix[i];
-    if (a >= 'A' && a <= 'Z') a = static_cast<char>(a - 'A' + 'a');
-    if (b >= 'A' && b <= 'Z') b = static_cast<char>(b - 'A' + 'a');
-    if (a != b) return false;
-  }
-  return true;
-}
 
 bool is_hex64(std::string_view text) {
   if (text.size() != 64) return false;
@@ -100,8 +90,8 @@ std::optional<Principal> Credentials::find(std::string_view key, std::string_vie
 
 std::optional<Principal> Credentials::authenticate(std::string_view authorization) const {
   auto scheme = [&](std::string_view name) {
-    if (!iequals_prefix(authorization, name) || authorization.size() <= name.size() ||
-        authorization[name.size()] != ' ') {
+    if (authorization.size() <= name.size() || authorization[name.size()] != ' ' ||
+        ascii_fold(authorization.substr(0, name.size())) != ascii_fold(name)) {
       return false;
     }
     authorization.remove_prefix(name.size() + 1);

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/command_line.h"
 #include "common/log.h"
 #include "common/service_manager.h"
 #include "http/api.h"
@@ -42,9 +43,10 @@ constexpr const char* kUsage =
     "max_page_size, request_timeout, anvild_timeout, anvild_workers.\n"
     "See anvil-httpd(8). Signals: TERM/INT stop; HUP re-reads keys_file.\n";
 
+const anvil::ProgramInfo kProgram{"anvil-httpd", ANVIL_VERSION, kUsage};
+
 int usage_error(const std::string& message) {
-  std::fprintf(stderr, "anvil-httpd: %s\n%s", message.c_str(), kUsage);
-  return 64;
+  return anvil::usage_error(kProgram, message);
 }
 
 // Adds a key to the keys file (made 0640 if new) and prints the key.
@@ -91,24 +93,20 @@ int new_key(const std::string& path, const std::string& name, const std::string&
 
 int main(int argc, char** argv) {
   anvil::set_log_program("anvil-httpd");
-  std::string config_file;
-  std::vector<std::string> overrides;
+  anvil::CommonOptions options;
   std::vector<std::string> key_request;
   for (int i = 1; i < argc; i++) {
     std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (arg == "--version") {
-      std::printf("anvil-httpd %s\n", ANVIL_VERSION);
-      return 0;
-    } else if (arg == "-D") {
-      anvil::enable_debug_log(true);
-    } else if (arg == "-c" || arg == "-o") {
-      if (i + 1 >= argc)
-        return usage_error(arg + (arg == "-c" ? " needs a file" : " needs key=value"));
-      (arg == "-c" ? config_file : overrides.emplace_back()) = argv[++i];
-    } else if (arg == "--new-key") {
+    int exit_code = 0;
+    switch (anvil::take_common_option(kProgram, argc, argv, &i, &options, &exit_code)) {
+      case anvil::OptionOutcome::taken:
+        continue;
+      case anvil::OptionOutcome::done:
+        return exit_code;
+      case anvil::OptionOutcome::not_mine:
+        break;
+    }
+    if (arg == "--new-key") {
       if (i + 2 >= argc) return usage_error("--new-key needs a name and a role");
       key_request = {argv[i + 1], argv[i + 2]};
       i += 2;
@@ -121,7 +119,7 @@ int main(int argc, char** argv) {
     return 70;
   }
   anvil::HttpConfig config;
-  std::string error = config.load(config_file, overrides);
+  std::string error = config.load(options.config_file, options.overrides);
   if (error.empty()) error = config.validate();
   if (!error.empty()) {
     anvil::log_error("{}", error);

@@ -15,6 +15,7 @@
 #include <cstdio>
 
 #include "common/log.h"
+#include "common/user_mask.h"
 #include "http/web_assets.h"
 
 namespace anvil {
@@ -26,17 +27,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using net::use_awaitable;
 using tcp = net::ip::tcp;
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); i++) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 // A request must hold exactly one Transfer-Encoding, "chunked", or none: any
 // other coding leaves its length to guesswork, which is what request
@@ -50,7 +40,7 @@ bool acceptable_transfer_encoding(const http::request<http::string_body>& reques
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
       value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    if (!iequals(value, "chunked")) return false;
+    if (ascii_fold(value) != "chunked") return false;
   }
   return true;
 }
@@ -59,7 +49,7 @@ bool header_equals(const http::request<http::string_body>& request, http::field 
                    std::string_view expected) {
   auto it = request.find(name);
   return it != request.end() &&
-         iequals(std::string_view(it->value().data(), it->value().size()), expected);
+         ascii_fold(std::string_view(it->value().data(), it->value().size())) == ascii_fold(expected);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/command_line.h"
 #include "common/log.h"
 #include "common/service_manager.h"
 #include "proxy/proxy.h"
@@ -35,10 +36,7 @@ constexpr const char* kUsage =
     "See anvil-proxy(8). Signals: TERM/INT say goodbye to every client and\n"
     "exit; HUP re-reads the user map.\n";
 
-int usage_error(const std::string& message) {
-  std::fprintf(stderr, "anvil-proxy: %s\n%s", message.c_str(), kUsage);
-  return 64;
-}
+const anvil::ProgramInfo kProgram{"anvil-proxy", ANVIL_VERSION, kUsage};
 
 // Every session holds two descriptors once logged in. Raise the limit to
 // what max_sessions needs: the hard limit too when privileged, else the
@@ -67,29 +65,21 @@ void raise_fd_limit(std::size_t max_sessions) {
 
 int main(int argc, char** argv) {
   anvil::set_log_program("anvil-proxy");
-  std::string config_file;
-  std::vector<std::string> overrides;
+  anvil::CommonOptions options;
   for (int i = 1; i < argc; i++) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (arg == "--version") {
-      std::printf("anvil-proxy %s\n", ANVIL_VERSION);
-      return 0;
-    } else if (arg == "-D") {
-      anvil::enable_debug_log(true);
-    } else if (arg == "-c" || arg == "-o") {
-      if (i + 1 >= argc)
-        return usage_error(arg + (arg == "-c" ? " needs a file" : " needs key=value"));
-      (arg == "-c" ? config_file : overrides.emplace_back()) = argv[++i];
-    } else {
-      return usage_error("unknown argument: " + arg);
+    int exit_code = 0;
+    switch (anvil::take_common_option(kProgram, argc, argv, &i, &options, &exit_code)) {
+      case anvil::OptionOutcome::taken:
+        continue;
+      case anvil::OptionOutcome::done:
+        return exit_code;
+      case anvil::OptionOutcome::not_mine:
+        return anvil::usage_error(kProgram, std::string("unknown argument: ") + argv[i]);
     }
   }
 
   anvil::ProxyConfig config;
-  std::string error = config.load(config_file, overrides);
+  std::string error = config.load(options.config_file, options.overrides);
   if (error.empty()) error = config.validate();
   if (!error.empty()) {
     anvil::log_error("{}", error);

@@ -61,12 +61,12 @@ class WebView(HttpdStack):
         return self.browser.find_element(By.CSS_SELECTOR, selector)
 
     def rows(self):
-        """(user, client) of each session row shown."""
-        shown = []
-        for row in self.browser.find_elements(By.CSS_SELECTOR, "#sessions tbody tr[data-id]"):
-            cells = row.find_elements(By.TAG_NAME, "td")
-            shown.append((cells[1].text, cells[4].text.rsplit(":", 1)[0]))
-        return sorted(shown)
+        """(user, client address) of each session row shown, read in one
+        step: the table may be refreshed between two reads of it."""
+        shown = self.browser.execute_script(
+            "return [...document.querySelectorAll('#sessions tbody tr[data-id]')]"
+            ".map(tr => [tr.children[1].textContent, tr.children[4].textContent])")
+        return sorted((user, client.rsplit(":", 1)[0]) for user, client in shown)
 
     def wait_rows(self, expected):
         self.assertTrue(wait_until(lambda: self.rows() == expected, timeout=20),
