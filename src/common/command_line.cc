@@ -44,4 +44,19 @@ OptionOutcome take_common_option(const ProgramInfo& program, int argc, char** ar
   return OptionOutcome::not_mine;
 }
 
+std::optional<int> parse_command_line(const ProgramInfo& program, int argc, char** argv,
+                                      CommonOptions* out,
+                                      const std::function<std::optional<int>(int* i)>& own) {
+  for (int i = 1; i < argc; i++) {
+    int exit_code = 0;
+    switch (take_common_option(program, argc, argv, &i, out, &exit_code)) {
+      case OptionOutcome::taken: continue;
+      case OptionOutcome::done: return exit_code;
+      case OptionOutcome::not_mine:
+        if (auto stop = own(&i)) return stop;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace anvil

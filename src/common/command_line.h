@@ -3,6 +3,8 @@
 // the rest here.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +31,14 @@ enum class OptionOutcome {
 // and --version's text on stdout, a usage error (exit code 64) on stderr.
 OptionOutcome take_common_option(const ProgramInfo& program, int argc, char** argv, int* i,
                                  CommonOptions* out, int* exit_code);
+
+// Goes through argv: the common options here, every other argument through
+// `own`, which is given its index (and advances it past any value it
+// takes). `own` returns nullopt to go on, or the exit code to stop with.
+// Returns nullopt when the program should run, else its exit code.
+std::optional<int> parse_command_line(const ProgramInfo& program, int argc, char** argv,
+                                      CommonOptions* out,
+                                      const std::function<std::optional<int>(int* i)>& own);
 
 // Prints "<name>: <message>" and the usage on stderr; returns 64.
 int usage_error(const ProgramInfo& program, const std::string& message);

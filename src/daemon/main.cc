@@ -55,27 +55,22 @@ int main(int argc, char** argv) {
   anvil::CommonOptions options;
   std::string run_dir;
   bool dovecot_service = false;
-  for (int i = 1; i < argc; i++) {
-    std::string arg = argv[i];
-    int exit_code = 0;
-    switch (anvil::take_common_option(kProgram, argc, argv, &i, &options, &exit_code)) {
-      case anvil::OptionOutcome::taken:
-        continue;
-      case anvil::OptionOutcome::done:
-        return exit_code;
-      case anvil::OptionOutcome::not_mine:
-        break;
-    }
-    if (arg == "--dovecot-service") {
-      dovecot_service = true;
-    } else if (arg == "--run-dir") {
-      if (i + 1 >= argc) return usage_error("--run-dir needs a directory");
-      run_dir = argv[++i];
-    } else if (arg.starts_with("--run-dir=")) {
-      run_dir = arg.substr(10);
-    } else {
-      return usage_error("unknown argument: " + arg);
-    }
+  if (auto exit_code = anvil::parse_command_line(
+          kProgram, argc, argv, &options, [&](int* i) -> std::optional<int> {
+            std::string arg = argv[*i];
+            if (arg == "--dovecot-service") {
+              dovecot_service = true;
+            } else if (arg == "--run-dir") {
+              if (*i + 1 >= argc) return usage_error("--run-dir needs a directory");
+              run_dir = argv[++*i];
+            } else if (arg.starts_with("--run-dir=")) {
+              run_dir = arg.substr(10);
+            } else {
+              return usage_error("unknown argument: " + arg);
+            }
+            return std::nullopt;
+          })) {
+    return *exit_code;
   }
 
   anvil::DaemonConfig config;

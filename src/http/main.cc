@@ -95,24 +95,16 @@ int main(int argc, char** argv) {
   anvil::set_log_program("anvil-httpd");
   anvil::CommonOptions options;
   std::vector<std::string> key_request;
-  for (int i = 1; i < argc; i++) {
-    std::string arg = argv[i];
-    int exit_code = 0;
-    switch (anvil::take_common_option(kProgram, argc, argv, &i, &options, &exit_code)) {
-      case anvil::OptionOutcome::taken:
-        continue;
-      case anvil::OptionOutcome::done:
-        return exit_code;
-      case anvil::OptionOutcome::not_mine:
-        break;
-    }
-    if (arg == "--new-key") {
-      if (i + 2 >= argc) return usage_error("--new-key needs a name and a role");
-      key_request = {argv[i + 1], argv[i + 2]};
-      i += 2;
-    } else {
-      return usage_error("unknown argument: " + arg);
-    }
+  if (auto exit_code = anvil::parse_command_line(
+          kProgram, argc, argv, &options, [&](int* i) -> std::optional<int> {
+            std::string arg = argv[*i];
+            if (arg != "--new-key") return usage_error("unknown argument: " + arg);
+            if (*i + 2 >= argc) return usage_error("--new-key needs a name and a role");
+            key_request = {argv[*i + 1], argv[*i + 2]};
+            *i += 2;
+            return std::nullopt;
+          })) {
+    return *exit_code;
   }
   if (sodium_init() < 0) {
     anvil::log_error("libsodium failed to start");

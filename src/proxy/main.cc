@@ -66,16 +66,11 @@ void raise_fd_limit(std::size_t max_sessions) {
 int main(int argc, char** argv) {
   anvil::set_log_program("anvil-proxy");
   anvil::CommonOptions options;
-  for (int i = 1; i < argc; i++) {
-    int exit_code = 0;
-    switch (anvil::take_common_option(kProgram, argc, argv, &i, &options, &exit_code)) {
-      case anvil::OptionOutcome::taken:
-        continue;
-      case anvil::OptionOutcome::done:
-        return exit_code;
-      case anvil::OptionOutcome::not_mine:
-        return anvil::usage_error(kProgram, std::string("unknown argument: ") + argv[i]);
-    }
+  if (auto exit_code = anvil::parse_command_line(
+          kProgram, argc, argv, &options, [&](int* i) -> std::optional<int> {
+            return anvil::usage_error(kProgram, std::string("unknown argument: ") + argv[*i]);
+          })) {
+    return *exit_code;
   }
 
   anvil::ProxyConfig config;

@@ -165,9 +165,16 @@ class Doveadm(WithClients):
                      '"who"', "[1]"):
             code, _, text = self.curl("/doveadm/v1", "-u", f"doveadm:{self.kick_key}", data=body)
             self.assertEqual((code, text), (400, "Invalid request\n"), body)
+        # What doveadm's HTTP client reads first: each command's parameter
+        # names and types, to build its requests from.
         code, _, text = self.curl("/doveadm/v1", key=self.read_key)
         self.assertEqual(code, 200)
-        self.assertEqual([c["command"] for c in json.loads(text)], ["who", "kick"])
+        commands = {c["command"]: {p["name"]: p["type"] for p in c["parameters"]}
+                    for c in json.loads(text)}
+        self.assertEqual(commands["who"], {"mask": "array", "separateConnections": "boolean",
+                                           "passdbField": "string"})
+        self.assertEqual(commands["kick"]["mask"], "array")
+        self.assertEqual(commands["kick"]["destHost"], "string")
 
 
 class Doveadm24(WithClients):
