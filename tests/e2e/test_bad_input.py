@@ -223,6 +223,28 @@ class BadAdminInput(Stack):
         self.assertEqual(peer.line(), "END\tcount=1")
         self.assertTrue(self.jane.alive())
 
+    def test_a_bad_on_behalf_is_refused_and_kicks_nobody(self):
+        """on_behalf= is only recorded, but what is recorded is bounded and
+        printable: a relaying peer cannot forge log lines or fill records."""
+        peer = self.admin()
+        peer.send("KICK\tuser=jane\ton_behalf=" + "x" * 129 + "\n")
+        self.assertEqual(peer.line(), "ERROR\tKICK: on_behalf must be 1 to 128 bytes")
+        peer.send("KICK\tuser=jane\ton_behalf=\n")
+        self.assertEqual(peer.line(), "ERROR\tKICK: on_behalf must be 1 to 128 bytes")
+        # A newline, escaped on the wire as 0x01 n, arrives as a newline.
+        peer.send("BAN-ADD\tuser=jane\ton_behalf=ops\x01nforged line\n")
+        self.assertEqual(peer.line(), "ERROR\tBAN-ADD: on_behalf may not hold control characters")
+        peer.send("BAN-RM\ton_behalf=\x02\tid=1\n")
+        self.assertEqual(peer.line(), "ERROR\tBAN-RM: on_behalf may not hold control characters")
+        self.assertTrue(self.jane.alive())
+        self.assertEqual(self.who_users(), ["jane"])
+        peer.send("BAN-LIST\n")
+        self.assertEqual(peer.line(), "END\tcount=0")
+        # The connection stays, and a good one is taken.
+        peer.send("KICK\tuser=jane\tdry_run=1\ton_behalf=web key ops\n")
+        self.assertTrue(peer.line().startswith("RESULT\tstatus=would-kick\t"))
+        self.assertEqual(peer.line(), "END\tmatched=1\tkicked=0")
+
     def test_over_long_line_and_garbage_close_only_that_connection(self):
         peer = self.admin()
         peer.send_flood(b"\x00\xff" * (4 * 1024 * 1024))
