@@ -153,11 +153,6 @@ std::string words_from_json(const json& filter, bool allow_dest, std::vector<std
     std::vector<json> values =
         it->is_array() ? it->get<std::vector<json>>() : std::vector<json>{*it};
     for (const json& value : values) {
-      if (value.is_number_integer() && std::string(key) == "pid") {
-        if (std::string problem = take(std::to_string(value.get<long long>())); !problem.empty())
-          return problem;
-        continue;
-      }
       if (!value.is_string()) return std::string(key) + " must be a string or a list of strings";
       if (std::string problem = take(value.get<std::string>()); !problem.empty()) return problem;
     }
@@ -170,12 +165,11 @@ std::string words_from_json(const json& filter, bool allow_dest, std::vector<std
       return std::string();
     };
   };
-  for (const auto& [key, value] : filter.items()) {
-    static const std::set<std::string> known = {"user", "net",  "field",          "service",
-                                                "id",   "dest", "started_before", "older_than"};
-    if (!known.contains(key)) return "unknown filter key: " + key;
-    if (key == "dest" && !allow_dest) return "dest cannot be used here";
-    (void)value;
+  static const std::set<std::string> known = {"user", "net",  "field",          "service",
+                                              "id",   "dest", "started_before", "older_than"};
+  for (const auto& item : filter.items()) {
+    if (!known.contains(item.key())) return "unknown filter key: " + item.key();
+    if (item.key() == "dest" && !allow_dest) return "dest cannot be used here";
   }
   std::string problem;
   if (problem = each("user", [&](const std::string& v) { return positional(v, words); });
@@ -372,9 +366,8 @@ ApiResponse Api::kick(const ApiRequest& request, const Principal& principal) {
     return error_response(400, "the body must be a JSON object");
   }
   static const std::set<std::string> known = {"filter", "q", "reason", "dry_run", "force", "ban"};
-  for (const auto& [key, value] : body.items()) {
-    if (!known.contains(key)) return error_response(400, "unknown field: " + key);
-    (void)value;
+  for (const auto& item : body.items()) {
+    if (!known.contains(item.key())) return error_response(400, "unknown field: " + item.key());
   }
   std::vector<std::string> words;
   if (auto q = body.find("q"); q != body.end()) {
