@@ -14,6 +14,9 @@ packages=(
   libasio-dev libfmt-dev nlohmann-json3-dev libssl-dev libsodium-dev
   # anvil-httpd's HTTP: Boost.Beast, header-only in libboost-dev
   libboost-dev
+  # The cluster (docs/cluster.md): the NATS C client, and the server the
+  # cluster tests start on loopback ports (never as a system service).
+  libnats-dev nats-server
   libgtest-dev libbenchmark-dev libabsl-dev
   # libFuzzer targets (scripts/fuzz.sh): clang 14 with its runtime libraries.
   clang-14 libclang-rt-14-dev
@@ -64,4 +67,8 @@ export DEBIAN_FRONTEND=noninteractive
 # ports anvil-proxy listens on. Disable it if this run installed it.
 if [[ " ${missing[*]} " == *" dovecot-core "* ]] && command -v systemctl >/dev/null; then
   "${as_root[@]}" systemctl disable dovecot.service >/dev/null 2>&1 || true
+fi
+# The same for the packaged NATS server: the tests start their own.
+if [[ " ${missing[*]} " == *" nats-server "* ]] && command -v systemctl >/dev/null; then
+  "${as_root[@]}" systemctl disable nats-server.service >/dev/null 2>&1 || true
 fi

@@ -111,6 +111,36 @@ void AdminConnection::parse_session(const std::vector<std::string_view>& fields,
   }
 }
 
+LineWriter AdminConnection::command(std::string_view name) const {
+  LineWriter line;
+  if (cluster_) {
+    line.add("CLUSTER");
+    if (!cluster_node_.empty()) line.add("node", cluster_node_);
+  }
+  line.add(name);
+  return line;
+}
+
+bool AdminConnection::cluster_line(const std::vector<std::string_view>& fields,
+                                   std::size_t* first) {
+  *first = 1;
+  if (!cluster_) return false;
+  if (fields[0] == "NODE") {
+    NodeStatus& node = node_statuses_.emplace_back();
+    node.node = field_value(fields, 1, "node");
+    node.status = field_value(fields, 1, "status");
+    node.error = field_value(fields, 1, "error");
+    parse_integer(field_value(fields, 1, "ms"), 0, INT64_MAX, &node.ms);
+    return true;
+  }
+  if (fields[0] == "DONE") return true;
+  if (fields.size() > 1 && fields[1].starts_with("node=")) {
+    row_node_ = fields[1].substr(5);
+    *first = 2;
+  }
+  return false;
+}
+
 Sessions AdminConnection::who(const SessionFilter& filter) {
   Sessions sessions;
   who_each(filter, [&](const Session& s) { sessions.push_back(s); });
@@ -119,17 +149,18 @@ Sessions AdminConnection::who(const SessionFilter& filter) {
 
 void AdminConnection::who_each(const SessionFilter& filter,
                                const std::function<void(const Session&)>& row) {
-  LineWriter line;
-  line.add("WHO");
+  LineWriter line = command("WHO");
   add_filter_fields(line, filter);
   send(line.finish());
+  node_statuses_.clear();
   Session session;
   while (true) {
     const auto& fields = read_fields();
     if (fields.empty()) continue;
     if (fields[0] == "END") return;
-    if (fields[0] != "SESSION") continue;
-    parse_session(fields, 1, &session);
+    std::size_t first = 1;
+    if (cluster_line(fields, &first) || fields[0] != "SESSION") continue;
+    parse_session(fields, first, &session);
     row(session);
   }
 }
@@ -146,40 +177,47 @@ void AdminConnection::kick_each(const SessionFilter& filter, const std::string& 
                                 bool dry_run, bool force,
                                 const std::function<void(const KickResult&)>& row,
                                 std::optional<std::int64_t> ban, std::vector<Ban>* bans) {
-  LineWriter line;
-  line.add("KICK").add("reason=" + reason);
+  LineWriter line = command("KICK");
+  line.add("reason=" + reason);
   if (dry_run) line.add("dry_run=1");
   if (force) line.add("force=1");
   if (ban) line.add("ban", *ban);
   if (!on_behalf_.empty()) line.add("on_behalf", on_behalf_);
   add_filter_fields(line, filter);
   send(line.finish());
+  node_statuses_.clear();
   KickResult result{Session{}, KickStatus::kicked};
   while (true) {
     const auto& fields = read_fields();
     if (fields.empty()) continue;
     if (fields[0] == "END") return;
+    std::size_t first = 1;
+    if (cluster_line(fields, &first)) continue;
     if (fields[0] == "BAN") {
       if (bans) bans->push_back(parse_ban(fields));
       continue;
     }
-    if (fields[0] != "RESULT" || fields.size() < 2 || !fields[1].starts_with("status=")) continue;
-    auto status = kick_status_from_name(fields[1].substr(7));
+    if (fields[0] != "RESULT" || fields.size() <= first || !fields[first].starts_with("status=")) {
+      continue;
+    }
+    auto status = kick_status_from_name(fields[first].substr(7));
     if (!status) {
       throw CliError{kExitSoftware,
-                     "anvild sent an unknown kick status: " + std::string(fields[1])};
+                     "anvild sent an unknown kick status: " + std::string(fields[first])};
     }
-    parse_session(fields, 2, &result.session);
+    parse_session(fields, first + 1, &result.session);
     result.status = *status;
-    result.why = field_value(fields, 2, "why");
+    result.why = field_value(fields, first + 1, "why");
     row(result);
   }
 }
 
 Ban AdminConnection::parse_ban(const std::vector<std::string_view>& fields) {
   std::string text;
-  for (std::size_t i = 1; i < fields.size(); i++) {
-    if (i > 1) text += '\t';
+  std::size_t first = 1;
+  cluster_line(fields, &first);
+  for (std::size_t i = first; i < fields.size(); i++) {
+    if (i > first) text += '\t';
     text += escape_field(fields[i]);
   }
   std::string problem;
@@ -200,7 +238,8 @@ std::vector<Ban> AdminConnection::ban_add(const SessionFilter& filter, std::int6
 }
 
 std::vector<Ban> AdminConnection::ban_list() {
-  send(LineWriter().add("BAN-LIST").finish());
+  send(command("BAN-LIST").finish());
+  node_statuses_.clear();
   return read_bans();
 }
 
@@ -219,6 +258,8 @@ std::vector<Ban> AdminConnection::read_bans() {
     const auto& fields = read_fields();
     if (fields.empty()) continue;
     if (fields[0] == "END") return bans;
+    std::size_t first = 1;
+    if (cluster_line(fields, &first)) continue;
     if (fields[0] == "BAN") bans.push_back(parse_ban(fields));
   }
 }

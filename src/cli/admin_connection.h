@@ -94,8 +94,37 @@ class AdminConnection {
   // beside this connection's own uid and pid).
   void set_on_behalf(std::string name) { on_behalf_ = std::move(name); }
 
+  // From now on WHO, KICK and BAN-LIST go to anvild's cluster (CLUSTER):
+  // to every node, or to `node` alone.
+  void set_cluster(std::string node) {
+    cluster_ = true;
+    cluster_node_ = std::move(node);
+  }
+  struct NodeStatus {
+    std::string node;
+    std::string status;  // answered, timeout, expired, no-responders, duplicate, error
+    std::string error;
+    long long ms = 0;
+  };
+  // What each node did in the last cluster request.
+  const std::vector<NodeStatus>& node_statuses() const { return node_statuses_; }
+  bool cluster_complete() const {
+    for (const NodeStatus& node : node_statuses_) {
+      if (node.status != "answered") return false;
+    }
+    return true;
+  }
+  // In a cluster request: the node of the row being handed over.
+  const std::string& row_node() const { return row_node_; }
+
  private:
-  static Ban parse_ban(const std::vector<std::string_view>& fields);
+  Ban parse_ban(const std::vector<std::string_view>& fields);
+  // The command's first line: the command, or CLUSTER and the command.
+  LineWriter command(std::string_view name) const;
+  // Where a row's own fields start: after its node= in a cluster answer
+  // (taken into row_node_). True if the line is a node's status or end,
+  // taken here.
+  bool cluster_line(const std::vector<std::string_view>& fields, std::size_t* first);
   std::vector<Ban> read_bans();
   void send(const std::string& line);
   // The next line's fields: views into line_, valid until the next read.
@@ -112,6 +141,10 @@ class AdminConnection {
   std::vector<std::string_view> fields_;
   bool closed_ = false;  // the peer closed the connection
   std::string on_behalf_;
+  bool cluster_ = false;
+  std::string cluster_node_;
+  std::vector<NodeStatus> node_statuses_;
+  std::string row_node_;
 };
 
 }  // namespace anvil

@@ -1,5 +1,6 @@
 #include "cli/arguments.h"
 
+#include "cluster/cluster_wire.h"
 #include "common/numbers.h"
 #include "common/time_text.h"
 #include "registry/ban_table.h"
@@ -9,7 +10,8 @@
 namespace anvil {
 
 const char* const kUsageText =
-    "usage: anvilctl [-Dv] [-o setting=value] [-f formatter] who [-1] [-a socket]\n"
+    "usage: anvilctl [-Dv] [--cluster | --node NAME] [-o setting=value] [-f formatter]\n"
+    "                who [-1] [-a socket]\n"
     "                [-f passdb_field] [--service NAME] [--id CONN_ID]\n"
     "                [--started-before TIME] [--older-than DURATION]\n"
     "                [user_mask ...] [ip[/bits] ...]\n"
@@ -25,6 +27,7 @@ const char* const kUsageText =
     "       anvilctl [-Dv] [-o setting=value] [-f formatter] ban list [-a socket]\n"
     "       anvilctl [-Dv] [-o setting=value] ban rm [-a socket] BAN_ID|ip[/bits]|user_mask ...\n"
     "kick also takes --ban DURATION (or --ban forever): kick and ban in one step\n"
+    "--cluster: who, kick and ban list on every node of anvild's cluster; --node NAME: on one\n"
     "formatters: table, flow, tab, pager, json\n"
     "settings (-o): run_dir=DIR, admin_socket=PATH\n";
 
@@ -96,6 +99,20 @@ std::optional<ArgumentError> parse_arguments(const std::vector<std::string>& arg
                                      : Command::audit;
       break;
     }
+    if (arg == "--cluster") {
+      out->cluster = true;
+      continue;
+    }
+    if (arg == "--node" || arg.starts_with("--node=")) {
+      std::optional<std::string> value =
+          arg == "--node" ? cursor.value() : std::optional<std::string>(arg.substr(7));
+      if (!value || !cluster::valid_node_name(*value)) {
+        return error("--node needs a node name (1 to 64 of A-Z a-z 0-9 - _)");
+      }
+      out->cluster = true;
+      out->node = *value;
+      continue;
+    }
     if (arg.size() < 2 || arg[0] != '-' || arg[1] == '-') {
       return error(arg.starts_with("-") ? "unknown option: " + arg : "unknown command: " + arg);
     }
@@ -139,6 +156,9 @@ std::optional<ArgumentError> parse_arguments(const std::vector<std::string>& arg
     }
   }
   if (out->command == Command::none) return error("no command given (who, kick, ban or audit)");
+  if (out->cluster && out->command == Command::audit) {
+    return error("audit reads one node's trail; run it without --cluster on that node");
+  }
   if (out->command == Command::ban) {
     std::string action;  // "-a socket" may come first
     while (!cursor.done() && action.empty()) {
@@ -182,6 +202,11 @@ std::optional<ArgumentError> parse_arguments(const std::vector<std::string>& arg
 
   if (out->ban_action == BanAction::list || out->ban_action == BanAction::remove) {
     bool list = out->ban_action == BanAction::list;
+    if (out->cluster && !list) {
+      return error(
+          "bans are not shared across the cluster yet: lift them on each node, without "
+          "--cluster");
+    }
     while (!cursor.done()) {
       std::string arg = cursor.next();
       if (arg == "-a") {
@@ -350,6 +375,10 @@ std::optional<ArgumentError> parse_arguments(const std::vector<std::string>& arg
     return error(
         "--ban bans user masks and networks only: not with -h, --service, --id or a "
         "start time");
+  }
+  if (out->cluster && (ban_add || (kick && out->ban_duration))) {
+    return error(
+        "bans are not shared across the cluster yet: set them on each node, without --cluster");
   }
   if (kick && out->filter.empty()) {
     return error(

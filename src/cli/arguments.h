@@ -27,6 +27,9 @@ struct Invocation {
   Command command = Command::none;
   bool debug = false;
   bool verbose = false;
+  // --cluster: every node of anvild's cluster; --node NAME: that node.
+  bool cluster = false;
+  std::string node;
   std::string formatter;            // empty: the command's default
   std::string socket;               // admin socket path
   bool one_per_connection = false;  // who -1

@@ -188,7 +188,74 @@ int run_dovecot(anvil::DovecotAnvil& dovecot, const anvil::Invocation& inv) {
   });
 }
 
+// After a cluster request: each node's part on stderr when one is missing
+// (or with -v), and whether the answer is whole.
+int report_nodes(const anvil::Invocation& inv, const anvil::AdminConnection& anvild, int code) {
+  bool complete = anvild.cluster_complete();
+  std::size_t missing = 0;
+  for (const auto& node : anvild.node_statuses()) {
+    missing += node.status != "answered";
+    if (complete && !inv.verbose) continue;
+    std::string line = "node " + node.node + ": " + node.status;
+    if (!node.error.empty()) line += " (" + node.error + ")";
+    line += " after " + std::to_string(node.ms) + " ms\n";
+    print(line, stderr);
+  }
+  if (complete) return code;
+  print("anvilctl: the answer is incomplete: " + std::to_string(missing) + " of " +
+            std::to_string(anvild.node_statuses().size()) + " node(s) did not answer\n",
+        stderr);
+  return anvil::kExitTempFail;
+}
+
+int run_cluster(const anvil::Invocation& inv) {
+  anvil::AdminConnection anvild(inv.socket, inv.debug);
+  anvild.set_cluster(inv.node);
+  if (inv.command == anvil::Command::who) {
+    // Each node's rows come sorted; together they are sorted again.
+    struct Row {
+      anvil::Session session;
+      std::string node;
+    };
+    std::vector<Row> rows;
+    anvild.who_each(inv.filter, [&](const anvil::Session& s) {
+      rows.push_back(Row{s, anvild.row_node()});
+    });
+    std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+      return std::tie(a.session.user, a.session.service, a.node, a.session.pid,
+                      a.session.start_time) < std::tie(b.session.user, b.session.service, b.node,
+                                                       b.session.pid, b.session.start_time);
+    });
+    anvil::TextSink out(stdout);
+    anvil::WhoPrinter printer(inv.one_per_connection, inv.filter.alt_field,
+                              inv.formatter.empty() ? "table" : inv.formatter, terminal_width(),
+                              out, true);
+    for (const Row& row : rows) printer.add(row.session, row.node);
+    printer.finish();
+    out.flush();
+    return report_nodes(inv, anvild, anvil::kExitOk);
+  }
+  if (inv.command == anvil::Command::ban) {
+    std::vector<anvil::Ban> bans = anvild.ban_list();
+    print(anvil::ban_report(bans, inv.formatter, terminal_width()), stdout);
+    return report_nodes(inv, anvild, anvil::kExitOk);
+  }
+  anvil::Report report;
+  {
+    anvil::TextSink out(stdout);
+    anvil::KickReporter reporter(inv.formatter, inv.verbose, inv.dry_run, terminal_width(), out,
+                                 true);
+    anvild.kick_each(inv.filter, inv.reason, inv.dry_run, inv.force,
+                     [&](const anvil::KickResult& r) { reporter.add(r, anvild.row_node()); });
+    report = reporter.finish();
+  }
+  print(report.err, stderr);
+  std::fflush(stdout);
+  return report_nodes(inv, anvild, report.exit_code);
+}
+
 int run(const anvil::Invocation& inv) {
+  if (inv.cluster) return run_cluster(inv);
   anvil::UniqueFd fd = anvil::connect_admin_socket(inv.socket);
   pid_t master_pid = 0;
   if (socket_dialect(fd.get(), inv.socket, &master_pid) != Dialect::dovecot23) {

@@ -71,7 +71,8 @@ void connection_cells(const Session& s, std::vector<Cell>& cells) {
 
 }  // namespace
 
-std::vector<Column> WhoPrinter::columns(bool one_per_connection, const std::string& alt_field) {
+std::vector<Column> WhoPrinter::columns(bool one_per_connection, const std::string& alt_field,
+                                        bool node_column) {
   if (!one_per_connection) {
     return {{"username", "username", false, true},
             {"connections", "#", true, false},
@@ -81,20 +82,23 @@ std::vector<Column> WhoPrinter::columns(bool one_per_connection, const std::stri
   }
   std::vector<Column> columns = connection_columns();
   if (!alt_field.empty()) columns.push_back({alt_field, alt_field});
+  if (node_column) columns.push_back({"node", "node"});
   return columns;
 }
 
 WhoPrinter::WhoPrinter(bool one_per_connection, std::string alt_field, const std::string& formatter,
-                       int width, TextSink& out)
+                       int width, TextSink& out, bool node_column)
     : one_per_connection_(one_per_connection),
       alt_field_(std::move(alt_field)),
-      writer_(formatter, columns(one_per_connection, alt_field_), width, out),
-      cells_(columns(one_per_connection, alt_field_).size()) {}
+      node_column_(node_column && one_per_connection),
+      writer_(formatter, columns(one_per_connection, alt_field_, node_column_), width, out),
+      cells_(columns(one_per_connection, alt_field_, node_column_).size()) {}
 
-void WhoPrinter::add(const Session& s) {
+void WhoPrinter::add(const Session& s, std::string_view node) {
   if (one_per_connection_) {
     connection_cells(s, cells_);
     if (!alt_field_.empty()) cells_[10] = Cell::of_text(alt_value(s, alt_field_));
+    if (node_column_) cells_.back().set_text(node);
     writer_.add(cells_);
     return;
   }
@@ -128,26 +132,30 @@ void WhoPrinter::finish() {
 }
 
 KickReporter::KickReporter(const std::string& formatter, bool verbose, bool dry_run, int width,
-                           TextSink& out)
-    : verbose_(verbose), dry_run_(dry_run), out_(out) {
+                           TextSink& out, bool node_column)
+    : verbose_(verbose), dry_run_(dry_run), node_column_(node_column), out_(out) {
   if (!formatter.empty()) {
     std::vector<Column> columns = connection_columns();
     columns.push_back({"result", "result"});
+    if (node_column_) columns.push_back({"node", "node"});
     cells_.resize(columns.size());
     writer_.emplace(formatter, std::move(columns), width, out);
   }
 }
 
-void KickReporter::add(const KickResult& r) {
+void KickReporter::add(const KickResult& r, std::string_view node) {
   const Session& s = r.session;
   if (writer_) {
     connection_cells(s, cells_);
-    cells_.back().set_text(kick_status_name(r.status));
+    cells_[10].set_text(kick_status_name(r.status));
+    if (node_column_) cells_[11].set_text(node);
     writer_->add(cells_);
   } else if (verbose_) {
+    std::string where = node_column_ ? " node " + std::string(node) : "";
     out_.add(std::string(kick_status_name(r.status)) + ": " + (s.user.empty() ? "-" : s.user) +
              " " + s.service + " pid " + std::to_string(s.pid) + " ip " +
-             (s.client_ip ? s.client_ip->to_string() : "-") + " id " + s.id.to_hex() + "\n");
+             (s.client_ip ? s.client_ip->to_string() : "-") + " id " + s.id.to_hex() + where +
+             "\n");
   }
   bool hit = r.status == (dry_run_ ? KickStatus::would_kick : KickStatus::kicked);
   if (hit) {
@@ -156,7 +164,8 @@ void KickReporter::add(const KickResult& r) {
     return;
   }
   if (r.status == KickStatus::timeout || r.status == KickStatus::vanished) unconfirmed_++;
-  Problem& problem = problems_[{s.pid, s.service, r.status}];
+  std::string service = node_column_ ? s.service + " on node " + std::string(node) : s.service;
+  Problem& problem = problems_[{s.pid, std::move(service), r.status}];
   problem.count++;
   problem.others.insert(r.others.begin(), r.others.end());
   if (!r.why.empty()) problem.why = r.why;

@@ -21,17 +21,20 @@ namespace anvil {
 // pid ip dest_ip conn_id uid [alt_field].
 class WhoPrinter {
  public:
+  // node_column: a last column "node" (cluster answers; -1 only).
   WhoPrinter(bool one_per_connection, std::string alt_field, const std::string& formatter,
-             int width, TextSink& out);
-  void add(const Session& session);
+             int width, TextSink& out, bool node_column = false);
+  void add(const Session& session, std::string_view node = {});
   void finish();
-  static std::vector<Column> columns(bool one_per_connection, const std::string& alt_field);
+  static std::vector<Column> columns(bool one_per_connection, const std::string& alt_field,
+                                     bool node_column = false);
 
  private:
   void write_group();
 
   bool one_per_connection_;
   std::string alt_field_;
+  bool node_column_;
   RowWriter writer_;
   std::vector<Cell> cells_;
   // The group being gathered.
@@ -54,10 +57,12 @@ struct Report {
 // they were asked to go to stderr at the end.
 class KickReporter {
  public:
-  KickReporter(const std::string& formatter, bool verbose, bool dry_run, int width, TextSink& out);
+  // node_column: rows (with a formatter) end with the node (cluster kicks).
+  KickReporter(const std::string& formatter, bool verbose, bool dry_run, int width, TextSink& out,
+               bool node_column = false);
   KickReporter(const KickReporter&) = delete;
   KickReporter& operator=(const KickReporter&) = delete;
-  void add(const KickResult& result);
+  void add(const KickResult& result, std::string_view node = {});
   // Writes the rest of the output; returns the warnings (err) and the exit
   // code (out stays empty: everything went to the sink).
   Report finish();
@@ -70,6 +75,7 @@ class KickReporter {
   };
   bool verbose_;
   bool dry_run_;
+  bool node_column_;
   TextSink& out_;
   std::optional<RowWriter> writer_;  // with a formatter
   std::vector<Cell> cells_;

@@ -1,6 +1,8 @@
 #include "common/settings_file.h"
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 
 namespace anvil {
@@ -96,6 +98,24 @@ bool parse_bool(std::string_view text, bool* out) {
   } else {
     return false;
   }
+  return true;
+}
+
+bool read_small_file(const std::string& path, std::size_t max_bytes, std::string* out,
+                     std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = "cannot read " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  std::string text(max_bytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > max_bytes) {
+    *error = path + " is over " + std::to_string(max_bytes) + " bytes";
+    return false;
+  }
+  *out = std::move(text);
   return true;
 }
 

@@ -31,6 +31,11 @@ std::string trim_blanks(std::string_view text);
 // and for values outside [min, max].
 bool parse_duration(std::string_view text, std::chrono::milliseconds min,
                     std::chrono::milliseconds max, std::chrono::milliseconds* out);
+// A small file whole (a secret, a key): false, with *error naming the file
+// and the reason, if it cannot be read or is over max_bytes.
+bool read_small_file(const std::string& path, std::size_t max_bytes, std::string* out,
+                     std::string* error);
+
 // "yes"/"no" (also "true"/"false", "1"/"0").
 bool parse_bool(std::string_view text, bool* out);
 

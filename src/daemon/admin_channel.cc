@@ -1,5 +1,7 @@
 #include "daemon/admin_channel.h"
 
+#include "cluster/cluster_wire.h"
+
 #include "common/log.h"
 #include "common/numbers.h"
 #include "common/wall_clock.h"
@@ -182,6 +184,8 @@ asio::awaitable<void> AdminChannel::handle(const std::string& line) {
     audit_tail(fields);
   } else if (command == "BAN-LIST") {
     co_await ban_list();
+  } else if (command == "CLUSTER") {
+    co_await cluster(fields);
   } else if (command == "KICK" || command == "BAN-ADD" || command == "BAN-RM") {
     if (role_ != Role::kick) {
       error(fmt::format("permission denied: uid {} may only read (admin role {})", peer_.uid,
@@ -406,6 +410,90 @@ asio::awaitable<void> AdminChannel::ban_list() {
     if (part.size() >= kPartBytes) co_await send_part(part);
   }
   send(part + LineWriter().add("END").add("count", static_cast<long long>(sent)).finish());
+}
+
+asio::awaitable<void> AdminChannel::cluster(const std::vector<std::string>& fields) {
+  auto self = shared_from_this();
+  if (!context_.cluster) co_return error("CLUSTER: anvild is in no cluster (cluster_nats_urls)");
+  std::size_t first = 1;
+  std::string node;
+  if (first < fields.size() && fields[first].starts_with("node=")) {
+    node = fields[first++].substr(5);
+    if (!cluster::valid_node_name(node)) co_return error("CLUSTER: invalid node name: " + clip(node));
+  }
+  if (first >= fields.size() || !cluster::relayable_command(fields[first])) {
+    co_return error("CLUSTER: want WHO, KICK or BAN-LIST after it");
+  }
+  const std::string& command = fields[first];
+  if (command == "KICK" && role_ != Role::kick) {
+    co_return error(fmt::format("permission denied: uid {} may only read (admin role {})",
+                                peer_.uid, role_name(role_)));
+  }
+  // Checked here, so that a bad filter is one error, not one per node.
+  LineWriter relayed;
+  relayed.add(command);
+  SessionFilter filter;
+  for (std::size_t i = first + 1; i < fields.size(); i++) {
+    const std::string& field = fields[i];
+    if (field.starts_with("on_behalf=")) {
+      std::string problem = take_on_behalf(std::string_view(field).substr(10), &on_behalf_);
+      if (!problem.empty()) co_return error("CLUSTER: " + problem);
+      continue;
+    }
+    bool kick_option = command == "KICK" && (field.starts_with("reason=") ||
+                                             field == "dry_run=1" || field == "dry_run=0" ||
+                                             field == "force=1" || field == "force=0");
+    if (command == "KICK" && field.starts_with("ban=")) {
+      co_return error("CLUSTER: a cluster kick cannot ban yet; set the ban with BAN-ADD");
+    }
+    if (!kick_option) {
+      if (command == "BAN-LIST") co_return error("CLUSTER: BAN-LIST takes no fields");
+      if (std::string problem = apply_filter_field(filter, field); !problem.empty()) {
+        co_return error("CLUSTER: " + problem);
+      }
+    }
+    relayed.add(field);
+  }
+  if (command == "KICK" && filter.empty()) {
+    co_return error("CLUSTER: refusing to kick without a filter");
+  }
+  std::string name = user_name(peer_.uid);
+  std::string asker = fmt::format("{}uid {} pid {}{}", name.empty() ? "" : name + " ", peer_.uid,
+                                  peer_.pid, on_behalf_.empty() ? "" : " for " + on_behalf_);
+  std::string line = relayed.finish();
+  line.pop_back();  // its LF
+  ClusterAnswer answer = co_await context_.cluster(node, std::move(line), asker.substr(0, 128));
+  if (!answer.error.empty()) co_return error("CLUSTER: " + answer.error);
+  std::string part;
+  std::size_t answered = 0;
+  for (const NodeAnswer& reply : answer.nodes) {
+    LineWriter head;
+    head.add("NODE").add("node", reply.node).add("status", reply.status).add("ms", reply.ms);
+    if (!reply.error.empty()) head.add("error", reply.error);
+    head.finish_into(part);
+    answered += reply.status == "answered";
+  }
+  for (const NodeAnswer& reply : answer.nodes) {
+    // Node by node, each in parts: the answer may be many nodes' sessions.
+    std::string_view lines = reply.lines;
+    while (!lines.empty() && !closing()) {
+      std::size_t cut = lines.size();
+      if (cut > kPartBytes) {
+        std::size_t end = lines.rfind('\n', kPartBytes);
+        cut = (end == std::string_view::npos ? lines.find('\n') : end) + 1;
+      }
+      part.append(lines.substr(0, cut));
+      lines.remove_prefix(cut);
+      if (part.size() >= kPartBytes) co_await send_part(part);
+    }
+  }
+  send(std::move(part));
+  send(LineWriter()
+           .add("END")
+           .add("nodes", static_cast<long long>(answer.nodes.size()))
+           .add("answered", static_cast<long long>(answered))
+           .add("complete", answered == answer.nodes.size() ? "1" : "0")
+           .finish());
 }
 
 asio::awaitable<void> AdminChannel::send_part(std::string& part) {

@@ -12,6 +12,7 @@
 #include "common/unix_socket.h"
 #include "daemon/audit_log.h"
 #include "daemon/bans.h"
+#include "daemon/cluster_answer.h"
 #include "daemon/config.h"
 #include "daemon/daemon_stats.h"
 #include "daemon/dovecot23_dialect.h"
@@ -40,6 +41,8 @@ struct AdminContext {
   // how many service processes are connected.
   DaemonStats* stats = nullptr;
   std::function<std::size_t()> service_processes = {};
+  // Asks the cluster (absent when anvild is in none): CLUSTER.
+  ClusterAsk cluster = {};
 };
 
 class AdminChannel : public LineChannel {
@@ -66,6 +69,7 @@ class AdminChannel : public LineChannel {
   void ban_add(const std::vector<std::string>& fields);
   void ban_remove(const std::vector<std::string>& fields);
   asio::awaitable<void> ban_list();
+  asio::awaitable<void> cluster(const std::vector<std::string>& fields);
   // Bans for a filter (see Bans::from_filter), set now by this peer;
   // duration 0: no end. Added and returned, or "" / the error in *error.
   std::vector<Ban> add_bans(const SessionFilter& filter, std::int64_t duration,

@@ -1,5 +1,7 @@
 #include "daemon/config.h"
 
+#include "cluster/cluster_wire.h"
+#include "common/log.h"
 #include "common/settings_file.h"
 #include "registry/wire_codec.h"
 
@@ -103,8 +105,90 @@ std::string DaemonConfig::set(const std::string& key, const std::string& value) 
     std::size_t ms = 0;
     if (!parse_size(value, 1, 600'000, &ms)) return bad();
     kick_timeout = std::chrono::milliseconds(ms);
+  } else if (key.starts_with("cluster_") || key == "node_name") {
+    return set_cluster(key, value);
   } else {
     return "unknown setting: " + key;
+  }
+  return "";
+}
+
+std::string DaemonConfig::set_cluster(const std::string& key, const std::string& value) {
+  auto bad = [&] { return "invalid value for " + key + ": '" + clip(value) + "'"; };
+  auto milliseconds = [&](std::chrono::milliseconds* out, long long min) {
+    std::size_t ms = 0;
+    if (!parse_size(value, min, 3'600'000, &ms)) return bad();
+    *out = std::chrono::milliseconds(ms);
+    return std::string();
+  };
+  // A secret is read from a file (so it is not in a world-readable setting
+  // or on a command line); its trailing newline is not part of it.
+  auto secret = [&](std::string* out) {
+    std::string text, error;
+    if (!read_small_file(value, 4096, &text, &error)) return key + ": " + error;
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    if (text.empty()) return key + ": " + value + " is empty";
+    *out = std::move(text);
+    return std::string();
+  };
+  if (key == "cluster_nats_urls") {
+    cluster.nats_urls = split_list(value);
+    for (const std::string& url : cluster.nats_urls) {
+      if (!url.starts_with("nats://") && !url.starts_with("tls://")) {
+        return "invalid value for " + key + ": " + url + " (want nats://host:port or tls://host:port)";
+      }
+    }
+  } else if (key == "node_name") {
+    if (!cluster::valid_node_name(value)) {
+      return "invalid value for node_name: '" + clip(value) +
+             "' (1 to 64 of A-Z a-z 0-9 - _)";
+    }
+    cluster.node_name = value;
+  } else if (key == "cluster_name") {
+    if (!cluster::valid_node_name(value)) return bad();
+    cluster.name = value;
+  } else if (key == "cluster_user") {
+    cluster.user = value;
+  } else if (key == "cluster_password_file") {
+    return secret(&cluster.password);
+  } else if (key == "cluster_token_file") {
+    return secret(&cluster.token);
+  } else if (key == "cluster_creds_file") {
+    cluster.creds_file = value;
+  } else if (key == "cluster_tls_ca") {
+    cluster.tls_ca = value;
+  } else if (key == "cluster_tls_cert") {
+    cluster.tls_cert = value;
+  } else if (key == "cluster_tls_key") {
+    cluster.tls_key = value;
+  } else if (key == "cluster_timeout_ms") {
+    return milliseconds(&cluster.timeout, 100);
+  } else if (key == "cluster_presence_interval_ms") {
+    return milliseconds(&cluster.presence_interval, 100);
+  } else if (key == "cluster_presence_ttl_ms") {
+    return milliseconds(&cluster.presence_ttl, 300);
+  } else if (key == "cluster_forget_after_s") {
+    std::size_t seconds = 0;
+    if (!parse_size(value, 60, 3660LL * 86400, &seconds)) return bad();
+    cluster.forget_after = std::chrono::seconds(seconds);
+  } else if (key == "cluster_replicas") {
+    std::size_t replicas = 0;
+    if (!parse_size(value, 1, 5, &replicas)) return bad();
+    cluster.replicas = static_cast<int>(replicas);
+  } else if (key == "cluster_max_reply_bytes") {
+    if (!parse_size(value, 1 << 20, 1LL << 34, &cluster.max_reply_bytes)) return bad();
+  } else {
+    return "unknown setting: " + key;
+  }
+  return "";
+}
+
+std::string DaemonConfig::check() const {
+  if (cluster.presence_ttl <= cluster.presence_interval) {
+    return "cluster_presence_ttl_ms must be longer than cluster_presence_interval_ms";
+  }
+  if ((cluster.tls_cert.empty()) != (cluster.tls_key.empty())) {
+    return "cluster_tls_cert and cluster_tls_key go together";
   }
   return "";
 }
@@ -118,7 +202,8 @@ std::string DaemonConfig::load_file(const std::string& path) {
 }
 
 std::string DaemonConfig::load(const std::string& file, const std::vector<std::string>& overrides) {
-  return load_settings(file, overrides, setter());
+  std::string error = load_settings(file, overrides, setter());
+  return error.empty() ? check() : error;
 }
 
 SettingSetter DaemonConfig::setter() {

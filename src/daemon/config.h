@@ -52,6 +52,29 @@ struct DaemonConfig {
   std::string ban_file = "/var/lib/anvil/bans";
   bool dovecot_service = false;  // run as Dovecot 2.3's anvil service (--dovecot-service)
 
+  // The cluster (docs/cluster.md); off while cluster_nats_urls is empty.
+  struct Cluster {
+    std::vector<std::string> nats_urls;
+    std::string node_name;      // default: the host's short name
+    std::string name = "anvil";  // subjects anvil.<name>.…, buckets anvil-<name>-…
+    std::string user, password;  // cluster_user, cluster_password_file
+    std::string token;           // cluster_token_file
+    std::string creds_file;
+    std::string tls_ca, tls_cert, tls_key;
+    // How long an asking node waits for the others; 0: kick_timeout_ms
+    // plus two seconds, so a node's slow kick still reports.
+    std::chrono::milliseconds timeout{0};
+    std::chrono::milliseconds presence_interval{2000};
+    std::chrono::milliseconds presence_ttl{6000};
+    std::chrono::seconds forget_after{86400};  // a silent node's record, in the store
+    int replicas = 1;                          // of the key-value buckets
+    std::size_t max_reply_bytes = 256u << 20;  // all nodes' answers to one request
+    bool enabled() const { return !nats_urls.empty(); }
+    std::chrono::milliseconds request_timeout(std::chrono::milliseconds kick) const {
+      return timeout.count() > 0 ? timeout : kick + std::chrono::milliseconds(2000);
+    }
+  } cluster;
+
   std::string admin_socket_path() const { return resolve(admin_socket); }
   std::string service_socket_path() const { return resolve(service_socket); }
 
@@ -66,6 +89,9 @@ struct DaemonConfig {
   std::string load(const std::string& file, const std::vector<std::string>& overrides);
 
  private:
+  std::string set_cluster(const std::string& key, const std::string& value);
+  // What no single setting shows: "" or the problem.
+  std::string check() const;
   SettingSetter setter();
   std::string resolve(const std::string& path) const;
 };

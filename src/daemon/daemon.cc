@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/service_manager.h"
 #include "daemon/admin_channel.h"
+#include "daemon/cluster_node.h"
 #include "daemon/core.h"
 #include "daemon/daemon.h"
 #include "daemon/dovecot_service.h"
@@ -89,9 +90,18 @@ int run_daemon(const DaemonConfig& config) {
       },
       &core.stats(),
       [&core] { return core.service_processes(); }};
+  std::unique_ptr<ClusterNode> cluster;
+  if (config.cluster.enabled()) {
+    cluster = std::make_unique<ClusterNode>(io, core.config(), admin_context);
+    admin_context.cluster = [&cluster](std::string node, std::string command,
+                                       std::string on_behalf) {
+      return cluster->ask(std::move(node), std::move(command), std::move(on_behalf));
+    };
+  }
   Listeners listeners(io, core.config(), core.services(), service_context, admin_context,
                       [&core] { return core.new_owner(); });
   auto shut_down = [&] {
+    if (cluster) cluster->stop();
     listeners.stop();
     core.stop();
     io.stop();
@@ -102,6 +112,12 @@ int run_daemon(const DaemonConfig& config) {
     return 1;
   }
   open_audit(core.audit(), false);
+  if (cluster) {
+    if (std::string error = cluster->start(); !error.empty()) {
+      log_error("cluster: {}", error);
+      return 78;  // EX_CONFIG: its files or URLs
+    }
+  }
 
   std::unique_ptr<DovecotService> dovecot;
   if (config.dovecot_service) {
