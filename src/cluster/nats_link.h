@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -57,10 +58,10 @@ class NatsLink {
   // Reads the credentials and TLS files and starts connecting (in the
   // background: a server that is down is no error). "" or the problem.
   std::string start();
-  // Subscribes (also before the connection is up); messages go to the
-  // handler on a client thread. "" or the problem.
-  std::string subscribe(const std::string& subject, Handler handler,
-                        std::size_t max_pending_bytes = 64u << 20);
+  // Subscribes (also before the connection is up, and again on every new
+  // connection); messages go to the handler on a client thread.
+  void subscribe(const std::string& subject, Handler handler,
+                 std::size_t max_pending_bytes = 64u << 20);
   // Queued for the worker; false if the queue is full (the message is
   // dropped) or the link is stopping.
   bool publish(std::string subject, std::string data, std::string reply = {});
@@ -75,8 +76,11 @@ class NatsLink {
 
  private:
   struct Subscription {
+    std::string subject;
     Handler handler;
+    std::size_t max_pending_bytes = 0;
     __natsSubscription* sub = nullptr;
+    __natsConnection* connection = nullptr;  // that sub is on
   };
   struct Job {
     std::function<void(__natsConnection*)> run;
@@ -84,13 +88,28 @@ class NatsLink {
   };
   static void on_message(__natsConnection*, __natsSubscription*, __natsMsg* msg, void* closure);
   void set_connected(bool up, const char* event);
+  // On the worker: a new connection, with every subscription.
+  void connect();
+  void supervise();
+  void note_failure(const std::string& why);
+  void subscribe_now(Subscription& subscription);
+  // Options from the settings: servers, timeouts, credentials, TLS.
+  std::string make_options(__natsOptions** out) const;
   void work();
 
   NatsSettings settings_;
   std::function<void(bool)> on_connected_;
   __natsOptions* options_ = nullptr;
-  __natsConnection* connection_ = nullptr;
+  // Replaced by the worker when the client gave up on it; the old ones
+  // are kept until the end, as the client's threads may still hold them.
+  std::atomic<__natsConnection*> connection_{nullptr};
+  std::vector<__natsConnection*> old_connections_;
+  std::mutex subscriptions_mutex_;
   std::vector<std::unique_ptr<Subscription>> subscriptions_;
+  std::vector<__natsSubscription*> old_subscriptions_;
+  std::string last_failure_;
+  std::chrono::milliseconds retry_delay_{500};
+  std::chrono::steady_clock::time_point next_attempt_{};
   std::atomic<bool> connected_{false};
   std::atomic<bool> closing_{false};  // our own close is no loss to log
   std::mutex mutex_;

@@ -138,18 +138,15 @@ std::string ClusterNode::start() {
       });
     };
   };
-  std::string problem = link_->subscribe(subject("node." + name_), post(&ClusterNode::on_request));
-  if (problem.empty()) problem = link_->subscribe(inbox_ + ".>", post(&ClusterNode::on_reply));
-  if (problem.empty()) {
-    problem = link_->subscribe(subject("presence"), [this, alive](NatsMessage message) {
-      cluster::Presence presence;
-      if (!*alive || !cluster::decode_presence(message.data, &presence).empty()) return;
-      asio::post(io_, [this, alive, presence = std::move(presence)] {
-        if (*alive) on_presence(presence);
-      });
+  link_->subscribe(subject("node." + name_), post(&ClusterNode::on_request));
+  link_->subscribe(inbox_ + ".>", post(&ClusterNode::on_reply));
+  link_->subscribe(subject("presence"), [this, alive](NatsMessage message) {
+    cluster::Presence presence;
+    if (!*alive || !cluster::decode_presence(message.data, &presence).empty()) return;
+    asio::post(io_, [this, alive, presence = std::move(presence)] {
+      if (*alive) on_presence(presence);
     });
-  }
-  if (!problem.empty()) return problem;
+  });
   log_info("cluster {}: node {} (instance {})", c.name, name_, instance_);
   beat(false);
   refresh_members();
@@ -217,7 +214,7 @@ void ClusterNode::refresh_members() {
       if (members) {
         members_ = std::move(*members);
         members_failing_ = false;
-      } else if (!members_failing_) {
+      } else if (!members_failing_ && link_->connected()) {
         members_failing_ = true;
         log_warning("cluster: the node bucket cannot be read or written yet; retrying");
       }

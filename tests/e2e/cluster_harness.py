@@ -54,9 +54,10 @@ class NatsCluster:
             f.write(f"server_name: n{i}\n"
                     f"listen: 127.0.0.1:{self.client_ports[i]}\n"
                     f"http: 127.0.0.1:{self.monitor_ports[i]}\n"
-                    f'jetstream {{ store_dir: "{store}" }}\n'
-                    f"cluster {{ name: anvil-test\n listen: 127.0.0.1:{self.route_ports[i]}\n"
-                    f" routes: [{routes}] }}\n" + self.auth + self.extra)
+                    f'jetstream {{ store_dir: "{store}" }}\n' +
+                    (f"cluster {{ name: anvil-test\n listen: 127.0.0.1:{self.route_ports[i]}\n"
+                     f" routes: [{routes}] }}\n" if self.count > 1 else "") +
+                    self.auth + self.extra)
         log = open(os.path.join(self.dir, f"nats{i}.log"), "ab")
         self.procs[i] = subprocess.Popen([NATS_SERVER, "-c", config], stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=log)
@@ -109,6 +110,7 @@ class NatsClient:
         self.sock.sendall(b"CONNECT " + json.dumps(connect).encode() + b"\r\nPING\r\n")
         self._expect_pong()
         self.sid = 0
+        self.last_reply = ""
 
     def _line(self):
         while b"\r\n" not in self.buffer:
@@ -161,8 +163,10 @@ class NatsClient:
                 continue
             parts = line.split()
             if parts[0] == b"MSG":
+                self.last_reply = parts[3].decode() if len(parts) == 5 else ""
                 return parts[1].decode(), self._bytes(int(parts[-1]))
             if parts[0] == b"HMSG":
+                self.last_reply = parts[3].decode() if len(parts) == 6 else ""
                 whole = self._bytes(int(parts[-1]))
                 return parts[1].decode(), whole[int(parts[-2]):]
         return None
