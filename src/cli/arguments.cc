@@ -202,11 +202,7 @@ std::optional<ArgumentError> parse_arguments(const std::vector<std::string>& arg
 
   if (out->ban_action == BanAction::list || out->ban_action == BanAction::remove) {
     bool list = out->ban_action == BanAction::list;
-    if (out->cluster && !list) {
-      return error(
-          "bans are not shared across the cluster yet: lift them on each node, without "
-          "--cluster");
-    }
+
     while (!cursor.done()) {
       std::string arg = cursor.next();
       if (arg == "-a") {
@@ -375,10 +371,6 @@ std::optional<ArgumentError> parse_arguments(const std::vector<std::string>& arg
     return error(
         "--ban bans user masks and networks only: not with -h, --service, --id or a "
         "start time");
-  }
-  if (out->cluster && (ban_add || (kick && out->ban_duration))) {
-    return error(
-        "bans are not shared across the cluster yet: set them on each node, without --cluster");
   }
   if (kick && out->filter.empty()) {
     return error(

@@ -210,6 +210,10 @@ int report_nodes(const anvil::Invocation& inv, const anvil::AdminConnection& anv
 
 int run_cluster(const anvil::Invocation& inv) {
   anvil::AdminConnection anvild(inv.socket, inv.debug);
+  // A ban set or lifted on any node holds on all: no need to ask them.
+  if (inv.command == anvil::Command::ban && inv.ban_action != anvil::BanAction::list) {
+    return run_ban(anvild, inv);
+  }
   anvild.set_cluster(inv.node);
   if (inv.command == anvil::Command::who) {
     // Each node's rows come sorted; together they are sorted again.
@@ -241,14 +245,20 @@ int run_cluster(const anvil::Invocation& inv) {
     return report_nodes(inv, anvild, anvil::kExitOk);
   }
   anvil::Report report;
+  std::vector<anvil::Ban> bans;
   {
     anvil::TextSink out(stdout);
     anvil::KickReporter reporter(inv.formatter, inv.verbose, inv.dry_run, terminal_width(), out,
                                  true);
-    anvild.kick_each(inv.filter, inv.reason, inv.dry_run, inv.force,
-                     [&](const anvil::KickResult& r) { reporter.add(r, anvild.row_node()); });
+    anvild.kick_each(
+        inv.filter, inv.reason, inv.dry_run, inv.force,
+        [&](const anvil::KickResult& r) { reporter.add(r, anvild.row_node()); }, inv.ban_duration,
+        &bans);
     report = reporter.finish();
   }
+  std::string summary;
+  for (const anvil::Ban& ban : bans) summary += anvil::ban_summary(ban);
+  print(summary, stdout);
   print(report.err, stderr);
   std::fflush(stdout);
   return report_nodes(inv, anvild, report.exit_code);

@@ -228,6 +228,38 @@ std::string decode_presence(std::string_view payload, Presence* out) {
   return "";
 }
 
+std::string encode_ban_event(const BanEvent& event) {
+  LineWriter line = header_writer("ban");
+  line.add("instance", event.instance).add("op", event.added ? "put" : "del");
+  line.add("id", static_cast<long long>(event.id));
+  return line.finish() + (event.added ? event.ban : "");
+}
+
+std::string decode_ban_event(std::string_view payload, std::size_t max_bytes, BanEvent* out) {
+  if (payload.size() > max_bytes) return "ban event of " + std::to_string(payload.size()) + " bytes";
+  Header fields;
+  std::string_view rest;
+  if (std::string problem = read_header(payload, &fields, &rest); !problem.empty()) return problem;
+  if (fields.kind != "ban") return "not a ban event";
+  const std::string* instance = fields.find("instance");
+  const std::string* op = fields.find("op");
+  const std::string* id = fields.find("id");
+  long long number = 0;
+  if (!instance || !token(*instance, kMaxInstanceLength)) return "malformed instance";
+  if (!op || (*op != "put" && *op != "del")) return "malformed op";
+  if (!id || !parse_integer(*id, 1, INT64_MAX, &number)) return "malformed id";
+  bool added = *op == "put";
+  if (added != !rest.empty()) return added ? "a put without its ban" : "a del with a ban";
+  if (added && (rest.back() != '\n' || rest.find('\n') + 1 != rest.size())) {
+    return "want one ban line";
+  }
+  out->instance = *instance;
+  out->added = added;
+  out->id = static_cast<std::uint64_t>(number);
+  out->ban = rest;
+  return "";
+}
+
 std::string tag_line(std::string_view line, std::string_view node) {
   std::size_t tab = line.find('\t');
   std::size_t cut = tab == std::string_view::npos ? line.size() - 1 : tab;  // before LF

@@ -81,6 +81,17 @@ struct Presence {
 std::string encode_presence(const Presence& presence);
 std::string decode_presence(std::string_view payload, Presence* out);
 
+// A ban set or lifted by an admin on one node, told to the others at once
+// (the key-value store keeps it for those that come later).
+struct BanEvent {
+  std::string instance;  // the telling anvild's
+  bool added = false;
+  std::uint64_t id = 0;
+  std::string ban;  // added: the ban's state-file line, with its LF
+};
+std::string encode_ban_event(const BanEvent& event);
+std::string decode_ban_event(std::string_view payload, std::size_t max_bytes, BanEvent* out);
+
 // Adds `node=<name>` after the first field of an admin-protocol line (with
 // its LF): how the asking node tags the lines it passes on.
 std::string tag_line(std::string_view line, std::string_view node);

@@ -433,6 +433,9 @@ asio::awaitable<void> AdminChannel::cluster(const std::vector<std::string>& fiel
   LineWriter relayed;
   relayed.add(command);
   SessionFilter filter;
+  std::string reason(kDefaultKickReason);
+  bool dry_run = false, force = false;
+  std::optional<std::int64_t> ban;
   for (std::size_t i = first + 1; i < fields.size(); i++) {
     const std::string& field = fields[i];
     if (field.starts_with("on_behalf=")) {
@@ -443,8 +446,18 @@ asio::awaitable<void> AdminChannel::cluster(const std::vector<std::string>& fiel
     bool kick_option = command == "KICK" && (field.starts_with("reason=") ||
                                              field == "dry_run=1" || field == "dry_run=0" ||
                                              field == "force=1" || field == "force=0");
+    if (command == "KICK" && field.starts_with("reason=")) reason = field.substr(7, kMaxReasonLength);
+    if (command == "KICK" && (field == "dry_run=1" || field == "force=1")) {
+      (field == "force=1" ? force : dry_run) = true;
+    }
     if (command == "KICK" && field.starts_with("ban=")) {
-      co_return error("CLUSTER: a cluster kick cannot ban yet; set the ban with BAN-ADD");
+      // Set here, before any node kicks; the cluster shares it.
+      long long seconds = 0;
+      if (!parse_integer(std::string_view(field).substr(4), 0, kMaxBanSeconds, &seconds)) {
+        co_return error("CLUSTER: invalid ban duration: " + clip(field));
+      }
+      ban = seconds;
+      continue;
     }
     if (!kick_option) {
       if (command == "BAN-LIST") co_return error("CLUSTER: BAN-LIST takes no fields");
@@ -456,6 +469,12 @@ asio::awaitable<void> AdminChannel::cluster(const std::vector<std::string>& fiel
   }
   if (command == "KICK" && filter.empty()) {
     co_return error("CLUSTER: refusing to kick without a filter");
+  }
+  std::vector<Ban> bans;
+  if (ban && !dry_run) {
+    std::string ban_error;
+    bans = add_bans(filter, *ban, reason, force, &ban_error);
+    if (!ban_error.empty()) co_return error("CLUSTER: " + ban_error);
   }
   std::string name = user_name(peer_.uid);
   std::string asker = fmt::format("{}uid {} pid {}{}", name.empty() ? "" : name + " ", peer_.uid,
@@ -487,6 +506,7 @@ asio::awaitable<void> AdminChannel::cluster(const std::vector<std::string>& fiel
       if (part.size() >= kPartBytes) co_await send_part(part);
     }
   }
+  for (const Ban& added : bans) part += ban_line(added);
   send(std::move(part));
   send(LineWriter()
            .add("END")

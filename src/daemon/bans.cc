@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "anvil/connection_id.h"
 #include "common/line_codec.h"
 #include "common/log.h"
 #include "common/time_text.h"
@@ -128,7 +129,8 @@ std::vector<Ban> Bans::add(std::vector<Ban> bans, std::string* error) {
   }
   std::vector<Ban> added;
   for (Ban& ban : bans) {
-    ban.id = 0;
+    ban.id = changed_ ? random_id() : 0;
+    ban.shared = false;
     std::uint64_t id = table_.add(ban, error);
     if (id == 0) break;
     ban.id = id;
@@ -140,7 +142,10 @@ std::vector<Ban> Bans::add(std::vector<Ban> bans, std::string* error) {
     save();
     return {};
   }
-  for (const Ban& ban : added) log_info("{} set by {}", describe_ban(ban), ban.set_by);
+  for (const Ban& ban : added) {
+    log_info("{} set by {}", describe_ban(ban), ban.set_by);
+    if (changed_) changed_(ban, true);
+  }
   arm_expiry();
   return added;
 }
@@ -164,9 +169,69 @@ bool Bans::remove(const std::vector<std::uint64_t>& ids, std::string* error) {
     *error = problem;
     return false;
   }
-  for (const Ban& ban : removed) log_info("{} lifted", describe_ban(ban));
+  for (const Ban& ban : removed) {
+    log_info("{} lifted", describe_ban(ban));
+    if (changed_) changed_(ban, false);
+  }
   arm_expiry();
   return true;
+}
+
+void Bans::share(std::function<void(const Ban&, bool)> changed) { changed_ = std::move(changed); }
+
+std::uint64_t Bans::random_id() const {
+  // 2^30 and up, below 2^53 (exact in JSON numbers); taken ones skipped.
+  for (;;) {
+    std::uint64_t bits = ConnectionId::random().low;
+    std::uint64_t id = (1ULL << 30) + bits % ((1ULL << 53) - (1ULL << 30));
+    if (!table_.find(id)) return id;
+  }
+}
+
+bool Bans::apply_shared(Ban ban) {
+  if (table_.find(ban.id) || ban.expired(unix_seconds()) || table_.size() >= max_) return false;
+  ban.shared = true;
+  std::string error;
+  Ban copy = ban;
+  if (table_.add(std::move(ban), &error) == 0) return false;
+  log_info("{} set by {} (from the cluster)", describe_ban(copy), copy.set_by);
+  if (std::string problem = save(); !problem.empty()) log_error("ban_file: {}", problem);
+  arm_expiry();
+  return true;
+}
+
+bool Bans::drop_shared(std::uint64_t id) {
+  const Ban* ban = table_.find(id);
+  if (!ban || !ban->shared) return false;
+  log_info("{} lifted (by the cluster)", describe_ban(*ban));
+  table_.remove(id);
+  if (std::string problem = save(); !problem.empty()) log_error("ban_file: {}", problem);
+  arm_expiry();
+  return true;
+}
+
+void Bans::mark_shared(std::uint64_t id) {
+  const Ban* found = table_.find(id);
+  if (!found || found->shared) return;
+  Ban ban = *found;
+  ban.shared = true;
+  std::string error;
+  table_.remove(id);
+  table_.add(std::move(ban), &error);
+  if (std::string problem = save(); !problem.empty()) log_error("ban_file: {}", problem);
+}
+
+std::uint64_t Bans::renumber(std::uint64_t id) {
+  const Ban* found = table_.find(id);
+  if (!found) return 0;
+  Ban ban = *found;
+  table_.remove(id);
+  ban.id = random_id();
+  std::string error;
+  std::uint64_t renumbered = table_.add(std::move(ban), &error);
+  log_info("ban {} is ban {} now: the cluster holds another ban under its id", id, renumbered);
+  if (std::string problem = save(); !problem.empty()) log_error("ban_file: {}", problem);
+  return renumbered;
 }
 
 void Bans::arm_expiry() {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <asio.hpp>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,12 +40,29 @@ class Bans {
   // unknown, named in *error.
   bool remove(const std::vector<std::uint64_t>& ids, std::string* error);
 
+  // In a cluster: bans set from now on get random ids (unique across the
+  // nodes, so `ban rm ID` works on any of them), and each ban an admin
+  // sets or lifts here is told to `changed` (added true or false).
+  void share(std::function<void(const Ban&, bool added)> changed);
+  // From the cluster, never told back: a ban as the store has it (its id;
+  // marked shared), and a ban lifted elsewhere. False if nothing changed.
+  bool apply_shared(Ban ban);
+  bool drop_shared(std::uint64_t id);
+  // A ban of this node's is now in the store.
+  void mark_shared(std::uint64_t id);
+  // The store holds another ban under this ban's id: it gets a new one.
+  // Returns it (0 if the ban is gone).
+  std::uint64_t renumber(std::uint64_t id);
+
  private:
   std::string save();  // "" or an error
   void arm_expiry();
 
+  std::uint64_t random_id() const;
+
   std::string path_;
   std::size_t max_;
+  std::function<void(const Ban&, bool)> changed_;
   BanTable table_;
   asio::steady_timer expiry_;
 };

@@ -5,6 +5,7 @@
 
 #include "anvil/connection_id.h"
 #include "common/log.h"
+#include "common/wall_clock.h"
 #include "registry/wire_codec.h"
 
 namespace anvil {
@@ -99,6 +100,7 @@ ClusterNode::ClusterNode(asio::io_context& io, const DaemonConfig& config, Admin
       alive_(std::make_shared<std::atomic<bool>>(true)),
       beat_timer_(io),
       member_timer_(io),
+      ban_timer_(io),
       started_(Clock::now()) {
   inbox_ = "_INBOX.anvil." + instance_;
 }
@@ -111,6 +113,10 @@ ClusterNode::~ClusterNode() {
 
 std::string ClusterNode::subject(const std::string& tail) const {
   return "anvil." + config_.cluster.name + "." + tail;
+}
+
+std::string ClusterNode::bucket(const std::string& what) const {
+  return "anvil-" + config_.cluster.name + "-" + what;
 }
 
 std::string ClusterNode::start() {
@@ -126,6 +132,7 @@ std::string ClusterNode::start() {
       if (!*alive) return;
       beat(false);
       refresh_members();
+      sync_bans();
     });
   });
   if (std::string problem = link_->start(); !problem.empty()) return problem;
@@ -147,9 +154,12 @@ std::string ClusterNode::start() {
       if (*alive) on_presence(presence);
     });
   });
+  link_->subscribe(subject("bans"), post(&ClusterNode::on_ban_event));
+  admin_.bans.share([this](const Ban& ban, bool added) { on_ban_changed(ban, added); });
   log_info("cluster {}: node {} (instance {})", c.name, name_, instance_);
   beat(false);
   refresh_members();
+  sync_bans();
   return "";
 }
 
@@ -158,6 +168,7 @@ void ClusterNode::stop() {
   *alive_ = false;
   beat_timer_.cancel();
   member_timer_.cancel();
+  ban_timer_.cancel();
   beat(true);
   std::string bucket = "anvil-" + config_.cluster.name + "-nodes";
   std::string name = name_;
@@ -269,6 +280,184 @@ bool ClusterNode::live(const std::string& node) const {
 bool ClusterNode::duplicated(const std::string& node) const {
   auto it = peers_.find(node);
   return it != peers_.end() && Clock::now() < it->second.duplicate_until;
+}
+
+// ---- bans -----------------------------------------------------------------
+
+namespace {
+
+constexpr std::chrono::seconds kBanSync{10};
+constexpr std::size_t kMaxBanEvent = 64 * 1024;
+
+}  // namespace
+
+void ClusterNode::store_ban(const Ban& ban) {
+  if (!storing_.insert(ban.id).second) return;  // on its way already
+  Ban shared = ban;
+  shared.shared = true;
+  std::string line = format_ban_line(shared);
+  auto alive = alive_;
+  link_->run([this, alive, bucket = bucket("bans"), replicas = config_.cluster.replicas,
+              id = ban.id, line](natsConnection* nc) {
+    natsStatus status = NATS_CONNECTION_CLOSED;
+    if (natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED) {
+      Bucket store(nc, bucket, replicas, 0);
+      uint64_t revision = 0;
+      std::string key = std::to_string(id);
+      if (store.kv) {
+        status = kvStore_Create(&revision, store.kv, key.c_str(), line.data(),
+                                static_cast<int>(line.size()));
+      }
+      kvEntry* entry = nullptr;
+      if (status == NATS_ERR && kvStore_Get(&entry, store.kv, key.c_str()) == NATS_OK) {
+        // Taken: by this very ban (stored before), or by another.
+        std::string_view value(static_cast<const char*>(kvEntry_Value(entry)),
+                               static_cast<std::size_t>(kvEntry_ValueLen(entry)));
+        if (value == line) status = NATS_OK;
+        kvEntry_Destroy(entry);
+      }
+    }
+    asio::post(io_, [this, alive, id, status] {
+      if (!*alive) return;
+      storing_.erase(id);
+      if (status == NATS_OK) {
+        admin_.bans.mark_shared(id);
+      } else if (status == NATS_ERR) {
+        // The key is taken (Create refuses it) by another ban: this one
+        // gets a new id and goes to the store at the next sync.
+        admin_.bans.renumber(id);
+      }  // otherwise: NATS is away; the next sync stores it
+    });
+  });
+}
+
+void ClusterNode::on_ban_changed(const Ban& ban, bool added) {
+  cluster::BanEvent event{instance_, added, ban.id, ""};
+  if (added) {
+    Ban shared = ban;
+    shared.shared = true;
+    event.ban = format_ban_line(shared);
+    store_ban(ban);
+  } else if (ban.shared) {
+    pending_lifts_.insert(ban.id);
+    auto alive = alive_;
+    link_->run([this, alive, bucket = bucket("bans"), replicas = config_.cluster.replicas,
+                id = ban.id](natsConnection* nc) {
+      if (natsConnection_Status(nc) != NATS_CONN_STATUS_CONNECTED) return;
+      Bucket store(nc, bucket, replicas, 0);
+      if (!store.kv || kvStore_Delete(store.kv, std::to_string(id).c_str()) != NATS_OK) return;
+      asio::post(io_, [this, alive, id] {
+        if (*alive) pending_lifts_.erase(id);
+      });
+    });
+  } else {
+    return;  // never stored: nobody else has it
+  }
+  link_->publish(subject("bans"), cluster::encode_ban_event(event));
+}
+
+void ClusterNode::on_ban_event(NatsMessage message) {
+  cluster::BanEvent event;
+  if (std::string problem = cluster::decode_ban_event(message.data, kMaxBanEvent, &event);
+      !problem.empty()) {
+    log_warning("cluster: ignored a ban event: {}", problem);
+    return;
+  }
+  if (event.instance == instance_) return;  // our own
+  if (!event.added) {
+    admin_.bans.drop_shared(event.id);
+    return;
+  }
+  std::string problem;
+  auto ban = parse_ban_line(std::string_view(event.ban).substr(0, event.ban.size() - 1), &problem);
+  if (!ban || ban->id != event.id) {
+    log_warning("cluster: ignored a ban event: {}", ban ? "ids differ" : problem);
+    return;
+  }
+  if (!pending_lifts_.contains(ban->id)) admin_.bans.apply_shared(std::move(*ban));
+}
+
+void ClusterNode::sync_bans() {
+  ban_timer_.cancel();
+  auto alive = alive_;
+  link_->run([this, alive, bucket = bucket("bans"),
+              replicas = config_.cluster.replicas](natsConnection* nc) {
+    std::optional<std::map<std::uint64_t, std::string>> stored;
+    if (natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED) {
+      Bucket store(nc, bucket, replicas, 0);
+      kvWatchOptions options;
+      kvWatchOptions_Init(&options);
+      options.IgnoreDeletes = true;
+      kvWatcher* watcher = nullptr;
+      if (store.kv && kvStore_WatchAll(&watcher, store.kv, &options) == NATS_OK) {
+        // The store's current values, then an empty entry: read whole.
+        std::map<std::uint64_t, std::string> entries;
+        for (;;) {
+          kvEntry* entry = nullptr;
+          if (kvWatcher_Next(&entry, watcher, kStoreWaitMs) != NATS_OK) break;
+          if (!entry) {
+            stored = std::move(entries);
+            break;
+          }
+          long long id = 0;
+          if (parse_integer(kvEntry_Key(entry), 1, INT64_MAX, &id)) {
+            entries[static_cast<std::uint64_t>(id)].assign(
+                static_cast<const char*>(kvEntry_Value(entry)),
+                static_cast<std::size_t>(kvEntry_ValueLen(entry)));
+          }
+          kvEntry_Destroy(entry);
+        }
+        kvWatcher_Destroy(watcher);
+      }
+    }
+    asio::post(io_, [this, alive, stored = std::move(stored)] {
+      if (!*alive) return;
+      if (stored) {
+        bans_failing_ = false;
+        reconcile_bans(*stored);
+      } else if (!bans_failing_ && link_->connected()) {
+        bans_failing_ = true;
+        log_warning("cluster: the ban store cannot be read yet; retrying");
+      }
+      ban_timer_.expires_after(stored ? kBanSync : std::chrono::seconds(1));
+      ban_timer_.async_wait([this](const asio::error_code& ec) {
+        if (!ec && *alive_) sync_bans();
+      });
+    });
+  });
+}
+
+void ClusterNode::reconcile_bans(const std::map<std::uint64_t, std::string>& stored) {
+  std::int64_t now = unix_seconds();
+  std::vector<std::uint64_t> to_delete;
+  for (const auto& [id, line] : stored) {
+    std::string problem;
+    auto ban = parse_ban_line(std::string_view(line).substr(0, line.find('\n')), &problem);
+    if (!ban || ban->id != id) continue;  // not a ban this anvild can read
+    if (ban->expired(now) || pending_lifts_.contains(id)) {
+      to_delete.push_back(id);
+    } else if (!admin_.bans.table().find(id)) {
+      admin_.bans.apply_shared(std::move(*ban));
+    }
+  }
+  std::vector<std::uint64_t> lifted, unstored;
+  for (const Ban* ban : admin_.bans.table().all()) {
+    if (stored.contains(ban->id)) continue;
+    (ban->shared ? lifted : unstored).push_back(ban->id);
+  }
+  for (std::uint64_t id : lifted) admin_.bans.drop_shared(id);  // lifted elsewhere
+  for (std::uint64_t id : unstored) {  // set here while NATS was away, or before joining
+    if (const Ban* ban = admin_.bans.table().find(id)) store_ban(*ban);
+  }
+  std::erase_if(pending_lifts_, [&](std::uint64_t id) { return !stored.contains(id); });
+  if (to_delete.empty()) return;
+  link_->run([bucket = bucket("bans"), replicas = config_.cluster.replicas,
+              to_delete](natsConnection* nc) {
+    if (natsConnection_Status(nc) != NATS_CONN_STATUS_CONNECTED) return;
+    Bucket store(nc, bucket, replicas, 0);
+    if (!store.kv) return;
+    for (std::uint64_t id : to_delete) kvStore_Delete(store.kv, std::to_string(id).c_str());
+  });
 }
 
 // ---- answering ------------------------------------------------------------

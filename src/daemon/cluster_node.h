@@ -58,6 +58,7 @@ class ClusterNode {
   struct Pending;
 
   std::string subject(const std::string& tail) const;
+  std::string bucket(const std::string& what) const;
   void on_presence(const cluster::Presence& presence);
   void beat(bool leaving);
   // Joins the node bucket, writes this node's record, reads the others'.
@@ -65,6 +66,14 @@ class ClusterNode {
   void on_request(cluster::NatsMessage message);
   asio::awaitable<void> serve(cluster::Request request, std::string reply_to);
   void on_reply(cluster::NatsMessage message);
+  // Bans (docs/cluster.md): an admin's change here goes to the store and
+  // to every node at once; every kBanSync (and on connecting) each node
+  // reads the whole store and makes its table agree.
+  void on_ban_changed(const Ban& ban, bool added);
+  void on_ban_event(cluster::NatsMessage message);
+  void sync_bans();
+  void reconcile_bans(const std::map<std::uint64_t, std::string>& stored);
+  void store_ban(const Ban& ban);
   bool live(const std::string& node) const;
   bool duplicated(const std::string& node) const;
 
@@ -86,6 +95,12 @@ class ClusterNode {
   std::size_t serving_ = 0;  // requests being answered
   asio::steady_timer beat_timer_;
   asio::steady_timer member_timer_;
+  asio::steady_timer ban_timer_;
+  bool bans_failing_ = false;
+  // Lifted here, not yet deleted from the store: a store read must not
+  // bring them back.
+  std::set<std::uint64_t> pending_lifts_;
+  std::set<std::uint64_t> storing_;  // bans on their way to the store
   std::chrono::steady_clock::time_point started_;
   std::set<std::string> warned_duplicates_;
 };

@@ -193,6 +193,7 @@ std::string format_ban_line(const Ban& ban) {
   line.add("expires", ban.expires);
   line.add("reason", ban.reason);
   line.add("by", ban.set_by);
+  if (ban.shared) line.add("shared=1");
   return line.finish();
 }
 
@@ -241,6 +242,8 @@ std::optional<Ban> parse_ban_line(std::string_view text, std::string* error) {
       ban.reason = value;
     } else if (key == "by") {
       ban.set_by = value;
+    } else if (key == "shared") {
+      ban.shared = value == "1";
     }  // other keys: written by a newer anvild; ignored
   }
   if (ban.id == 0) {

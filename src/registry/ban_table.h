@@ -34,6 +34,9 @@ struct Ban {
   std::int64_t expires = 0;  // unix seconds; 0: never
   std::string reason;
   std::string set_by;  // who set it, e.g. "root (uid 0)"
+  // In the cluster's ban store (docs/cluster.md): lifted on this node when
+  // the store no longer has it.
+  bool shared = false;
 
   bool expired(std::int64_t now) const { return expires != 0 && expires <= now; }
   // Whether it matches everyone of its kind ("*", 0.0.0.0/0, ::/0): such a
