@@ -4,8 +4,10 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <tuple>
 
 #include "cli/arguments.h"
+#include "cluster/cluster_wire.h"
 #include "common/log.h"
 #include "common/numbers.h"
 #include "common/time_text.h"
@@ -189,6 +191,17 @@ std::string words_from_json(const json& filter, bool allow_dest, std::vector<std
 
 // doveadm's HTTP API sends booleans as JSON booleans; some clients send
 // strings.
+// Each node's part in a cluster answer.
+json nodes_json(const AdminConnection& connection) {
+  json nodes = json::array();
+  for (const AdminConnection::NodeStatus& status : connection.node_statuses()) {
+    json node = {{"node", status.node}, {"status", status.status}, {"ms", status.ms}};
+    if (!status.error.empty()) node["error"] = status.error;
+    nodes.push_back(std::move(node));
+  }
+  return nodes;
+}
+
 bool truthy(const json& value) {
   if (value.is_boolean()) return value.get<bool>();
   if (value.is_string()) return value == "true" || value == "1" || value == "yes";
@@ -306,6 +319,8 @@ ApiResponse Api::sessions(const ApiRequest& request) {
   std::size_t question = target.find('?');
   auto query = parse_query(question == std::string_view::npos ? "" : target.substr(question + 1));
   std::vector<std::string> words, destinations;
+  bool ask_cluster = false;  // ?cluster=1: every node of anvild's cluster; ?node=NAME: that one
+  std::string node;
   long long limit = static_cast<long long>(std::min<std::size_t>(1000, config_.max_page_size));
   long long offset = 0;
   for (const auto& [key, value] : query) {
@@ -326,6 +341,15 @@ ApiResponse Api::sessions(const ApiRequest& request) {
       words.insert(words.end(), {"--older-than", value});
     } else if (key == "dest") {
       destinations.push_back(value);
+    } else if (key == "cluster") {
+      if (value != "1" && value != "0" && value != "true" && value != "false") {
+        problem = "cluster must be 1 or 0";
+      }
+      ask_cluster = ask_cluster || value == "1" || value == "true";
+    } else if (key == "node") {
+      if (!cluster::valid_node_name(value)) problem = "invalid node name: " + value;
+      node = value;
+      ask_cluster = true;
     } else if (key == "limit") {
       if (!parse_integer(value, 1, static_cast<long long>(config_.max_page_size), &limit)) {
         problem = "limit must be 1 to " + std::to_string(config_.max_page_size);
@@ -349,14 +373,39 @@ ApiResponse Api::sessions(const ApiRequest& request) {
   auto connection = connect_();
   json rows = json::array();
   long long total = 0;
+  if (!ask_cluster) {
+    connection->who_each(invocation.filter, [&](const Session& session) {
+      if (total >= offset && total < offset + limit) rows.push_back(session_json(session));
+      total++;
+    });
+    return json_response(200, {{"total", total},
+                               {"offset", offset},
+                               {"limit", limit},
+                               {"now", unix_seconds()},
+                               {"sessions", std::move(rows)}});
+  }
+  // Each node's rows come sorted; merged, they are sorted again, then paged.
+  connection->set_cluster(node);
+  std::vector<std::pair<Session, std::string>> all;
   connection->who_each(invocation.filter, [&](const Session& session) {
-    if (total >= offset && total < offset + limit) rows.push_back(session_json(session));
-    total++;
+    all.emplace_back(session, connection->row_node());
   });
+  std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.first.user, a.first.service, a.second, a.first.pid, a.first.start_time) <
+           std::tie(b.first.user, b.first.service, b.second, b.first.pid, b.first.start_time);
+  });
+  total = static_cast<long long>(all.size());
+  for (long long i = offset; i < total && i < offset + limit; i++) {
+    json row = session_json(all[static_cast<std::size_t>(i)].first);
+    row["node"] = all[static_cast<std::size_t>(i)].second;
+    rows.push_back(std::move(row));
+  }
   return json_response(200, {{"total", total},
                              {"offset", offset},
                              {"limit", limit},
                              {"now", unix_seconds()},
+                             {"complete", connection->cluster_complete()},
+                             {"nodes", nodes_json(*connection)},
                              {"sessions", std::move(rows)}});
 }
 
@@ -365,7 +414,8 @@ ApiResponse Api::kick(const ApiRequest& request, const Principal& principal) {
   if (body.is_discarded() || !body.is_object()) {
     return error_response(400, "the body must be a JSON object");
   }
-  static const std::set<std::string> known = {"filter", "q", "reason", "dry_run", "force", "ban"};
+  static const std::set<std::string> known = {"filter", "q",   "reason", "dry_run",
+                                              "force",  "ban", "cluster", "node"};
   for (const auto& item : body.items()) {
     if (!known.contains(item.key())) return error_response(400, "unknown field: " + item.key());
   }
@@ -405,7 +455,18 @@ ApiResponse Api::kick(const ApiRequest& request, const Principal& principal) {
     }
     ban = it->get<long long>();
   }
+  bool ask_cluster = false;
+  if (!flag("cluster", &ask_cluster)) return error_response(400, "cluster must be true or false");
+  std::string node;
+  if (auto it = body.find("node"); it != body.end() && !it->is_null()) {
+    if (!it->is_string() || !cluster::valid_node_name(it->get<std::string>())) {
+      return error_response(400, "node must be a node name");
+    }
+    node = it->get<std::string>();
+    ask_cluster = true;
+  }
   auto connection = connect_for(principal, request);
+  if (ask_cluster) connection->set_cluster(node);
   json results = json::array();
   long long kicked = 0;
   std::vector<Ban> bans;
@@ -415,6 +476,7 @@ ApiResponse Api::kick(const ApiRequest& request, const Principal& principal) {
         json row = {{"status", kick_status_name(result.status)},
                     {"session", session_json(result.session)}};
         if (!result.why.empty()) row["why"] = result.why;
+        if (ask_cluster) row["node"] = connection->row_node();
         results.push_back(std::move(row));
         kicked += result.status == KickStatus::kicked;
       },
@@ -425,11 +487,16 @@ ApiResponse Api::kick(const ApiRequest& request, const Principal& principal) {
     log_info("kick by key {} from {}: {} matched, {} kicked", principal.name, request.client,
              results.size(), kicked);
   }
-  return json_response(200, {{"dry_run", dry_run},
-                             {"matched", results.size()},
-                             {"kicked", kicked},
-                             {"results", std::move(results)},
-                             {"bans", std::move(bans_json)}});
+  json answer = {{"dry_run", dry_run},
+                 {"matched", results.size()},
+                 {"kicked", kicked},
+                 {"results", std::move(results)},
+                 {"bans", std::move(bans_json)}};
+  if (ask_cluster) {
+    answer["complete"] = connection->cluster_complete();
+    answer["nodes"] = nodes_json(*connection);
+  }
+  return json_response(200, answer);
 }
 
 ApiResponse Api::bans(const ApiRequest& request, const Principal& principal,

@@ -10,7 +10,7 @@ import time
 import unittest
 
 from cluster_harness import ClusterStack
-from harness import wait_until
+from harness import BIN, wait_until
 
 
 class ClusterWhoKick(ClusterStack):
@@ -194,6 +194,68 @@ class ClusterWhoKick(ClusterStack):
             data += reader.recv(4096)
         reader.close()
         self.assertIn(b"END\tnodes=1", data)  # root has the kick role
+
+
+class ClusterOverHttp(ClusterStack):
+    """The same through anvil-httpd on one node: /api/v1/sessions?cluster=1
+    (or node=NAME) and /api/v1/kick with "cluster": true, each with every
+    node's status."""
+
+    def start_httpd(self):
+        import subprocess
+        keys = os.path.join(self.dir, "http-keys")
+        made = subprocess.run([os.path.join(BIN, "anvil-httpd"), "-o", f"keys_file={keys}",
+                               "--new-key", "ops", "kick"],
+                              capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        self.assertEqual(made.returncode, 0, made.stderr)
+        log = open(os.path.join(self.dir, "httpd.log"), "ab")
+        proc = self.spawn([os.path.join(BIN, "anvil-httpd"), "-o", "listen=127.0.0.1:0",
+                           "-o", f"keys_file={keys}",
+                           "-o", f"admin_socket={self.nodes['alpha'].admin_socket}"],
+                          stdout=subprocess.PIPE, stderr=log, text=True)
+        log.close()
+        line = proc.stdout.readline().split()
+        return f"{line[1]}://{line[2]}", made.stdout.strip()
+
+    def call(self, url, key, path, body=None):
+        import urllib.request
+        request = urllib.request.Request(
+            url + path, data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
+
+    def test_sessions_and_kick_over_http(self):
+        clients = {("ann", "alpha"): self.connect("alpha", "ann", "127.0.0.2"),
+                   ("ann", "gamma"): self.connect("gamma", "ann", "127.0.0.3"),
+                   ("ben", "beta"): self.connect("beta", "ben", "127.0.0.2")}
+        url, key = self.start_httpd()
+        self.assertTrue(wait_until(
+            lambda: self.call(url, key, "/api/v1/sessions?cluster=1")[1].get("total") == 3))
+        status, body = self.call(url, key, "/api/v1/sessions?cluster=1")
+        self.assertEqual(status, 200)
+        self.assertTrue(body["complete"])
+        self.assertEqual(sorted(n["node"] for n in body["nodes"] if n["status"] == "answered"),
+                         ["alpha", "beta", "gamma"])
+        self.assertEqual(sorted((r["user"], r["node"]) for r in body["sessions"]),
+                         [("ann", "alpha"), ("ann", "gamma"), ("ben", "beta")])
+        status, body = self.call(url, key, "/api/v1/sessions?node=gamma")
+        self.assertEqual([(r["user"], r["node"]) for r in body["sessions"]], [("ann", "gamma")])
+        status, body = self.call(url, key, "/api/v1/sessions?node=no.such")
+        self.assertEqual(status, 400)
+        status, body = self.call(url, key, "/api/v1/kick",
+                                 {"q": "ann", "cluster": True, "reason": "over http"})
+        self.assertEqual(status, 200, body)
+        self.assertTrue(body["complete"])
+        self.assertEqual(sorted((r["session"]["user"], r["node"], r["status"])
+                                for r in body["results"]),
+                         [("ann", "alpha", "kicked"), ("ann", "gamma", "kicked")])
+        self.assertEqual(clients[("ann", "alpha")].read_bye(), "BYE over http")
+        self.assertEqual(clients[("ann", "gamma")].read_bye(), "BYE over http")
+        self.assertTrue(clients[("ben", "beta")].alive())
 
 
 class ClusterWithoutNats(unittest.TestCase):
