@@ -92,6 +92,11 @@ class Client {
     // Not empty when a ban matches the address, the user, or the user from
     // the address: the ban's reason, to show the client before refusing it.
     std::string banned{};
+    // In a cluster with cluster_max_user_connections (docs/cluster.md):
+    // the user's sessions over every node, and, when a login would pass the
+    // limit, why (the service should refuse it).
+    std::size_t cluster_user_sessions = 0;
+    std::string over_limit{};
   };
   // nullopt: anvild is not connected, or did not answer in time.
   using CountsHandler = std::function<void(std::optional<Counts>)>;

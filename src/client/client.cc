@@ -152,6 +152,8 @@ class Client::Impl {
     counts.user_sessions = number("user_sessions");
     counts.penalty = static_cast<unsigned>(number("penalty"));
     counts.banned = field_value(fields, 2, "banned");
+    counts.cluster_user_sessions = number("cluster_user_sessions");
+    counts.over_limit = field_value(fields, 2, "over_limit");
     CountsHandler handler = std::move(it->second.handler);
     queries_.erase(it);
     if (handler) handler(counts);

@@ -100,7 +100,8 @@ std::string default_node_name() {
 }
 
 bool relayable_command(std::string_view command) {
-  return command == "WHO" || command == "KICK" || command == "BAN-LIST";
+  return command == "WHO" || command == "KICK" || command == "BAN-LIST" ||
+         command == "USER-COUNT";
 }
 
 std::string encode_request(const Request& request) {

@@ -25,8 +25,10 @@ bool valid_node_name(std::string_view name);
 // replaced by '-'; "anvil" if there is none.
 std::string default_node_name();
 
-// The admin commands a node runs for another. Bans need none: they are
-// shared through the key-value store.
+// The commands a node runs for another: the admin commands WHO, KICK and
+// BAN-LIST, and USER-COUNT (a user's sessions, for
+// cluster_max_user_connections). Bans need none: they are shared through
+// the key-value store.
 bool relayable_command(std::string_view command);
 
 struct Request {

@@ -421,7 +421,8 @@ asio::awaitable<void> AdminChannel::cluster(const std::vector<std::string>& fiel
     node = fields[first++].substr(5);
     if (!cluster::valid_node_name(node)) co_return error("CLUSTER: invalid node name: " + clip(node));
   }
-  if (first >= fields.size() || !cluster::relayable_command(fields[first])) {
+  if (first >= fields.size() ||
+      (fields[first] != "WHO" && fields[first] != "KICK" && fields[first] != "BAN-LIST")) {
     co_return error("CLUSTER: want WHO, KICK or BAN-LIST after it");
   }
   const std::string& command = fields[first];

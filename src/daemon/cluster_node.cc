@@ -477,6 +477,20 @@ void ClusterNode::on_request(NatsMessage message) {
     link_->publish(message.reply, reply.finish());
     return;
   }
+  if (request.command.starts_with("USER-COUNT\t")) {
+    // Answered at once, without an admin channel: a login waits for it.
+    std::vector<std::string> fields = split_fields(request.command);
+    std::string user(field_value(fields, 1, "user"));
+    cluster::ReplyChunker reply(request.id, name_, instance_, 4096);
+    reply.add(LineWriter()
+                  .add("COUNT")
+                  .add("user_sessions", static_cast<long long>(
+                                            user.empty() ? 0 : admin_.sessions.user_size(user)))
+                  .finish());
+    reply.add(LineWriter().add("END").finish());
+    link_->publish(message.reply, reply.finish());
+    return;
+  }
   serving_++;
   asio::co_spawn(io_, serve(std::move(request), std::move(message.reply)), asio::detached);
 }
@@ -532,8 +546,35 @@ asio::awaitable<void> ClusterNode::serve(cluster::Request request, std::string r
 
 // ---- asking ---------------------------------------------------------------
 
+asio::awaitable<std::size_t> ClusterNode::count_elsewhere(std::string user) {
+  std::string command = LineWriter().add("USER-COUNT").add("user", user).finish();
+  command.pop_back();  // its LF
+  ClusterAnswer answer =
+      co_await ask("", std::move(command), "count", config_.cluster.count_timeout, true);
+  std::size_t total = 0;
+  for (const NodeAnswer& node : answer.nodes) {
+    std::vector<std::string> fields = split_fields(node.lines.substr(0, node.lines.find('\n')));
+    long long count = 0;
+    if (node.status == "answered" && fields.size() >= 3 && fields[0] == "COUNT" &&
+        parse_integer(field_value(fields, 1, "user_sessions"), 0, INT64_MAX, &count)) {
+      total += static_cast<std::size_t>(count);
+      continue;
+    }
+    // A login is not held up by a node that does not answer: it counts
+    // as none (docs/cluster.md).
+    std::size_t held_back = 0;
+    if (count_warnings_.allow(&held_back)) {
+      log_warning("cluster: node {} gave no count for a login ({}); counted as 0", node.node,
+                  node.status);
+    }
+  }
+  co_return total;
+}
+
 asio::awaitable<ClusterAnswer> ClusterNode::ask(std::string node, std::string command,
-                                                std::string on_behalf) {
+                                                std::string on_behalf,
+                                                std::chrono::milliseconds timeout,
+                                                bool others_only) {
   ClusterAnswer answer;
   if (!link_->connected()) {
     answer.error = "not connected to NATS; the cluster cannot be asked (local commands work)";
@@ -546,6 +587,7 @@ asio::awaitable<ClusterAnswer> ClusterNode::ask(std::string node, std::string co
     names = members_;
     names.insert(name_);
     for (const auto& [name, peer] : peers_) names.insert(name);
+    if (others_only) names.erase(name_);
   }
   auto pending = std::make_shared<Pending>(io_);
   std::string id = std::to_string(next_request_++);
@@ -567,7 +609,9 @@ asio::awaitable<ClusterAnswer> ClusterNode::ask(std::string node, std::string co
   }
   if (pending->open > 0) {
     pending_[id] = pending;
-    pending->timer.expires_after(config_.cluster.request_timeout(config_.kick_timeout));
+    pending->timer.expires_after(timeout.count() > 0
+                                     ? timeout
+                                     : config_.cluster.request_timeout(config_.kick_timeout));
     asio::error_code ec;
     co_await pending->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     pending_.erase(id);
@@ -636,7 +680,8 @@ void ClusterNode::on_reply(NatsMessage message) {
     if (command == "END") {
       pending.ended[i] = true;
       answer.lines += cluster::tag_line("DONE" + std::string(line.substr(3)), answer.node);
-    } else if (command == "SESSION" || command == "RESULT" || command == "BAN") {
+    } else if (command == "SESSION" || command == "RESULT" || command == "BAN" ||
+               command == "COUNT") {
       answer.lines += cluster::tag_line(line, answer.node);
     } else {
       return pending.finish(i, "error", "unexpected line: " + clip(command, 40));

@@ -26,6 +26,7 @@
 #include "cluster/cluster_wire.h"
 #include "cluster/nats_link.h"
 #include "daemon/admin_channel.h"
+#include "common/log.h"
 #include "daemon/cluster_answer.h"
 
 namespace anvil {
@@ -42,7 +43,13 @@ class ClusterNode {
   // Says goodbye (presence "leaving", the node's record deleted), then
   // leaves NATS.
   void stop();
-  asio::awaitable<ClusterAnswer> ask(std::string node, std::string command, std::string on_behalf);
+  // timeout: 0 for cluster_timeout_ms; others_only: every node but this.
+  asio::awaitable<ClusterAnswer> ask(std::string node, std::string command, std::string on_behalf,
+                                     std::chrono::milliseconds timeout = {},
+                                     bool others_only = false);
+  // A user's sessions on the other nodes that answer within
+  // cluster_count_timeout_ms (cluster_max_user_connections).
+  asio::awaitable<std::size_t> count_elsewhere(std::string user);
   const std::string& name() const { return name_; }
 
  private:
@@ -103,6 +110,7 @@ class ClusterNode {
   std::set<std::uint64_t> storing_;  // bans on their way to the store
   std::chrono::steady_clock::time_point started_;
   std::set<std::string> warned_duplicates_;
+  Throttle count_warnings_{1, std::chrono::seconds(10)};
 };
 
 }  // namespace anvil

@@ -175,6 +175,10 @@ std::string DaemonConfig::set_cluster(const std::string& key, const std::string&
     std::size_t replicas = 0;
     if (!parse_size(value, 1, 5, &replicas)) return bad();
     cluster.replicas = static_cast<int>(replicas);
+  } else if (key == "cluster_max_user_connections") {
+    if (!parse_size(value, 0, 100'000'000, &cluster.max_user_connections)) return bad();
+  } else if (key == "cluster_count_timeout_ms") {
+    return milliseconds(&cluster.count_timeout, 10);
   } else if (key == "cluster_max_reply_bytes") {
     if (!parse_size(value, 1 << 20, 1LL << 34, &cluster.max_reply_bytes)) return bad();
   } else {

@@ -69,6 +69,10 @@ struct DaemonConfig {
     std::chrono::seconds forget_after{86400};  // a silent node's record, in the store
     int replicas = 1;                          // of the key-value buckets
     std::size_t max_reply_bytes = 256u << 20;  // all nodes' answers to one request
+    // A user's sessions over every node (0: no limit), and how long a login
+    // waits for the other nodes' counts.
+    std::size_t max_user_connections = 0;
+    std::chrono::milliseconds count_timeout{500};
     bool enabled() const { return !nats_urls.empty(); }
     std::chrono::milliseconds request_timeout(std::chrono::milliseconds kick) const {
       return timeout.count() > 0 ? timeout : kick + std::chrono::milliseconds(2000);

@@ -97,6 +97,11 @@ int run_daemon(const DaemonConfig& config) {
                                        std::string on_behalf) {
       return cluster->ask(std::move(node), std::move(command), std::move(on_behalf));
     };
+    if (config.cluster.max_user_connections > 0) {
+      service_context.count_elsewhere = [&cluster](std::string user) {
+        return cluster->count_elsewhere(std::move(user));
+      };
+    }
   }
   Listeners listeners(io, core.config(), core.services(), service_context, admin_context,
                       [&core] { return core.new_owner(); });

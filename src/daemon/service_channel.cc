@@ -265,7 +265,30 @@ void ServiceChannel::handle_count(const std::vector<std::string_view>& fields) {
     answer.add("banned", ban->reason.empty() ? std::string_view("banned") : ban->reason)
         .add("ban", static_cast<long long>(ban->id));
   }
+  if (context_.count_elsewhere && !user.empty()) {
+    std::string text = answer.finish();
+    text.pop_back();  // the LF: fields follow
+    asio::co_spawn(socket_.get_executor(),
+                   answer_with_cluster(std::move(text), std::string(user), user_sessions),
+                   asio::detached);
+    return;
+  }
   send(answer.finish());
+}
+
+asio::awaitable<void> ServiceChannel::answer_with_cluster(std::string answer, std::string user,
+                                                          std::size_t local) {
+  auto self = shared_from_this();
+  std::size_t total = local + co_await context_.count_elsewhere(user);
+  std::size_t limit = context_.config.cluster.max_user_connections;
+  LineWriter more;
+  more.add("cluster_user_sessions", static_cast<long long>(total));
+  if (total >= limit) {
+    more.add("over_limit", fmt::format("{} sessions of this user in the cluster; "
+                                       "cluster_max_user_connections is {}",
+                                       total, limit));
+  }
+  send(answer + "\t" + more.finish());
 }
 
 void ServiceChannel::handle_login(const std::vector<std::string_view>& fields) {

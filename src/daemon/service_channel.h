@@ -33,6 +33,9 @@ struct ServiceContext {
   std::function<void()> sync;
   // The channel has ended; its sessions are gone.
   std::function<void(OwnerId)> closed;
+  // In a cluster with cluster_max_user_connections: a user's sessions on
+  // the other nodes (those that answer within cluster_count_timeout_ms).
+  std::function<asio::awaitable<std::size_t>(std::string user)> count_elsewhere = {};
 };
 
 class ServiceChannel : public LineChannel {
@@ -64,6 +67,9 @@ class ServiceChannel : public LineChannel {
   void handle_disconnect(const std::vector<std::string_view>& fields);
   void handle_kicked(const std::vector<std::string_view>& fields);
   void handle_count(const std::vector<std::string_view>& fields);
+  // COUNTS with the cluster's count of the user, once the nodes answered.
+  asio::awaitable<void> answer_with_cluster(std::string answer, std::string user,
+                                            std::size_t local);
   void handle_login(const std::vector<std::string_view>& fields);
   void error(std::string_view command, std::string_view id, const std::string& message);
   void fatal(const std::string& message);

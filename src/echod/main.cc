@@ -4,7 +4,8 @@
 // Protocol: the server greets with "OK ready". "LOGIN <user> [key=value...]"
 // registers the connection's user with anvild and answers "OK" (keys:
 // user_* alternative names, dest_ip, dest_port), or "NO banned: <reason>"
-// and closes when a ban in anvild matches the user or the address; "QUIT"
+// and closes when a ban in anvild matches the user or the address ("NO
+// limit: <why>" past the cluster's cluster_max_user_connections); "QUIT"
 // answers "OK bye" and closes; any other line is echoed back. When anvild
 // kicks a connection, it gets "BYE <reason>" and is closed; the others stay.
 #include <arpa/inet.h>
@@ -141,7 +142,7 @@ class EchoServer {
       for (auto& [fd, conn] : connections_) {
         if (conn->id != id) continue;
         conn->id = {};
-        refuse_banned(*conn, reason);
+        refuse(*conn, "banned: " + reason);
         break;
       }
     });
@@ -258,7 +259,8 @@ class EchoServer {
                           [this, fd, serial, info](std::optional<anvil::Client::Counts> counts) {
                             auto it = connections_.find(fd);
                             if (it == connections_.end() || it->second->serial != serial) return;
-                            finish_login(*it->second, info, counts ? counts->banned : "");
+                            finish_login(*it->second, info, counts ? counts->banned : "",
+                                         counts ? counts->over_limit : "");
                           });
     } else if (line == "QUIT") {
       conn.output += "OK bye\n";
@@ -268,10 +270,15 @@ class EchoServer {
     }
   }
 
-  void finish_login(Connection& conn, const anvil::SessionInfo& info, const std::string& banned) {
+  void finish_login(Connection& conn, const anvil::SessionInfo& info, const std::string& banned,
+                    const std::string& over_limit) {
     conn.login_pending = false;
     if (!banned.empty()) {
-      refuse_banned(conn, banned);
+      refuse(conn, "banned: " + banned);
+      return;
+    }
+    if (!over_limit.empty()) {
+      refuse(conn, "limit: " + over_limit);
       return;
     }
     conn.info = info;
@@ -289,12 +296,13 @@ class EchoServer {
     }
   }
 
-  void refuse_banned(Connection& conn, const std::string& reason) {
+  // "NO banned: <reason>" or "NO limit: <why>", and the connection ends.
+  void refuse(Connection& conn, const std::string& why) {
     if (!conn.id.is_zero()) {
       anvil_.unregister_session(conn.id);
       conn.id = {};
     }
-    conn.output += "NO banned: " + anvil::single_line(reason) + "\n";
+    conn.output += "NO " + anvil::single_line(why) + "\n";
     conn.closing = true;
     conn.held.clear();
   }

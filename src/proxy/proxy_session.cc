@@ -260,6 +260,13 @@ asio::awaitable<std::string> ProxySession::login_refusal(const std::string& user
     co_await penalty_wait_.async_wait(with(ec));
     if (ending_ != Ending::none) co_return "";
   }
+  if (!counted->over_limit.empty()) {
+    log_info("{}: login of user={} from {} refused: {}", protocol_name(protocol_), user, peer_,
+             counted->over_limit);
+    co_return protocol_ == MailProtocol::imap
+        ? "NO [LIMIT] Maximum number of connections for this user exceeded."
+        : "-ERR [IN-USE] Maximum number of connections for this user exceeded.";
+  }
   if (config.max_connections_per_user > 0 &&
       counted->user_sessions >= config.max_connections_per_user) {
     log_info("{}: login of user={} from {} refused: max_connections_per_user={} reached",
