@@ -707,8 +707,9 @@ def start_proxy(stack, settings):
     """Runs anvil-proxy with `settings` (a dict) in a config file; every
     listen address not given is off. Returns the process, with .ports
     mapping "imap", "imaps", "pop3", "pop3s" to the bound ports."""
-    values = {"imap_listen": "", "imaps_listen": "", "pop3_listen": "", "pop3s_listen": "",
-              "anvil_socket": stack.service_socket}
+    values = {"imap_listen": "", "imaps_listen": "", "pop3_listen": "", "pop3s_listen": ""}
+    if "anvil_socket" not in settings:
+        values["anvil_socket"] = stack.service_socket
     values.update(settings)
     index = len(stack.processes)
     conf = os.path.join(stack.dir, f"proxy-{index}.conf")

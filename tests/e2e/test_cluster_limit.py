@@ -69,5 +69,50 @@ class ClusterLimit(ClusterStack):
         self.assertTrue(wait_until(lambda: self.login("beta", "jane")[0].startswith("NO limit")))
 
 
+class ClusterLimitAtTheProxy(ClusterStack):
+    """anvil-proxy in front of Dovecot on two nodes, each registering with
+    its node's anvild: the limit holds over both, with the proxy's own
+    refusals (IMAP NO [LIMIT], POP3 -ERR [IN-USE])."""
+
+    node_names = ("alpha", "beta")
+    node_options = ClusterStack.node_options + ("-o", "cluster_max_user_connections=1")
+
+    def test_a_second_login_on_another_node_is_refused(self):
+        import imaplib
+        import poplib
+        from harness import DovecotServer, SourcedIMAP4, mail_client, start_proxy
+        dovecot = DovecotServer(self)
+        proxies = {}
+        for name in self.node_names:
+            proxies[name] = start_proxy(self, {
+                "imap_listen": "127.0.0.1:0", "pop3_listen": "127.0.0.1:0",
+                "backend_imap": f"127.0.0.1:{dovecot.imap_port}",
+                "backend_pop3": f"127.0.0.1:{dovecot.pop3_port}",
+                "require_tls_for_login": "no",
+                "anvil_socket": self.nodes[name].service_socket})
+        jane = SourcedIMAP4("127.0.0.1", "127.0.0.1", proxies["alpha"].ports["imap"], 40)
+        self.addCleanup(jane.shutdown)
+        jane.login("jane", "secret")
+        self.assertTrue(wait_until(lambda: [r[0] for r in self.cluster_rows("beta")[0]]
+                                   == ["jane"]))
+        second = SourcedIMAP4("127.0.0.1", "127.0.0.1", proxies["beta"].ports["imap"], 40)
+        self.addCleanup(second.shutdown)
+        with self.assertRaises(imaplib.IMAP4.error) as refused:
+            second.login("jane", "secret")
+        self.assertIn("[LIMIT] Maximum number of connections for this user exceeded",
+                      str(refused.exception))
+        pop = mail_client("pop3", proxies["beta"].ports["pop3"])
+        self.addCleanup(pop.close)
+        pop.user("jane")
+        with self.assertRaises(poplib.error_proto) as refused:
+            pop.pass_("secret")
+        self.assertIn("-ERR [IN-USE]", str(refused.exception))
+        # Someone else is fine, and jane's first session is untouched.
+        bob = SourcedIMAP4("127.0.0.1", "127.0.0.1", proxies["beta"].ports["imap"], 40)
+        self.addCleanup(bob.shutdown)
+        bob.login("bob", "secret")
+        self.assertEqual(jane.noop()[0], "OK")
+
+
 if __name__ == "__main__":
     unittest.main()
