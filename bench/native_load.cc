@@ -8,6 +8,8 @@
 //   native_load <service socket> <processes> <sessions per process> <anvild pid>
 //   native_load <service socket> <processes> <sessions per process> <anvild pid>
 //               kick <anvilctl> <admin socket>
+//   native_load <service socket> <processes> <sessions per process> <anvild pid>
+//               hold <first session number>
 //
 // Prints: "register <sessions/s>", "bytes <RSS growth per session>" and
 // "unregister <sessions/s>", each rate also per second of CPU anvild used
@@ -17,7 +19,10 @@
 // sessions (all in 10.0.0.0/8) are kicked by one `anvilctl kick` of that
 // network: "kick_told <s>" is when the last process was told (its kick
 // handler ran), "kick_anvilctl <s>" when anvilctl returned, both from the
-// start of the kick.
+// start of the kick. With hold (bench/cluster_bench.py), the sessions are
+// numbered from the given number on, "ready" is printed once all are
+// registered, and the processes then stay, answering kicks, until standard
+// input ends.
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -94,12 +99,24 @@ double monotonic_seconds() {
   return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
 }
 
+// Answers kicks until go_fd ends (hold).
+void hold(anvil::Client& client, int go_fd) {
+  for (;;) {
+    pollfd entries[2] = {
+        {client.fd(), static_cast<short>(POLLIN | (client.wants_write() ? POLLOUT : 0)), 0},
+        {go_fd, POLLIN, 0}};
+    poll(entries, 2, 100);
+    if (entries[1].revents) std::exit(0);
+    client.process();
+  }
+}
+
 void child(const std::string& socket, int index, long sessions, int go_fd, int done_fd,
-           int told_fd) {
+           int told_fd, long first = 0, bool holding = false) {
   anvil::Client client({.socket_path = socket, .service = "imap"});
   std::size_t kicked = 0;
   client.set_kick_handler([&](const std::vector<anvil::ConnectionId>& ids, const std::string&) {
-    if (kicked == 0) {
+    if (kicked == 0 && told_fd >= 0) {
       double at = monotonic_seconds();
       if (write(told_fd, &at, sizeof at) != sizeof at) std::exit(1);
     }
@@ -112,7 +129,7 @@ void child(const std::string& socket, int index, long sessions, int go_fd, int d
   std::vector<anvil::ConnectionId> ids;
   ids.reserve(static_cast<std::size_t>(sessions));
   for (long i = 0; i < sessions; i++) {
-    long n = index * sessions + i;
+    long n = first + index * sessions + i;
     std::string user = "user" + std::to_string(n / 3) + "@example.com";
     anvil::SessionInfo info{.user = user,
                             .client_ip = "10." + std::to_string((n >> 16) & 255) + "." +
@@ -127,6 +144,10 @@ void child(const std::string& socket, int index, long sessions, int go_fd, int d
     if (client.wants_write() && i % 1024 == 0) client.process();
   }
   sync(client);
+  if (holding) {
+    if (write(done_fd, &byte, 1) != 1) std::exit(1);
+    hold(client, go_fd);
+  }
   if (write(done_fd, &byte, 1) != 1 || read(go_fd, &byte, 1) != 1) std::exit(1);
   if (told_fd >= 0) {  // kicked, not unregistered: answer until every session went
     pump(client, [&] { return kicked == ids.size(); });
@@ -142,10 +163,11 @@ void child(const std::string& socket, int index, long sessions, int go_fd, int d
 
 int main(int argc, char** argv) {
   bool kick = argc == 8 && std::string(argv[5]) == "kick";
-  if (argc != 5 && !kick) {
+  bool holding = argc == 7 && std::string(argv[5]) == "hold";
+  if (argc != 5 && !kick && !holding) {
     std::fprintf(stderr,
                  "usage: native_load <socket> <processes> <sessions each> <anvild pid> "
-                 "[kick <anvilctl> <admin socket>]\n");
+                 "[kick <anvilctl> <admin socket> | hold <first>]\n");
     return 64;
   }
   std::string socket = argv[1];
@@ -154,8 +176,12 @@ int main(int argc, char** argv) {
   pid_t anvild = static_cast<pid_t>(std::atol(argv[4]));
   int go[2], done[2], told[2];
   if (pipe(go) != 0 || pipe(done) != 0 || pipe(told) != 0) return 1;
+  long first = holding ? std::atol(argv[6]) : 0;
   for (int k = 0; k < processes; k++) {
-    if (fork() == 0) child(socket, k, sessions, go[0], done[1], kick ? told[1] : -1);
+    if (fork() == 0) {
+      if (holding) close(go[1]);  // so that the parent's end alone keeps it open
+      child(socket, k, sessions, go[0], done[1], kick ? told[1] : -1, first, holding);
+    }
   }
   auto wait_all = [&] {
     char byte;
@@ -180,6 +206,17 @@ int main(int argc, char** argv) {
   std::printf("register %.0f\n", total / seconds);
   std::printf("register_per_anvild_cpu_second %.0f\n", total / (cpu_seconds(anvild) - cpu));
   std::printf("bytes %.1f\n", static_cast<double>(rss_bytes(anvild) - before) / total);
+  if (holding) {
+    std::printf("ready\n");
+    std::fflush(stdout);
+    char byte;
+    while (read(STDIN_FILENO, &byte, 1) > 0) {
+    }
+    close(go[1]);  // the processes leave
+    while (wait(nullptr) > 0) {
+    }
+    return 0;
+  }
   if (kick) {
     release_all();  // the processes wait for their kick
     double begin = monotonic_seconds();

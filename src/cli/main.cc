@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -216,25 +217,30 @@ int run_cluster(const anvil::Invocation& inv) {
   }
   anvild.set_cluster(inv.node);
   if (inv.command == anvil::Command::who) {
-    // Each node's rows come sorted; together they are sorted again.
+    // Each node's rows come sorted; together they are sorted again (by
+    // pointer: a row is not moved once read).
     struct Row {
       anvil::Session session;
       std::string node;
     };
-    std::vector<Row> rows;
+    std::deque<Row> rows;
     anvild.who_each(inv.filter, [&](const anvil::Session& s) {
       rows.push_back(Row{s, anvild.row_node()});
     });
-    std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
-      return std::tie(a.session.user, a.session.service, a.node, a.session.pid,
-                      a.session.start_time) < std::tie(b.session.user, b.session.service, b.node,
-                                                       b.session.pid, b.session.start_time);
+    std::vector<const Row*> order;
+    order.reserve(rows.size());
+    for (const Row& row : rows) order.push_back(&row);
+    std::stable_sort(order.begin(), order.end(), [](const Row* a, const Row* b) {
+      return std::tie(a->session.user, a->session.service, a->node, a->session.pid,
+                      a->session.start_time) < std::tie(b->session.user, b->session.service,
+                                                        b->node, b->session.pid,
+                                                        b->session.start_time);
     });
     anvil::TextSink out(stdout);
     anvil::WhoPrinter printer(inv.one_per_connection, inv.filter.alt_field,
                               inv.formatter.empty() ? "table" : inv.formatter, terminal_width(),
                               out, true);
-    for (const Row& row : rows) printer.add(row.session, row.node);
+    for (const Row* row : order) printer.add(row->session, row->node);
     printer.finish();
     out.flush();
     return report_nodes(inv, anvild, anvil::kExitOk);

@@ -166,7 +166,8 @@ ReplyChunker::ReplyChunker(std::string id, std::string node, std::string instanc
     : id_(std::move(id)),
       node_(std::move(node)),
       instance_(std::move(instance)),
-      max_bytes_(max_bytes) {}
+      max_bytes_(max_bytes),
+      header_size_(header(false).size()) {}
 
 std::string ReplyChunker::header(bool last) const {
   LineWriter line = header_writer("reply");
@@ -179,10 +180,11 @@ std::string ReplyChunker::add(std::string_view line) {
   std::string full;
   // The header is at most ~200 bytes; a line never exceeds what a node
   // may send, which is far below NATS' smallest max_payload.
-  if (!body_.empty() && header(false).size() + body_.size() + line.size() > max_bytes_) {
+  if (!body_.empty() && header_size_ + body_.size() + line.size() > max_bytes_) {
     full = header(false) + body_;
     body_.clear();
     seq_++;
+    header_size_ = header(false).size();
   }
   body_ += line;
   return full;
@@ -261,12 +263,17 @@ std::string decode_ban_event(std::string_view payload, std::size_t max_bytes, Ba
   return "";
 }
 
-std::string tag_line(std::string_view line, std::string_view node) {
+void append_tagged_line(std::string& out, std::string_view line, std::string_view node) {
+  if (line.empty()) return;
   std::size_t tab = line.find('\t');
   std::size_t cut = tab == std::string_view::npos ? line.size() - 1 : tab;  // before LF
+  out.append(line.substr(0, cut)).append("\tnode=").append(node).append(line.substr(cut));
+}
+
+std::string tag_line(std::string_view line, std::string_view node) {
   std::string out;
   out.reserve(line.size() + node.size() + 6);
-  out.append(line.substr(0, cut)).append("\tnode=").append(node).append(line.substr(cut));
+  append_tagged_line(out, line, node);
   return out;
 }
 

@@ -70,6 +70,7 @@ class ReplyChunker {
   std::string id_, node_, instance_;
   std::size_t max_bytes_;
   std::uint32_t seq_ = 0;
+  std::size_t header_size_;  // of the next message's header
   std::string body_;
 };
 
@@ -97,5 +98,7 @@ std::string decode_ban_event(std::string_view payload, std::size_t max_bytes, Ba
 // Adds `node=<name>` after the first field of an admin-protocol line (with
 // its LF): how the asking node tags the lines it passes on.
 std::string tag_line(std::string_view line, std::string_view node);
+// The same, appended to `out` (no string of its own per line).
+void append_tagged_line(std::string& out, std::string_view line, std::string_view node);
 
 }  // namespace anvil::cluster

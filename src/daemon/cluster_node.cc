@@ -679,10 +679,11 @@ void ClusterNode::on_reply(NatsMessage message) {
     }
     if (command == "END") {
       pending.ended[i] = true;
-      answer.lines += cluster::tag_line("DONE" + std::string(line.substr(3)), answer.node);
+      cluster::append_tagged_line(answer.lines, "DONE" + std::string(line.substr(3)),
+                                  answer.node);
     } else if (command == "SESSION" || command == "RESULT" || command == "BAN" ||
                command == "COUNT") {
-      answer.lines += cluster::tag_line(line, answer.node);
+      cluster::append_tagged_line(answer.lines, line, answer.node);
     } else {
       return pending.finish(i, "error", "unexpected line: " + clip(command, 40));
     }
