@@ -197,6 +197,28 @@ std::string ReplyChunker::finish() {
   return message;
 }
 
+std::string encode_ack(const Ack& ack) {
+  LineWriter line = header_writer("ack");
+  line.add("id", ack.id).add("origin", ack.origin).add("seq", static_cast<long long>(ack.seq));
+  return line.finish();
+}
+
+std::string decode_ack(std::string_view payload, Ack* out) {
+  if (payload.size() > 512) return "ack of " + std::to_string(payload.size()) + " bytes";
+  Header fields;
+  std::string_view rest;
+  if (std::string problem = read_header(payload, &fields, &rest); !problem.empty()) return problem;
+  if (fields.kind != "ack" || !rest.empty()) return "not an ack";
+  const std::string* id = fields.find("id");
+  const std::string* origin = fields.find("origin");
+  if (!id || !token(*id, kMaxIdLength)) return "malformed request id";
+  if (!origin || !valid_node_name(*origin)) return "malformed origin";
+  if (!parse_u32(fields.find("seq"), &out->seq)) return "malformed seq";
+  out->id = *id;
+  out->origin = *origin;
+  return "";
+}
+
 std::string encode_presence(const Presence& presence) {
   LineWriter line = header_writer("presence");
   line.add("node", presence.node).add("instance", presence.instance);

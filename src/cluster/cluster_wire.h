@@ -74,6 +74,18 @@ class ReplyChunker {
   std::string body_;
 };
 
+// Flow control of a long answer: the asking node tells the answering node
+// (on the same subject as the request) each part it has taken; the
+// answering node keeps at most kReplyWindow parts unacknowledged.
+inline constexpr std::uint32_t kReplyWindow = 4;
+struct Ack {
+  std::string id;      // the request's
+  std::string origin;  // the asking node
+  std::uint32_t seq = 0;
+};
+std::string encode_ack(const Ack& ack);
+std::string decode_ack(std::string_view payload, Ack* out);
+
 struct Presence {
   std::string node;
   std::string instance;

@@ -463,6 +463,15 @@ void ClusterNode::reconcile_bans(const std::map<std::uint64_t, std::string>& sto
 // ---- answering ------------------------------------------------------------
 
 void ClusterNode::on_request(NatsMessage message) {
+  if (message.data.starts_with("ANVIL-CLUSTER\t1\t0\tack\t")) {
+    cluster::Ack ack;
+    if (!cluster::decode_ack(message.data, &ack).empty()) return;
+    auto it = answering_.find(ack.origin + "/" + ack.id);
+    if (it == answering_.end()) return;
+    it->second->acked = std::max<std::int64_t>(it->second->acked, ack.seq);
+    it->second->more.cancel();
+    return;
+  }
   if (message.reply.empty()) return;  // nobody to answer
   cluster::Request request;
   std::string problem =
@@ -518,6 +527,10 @@ asio::awaitable<void> ClusterNode::serve(cluster::Request request, std::string r
   std::size_t max_payload = link_->max_payload();
   cluster::ReplyChunker reply(request.id, name_, instance_, max_payload - max_payload / 16);
   LineBuffer input(config_.max_line_length * 4);
+  std::string key = request.origin + "/" + request.id;
+  auto serving = std::make_shared<Serving>(io_);
+  answering_[key] = serving;
+  std::int64_t sent = 0;
   std::string buffer(64 * 1024, '\0');
   std::string line;
   bool greeted = false, ended = false;
@@ -533,9 +546,26 @@ asio::awaitable<void> ClusterNode::serve(cluster::Request request, std::string r
       }
       ended = line.starts_with("END") || line.starts_with("ERROR");
       line += '\n';
-      if (std::string full = reply.add(line); !full.empty()) link_->publish(reply_to, full);
+      if (std::string full = reply.add(line); !full.empty()) {
+        link_->publish(reply_to, full);
+        sent++;
+        // At most kReplyWindow parts the asker has not taken: NATS never
+        // holds more than that of one answer (a slow asker would be
+        // dropped by its server as a slow consumer).
+        while (*alive && sent - serving->acked - 1 >= cluster::kReplyWindow) {
+          serving->more.expires_after(config_.cluster.request_timeout(config_.kick_timeout));
+          asio::error_code wait_error;
+          co_await serving->more.async_wait(asio::redirect_error(asio::use_awaitable, wait_error));
+          if (!wait_error) {  // no word from the asker in all that time
+            ec = asio::error::timed_out;
+            break;
+          }
+        }
+        if (ec) break;
+      }
     }
   }
+  answering_.erase(key);
   if (*alive) {
     if (!ended) reply.add(LineWriter().add("ERROR").add("the request ended unanswered").finish());
     link_->publish(reply_to, reply.finish());
@@ -663,6 +693,10 @@ void ClusterNode::on_reply(NatsMessage message) {
                           "two anvild answer as " + answer.node + " (node_name must be unique)");
   }
   if (header.seq != pending.next_seq[i]++) return pending.finish(i, "error", "answer parts lost");
+  if (!header.last) {
+    link_->publish(subject("node." + answer.node),
+                   cluster::encode_ack(cluster::Ack{it->first, name_, header.seq}));
+  }
   pending.bytes += body.size();
   if (pending.bytes > config_.cluster.max_reply_bytes) {
     return pending.finish(i, "error", "answers over cluster_max_reply_bytes");

@@ -100,6 +100,14 @@ class ClusterNode {
   std::map<std::string, std::shared_ptr<Pending>> pending_;
   std::uint64_t next_request_ = 1;
   std::size_t serving_ = 0;  // requests being answered
+  // Each answer being sent, by "<origin>/<request>": the last part the
+  // asker took, and a timer the sender waits on for more.
+  struct Serving {
+    explicit Serving(asio::io_context& io) : more(io) {}
+    std::int64_t acked = -1;
+    asio::steady_timer more;
+  };
+  std::map<std::string, std::shared_ptr<Serving>> answering_;
   asio::steady_timer beat_timer_;
   asio::steady_timer member_timer_;
   asio::steady_timer ban_timer_;
