@@ -111,8 +111,8 @@ void hold(anvil::Client& client, int go_fd) {
   }
 }
 
-void child(const std::string& socket, int index, long sessions, int go_fd, int done_fd,
-           int told_fd, long first = 0, bool holding = false) {
+void child(const std::string& socket, int index, long sessions, int go_fd, int done_fd, int told_fd,
+           long first = 0, bool holding = false) {
   anvil::Client client({.socket_path = socket, .service = "imap"});
   std::size_t kicked = 0;
   client.set_kick_handler([&](const std::vector<anvil::ConnectionId>& ids, const std::string&) {

@@ -15,9 +15,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (anvil::cluster::decode_request(payload, 1 << 16, &request).empty()) {
         // What was accepted reads back the same.
         anvil::cluster::Request again;
-        FUZZ_CHECK(anvil::cluster::decode_request(anvil::cluster::encode_request(request),
-                                                  1 << 20, &again)
-                       .empty());
+        FUZZ_CHECK(
+            anvil::cluster::decode_request(anvil::cluster::encode_request(request), 1 << 20, &again)
+                .empty());
         FUZZ_CHECK(again.id == request.id && again.origin == request.origin &&
                    again.on_behalf == request.on_behalf && again.command == request.command);
         FUZZ_CHECK(anvil::cluster::relayable_command(
@@ -35,9 +35,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::size_t start = 0;
         while (start < body.size()) {
           std::size_t end = body.find('\n', start);
-          std::string tagged = anvil::cluster::tag_line(body.substr(start, end + 1 - start),
-                                                        header.node);
-          FUZZ_CHECK(tagged.back() == '\n' && tagged.find("node=" + header.node) != std::string::npos);
+          std::string tagged =
+              anvil::cluster::tag_line(body.substr(start, end + 1 - start), header.node);
+          FUZZ_CHECK(tagged.back() == '\n' &&
+                     tagged.find("node=" + header.node) != std::string::npos);
           start = end + 1;
         }
       }

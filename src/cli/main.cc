@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <deque>
 #include <cstdio>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>

@@ -56,8 +56,8 @@ std::string read_header(std::string_view payload, Header* out, std::string_view*
     return "malformed version";
   }
   if (major != kMajor) {
-    return "cluster protocol " + std::to_string(major) + "." + std::to_string(minor) +
-           ", not " + std::to_string(kMajor) + ".x";
+    return "cluster protocol " + std::to_string(major) + "." + std::to_string(minor) + ", not " +
+           std::to_string(kMajor) + ".x";
   }
   out->kind = fields[3];
   for (std::size_t i = 4; i < fields.size(); i++) {
@@ -85,7 +85,9 @@ bool parse_u32(const std::string* text, std::uint32_t* out) {
 
 }  // namespace
 
-bool valid_node_name(std::string_view name) { return token(name, 64); }
+bool valid_node_name(std::string_view name) {
+  return token(name, 64);
+}
 
 std::string default_node_name() {
   char host[256] = {};
@@ -100,8 +102,7 @@ std::string default_node_name() {
 }
 
 bool relayable_command(std::string_view command) {
-  return command == "WHO" || command == "KICK" || command == "BAN-LIST" ||
-         command == "USER-COUNT";
+  return command == "WHO" || command == "KICK" || command == "BAN-LIST" || command == "USER-COUNT";
 }
 
 std::string encode_request(const Request& request) {
@@ -261,7 +262,8 @@ std::string encode_ban_event(const BanEvent& event) {
 }
 
 std::string decode_ban_event(std::string_view payload, std::size_t max_bytes, BanEvent* out) {
-  if (payload.size() > max_bytes) return "ban event of " + std::to_string(payload.size()) + " bytes";
+  if (payload.size() > max_bytes)
+    return "ban event of " + std::to_string(payload.size()) + " bytes";
   Header fields;
   std::string_view rest;
   if (std::string problem = read_header(payload, &fields, &rest); !problem.empty()) return problem;

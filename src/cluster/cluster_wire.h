@@ -46,7 +46,7 @@ std::string decode_request(std::string_view payload, std::size_t max_bytes, Requ
 struct ReplyHeader {
   std::string id;
   std::string node;
-  std::string instance;  // the answering anvild's random instance tag
+  std::string instance;   // the answering anvild's random instance tag
   std::uint32_t seq = 0;  // 0, 1, 2… per reply
   bool last = false;
 };

@@ -31,8 +31,8 @@ TEST(ClusterWire, RequestRefusals) {
   Request request{"1", "mx1", "root", "WHO"};
   std::string wire = encode_request(request);
   Request back;
-  EXPECT_NE(decode_request(wire, wire.size() - 1, &back), "");  // over the limit
-  EXPECT_NE(decode_request(wire + "WHO\n", 4096, &back), "");   // two commands
+  EXPECT_NE(decode_request(wire, wire.size() - 1, &back), "");                  // over the limit
+  EXPECT_NE(decode_request(wire + "WHO\n", 4096, &back), "");                   // two commands
   EXPECT_NE(decode_request(wire.substr(0, wire.size() - 1), 4096, &back), "");  // no LF
   EXPECT_NE(decode_request(encode_request({"1", "mx1", "root", "BAN-ADD\tuser=x"}), 4096, &back),
             "");  // not relayed

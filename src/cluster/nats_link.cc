@@ -108,15 +108,11 @@ std::string NatsLink::start() {
   if (std::string problem = make_options(&options_); !problem.empty()) return problem;
   natsOptions_SetDisconnectedCB(
       options_,
-      [](natsConnection*, void* self) {
-        static_cast<NatsLink*>(self)->set_connected(false, "");
-      },
+      [](natsConnection*, void* self) { static_cast<NatsLink*>(self)->set_connected(false, ""); },
       this);
   natsOptions_SetClosedCB(
       options_,
-      [](natsConnection*, void* self) {
-        static_cast<NatsLink*>(self)->set_connected(false, "");
-      },
+      [](natsConnection*, void* self) { static_cast<NatsLink*>(self)->set_connected(false, ""); },
       this);
   natsOptions_SetReconnectedCB(
       options_,
@@ -216,8 +212,8 @@ void NatsLink::subscribe_now(Subscription& subscription) {
   if (!nc || subscription.connection == nc) return;  // none yet, or done on this one
   if (subscription.sub) old_subscriptions_.push_back(std::exchange(subscription.sub, nullptr));
   subscription.connection = nc;
-  natsStatus s = natsConnection_Subscribe(&subscription.sub, nc,
-                                          subscription.subject.c_str(), on_message, &subscription);
+  natsStatus s = natsConnection_Subscribe(&subscription.sub, nc, subscription.subject.c_str(),
+                                          on_message, &subscription);
   if (s == NATS_OK) {
     s = natsSubscription_SetPendingLimits(subscription.sub, 1 << 20,
                                           static_cast<int>(subscription.max_pending_bytes));
@@ -260,12 +256,11 @@ bool NatsLink::publish(std::string subject, std::string data, std::string reply)
       [subject = std::move(subject), data = std::move(data),
        reply = std::move(reply)](natsConnection* nc) {
         if (!nc) return;
-        natsStatus s =
-            reply.empty()
-                ? natsConnection_Publish(nc, subject.c_str(), data.data(),
-                                         static_cast<int>(data.size()))
-                : natsConnection_PublishRequest(nc, subject.c_str(), reply.c_str(), data.data(),
-                                                static_cast<int>(data.size()));
+        natsStatus s = reply.empty() ? natsConnection_Publish(nc, subject.c_str(), data.data(),
+                                                              static_cast<int>(data.size()))
+                                     : natsConnection_PublishRequest(nc, subject.c_str(),
+                                                                     reply.c_str(), data.data(),
+                                                                     static_cast<int>(data.size()));
         if (s != NATS_OK) log_debug("cluster: publish to {}: {}", subject, natsStatus_GetText(s));
       },
       cost);

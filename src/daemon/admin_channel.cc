@@ -419,7 +419,8 @@ asio::awaitable<void> AdminChannel::cluster(const std::vector<std::string>& fiel
   std::string node;
   if (first < fields.size() && fields[first].starts_with("node=")) {
     node = fields[first++].substr(5);
-    if (!cluster::valid_node_name(node)) co_return error("CLUSTER: invalid node name: " + clip(node));
+    if (!cluster::valid_node_name(node))
+      co_return error("CLUSTER: invalid node name: " + clip(node));
   }
   if (first >= fields.size() ||
       (fields[first] != "WHO" && fields[first] != "KICK" && fields[first] != "BAN-LIST")) {
@@ -444,10 +445,11 @@ asio::awaitable<void> AdminChannel::cluster(const std::vector<std::string>& fiel
       if (!problem.empty()) co_return error("CLUSTER: " + problem);
       continue;
     }
-    bool kick_option = command == "KICK" && (field.starts_with("reason=") ||
-                                             field == "dry_run=1" || field == "dry_run=0" ||
-                                             field == "force=1" || field == "force=0");
-    if (command == "KICK" && field.starts_with("reason=")) reason = field.substr(7, kMaxReasonLength);
+    bool kick_option =
+        command == "KICK" && (field.starts_with("reason=") || field == "dry_run=1" ||
+                              field == "dry_run=0" || field == "force=1" || field == "force=0");
+    if (command == "KICK" && field.starts_with("reason="))
+      reason = field.substr(7, kMaxReasonLength);
     if (command == "KICK" && (field == "dry_run=1" || field == "force=1")) {
       (field == "force=1" ? force : dry_run) = true;
     }

@@ -177,7 +177,9 @@ bool Bans::remove(const std::vector<std::uint64_t>& ids, std::string* error) {
   return true;
 }
 
-void Bans::share(std::function<void(const Ban&, bool)> changed) { changed_ = std::move(changed); }
+void Bans::share(std::function<void(const Ban&, bool)> changed) {
+  changed_ = std::move(changed);
+}
 
 std::uint64_t Bans::random_id() const {
   // 2^30 and up, below 2^53 (exact in JSON numbers); taken ones skipped.

@@ -19,12 +19,12 @@ struct NodeAnswer {
   // (NATS knows nobody of that name), duplicate (two anvild answer to it).
   std::string status;
   std::string error;
-  std::string lines;  // answered: the node's admin-protocol lines, each with LF
+  std::string lines;    // answered: the node's admin-protocol lines, each with LF
   std::int64_t ms = 0;  // from the request to the node's last reply
 };
 
 struct ClusterAnswer {
-  std::string error;  // the request could not go out at all
+  std::string error;              // the request could not go out at all
   std::vector<NodeAnswer> nodes;  // by node name
 };
 

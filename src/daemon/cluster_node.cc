@@ -121,8 +121,8 @@ std::string ClusterNode::bucket(const std::string& what) const {
 
 std::string ClusterNode::start() {
   const auto& c = config_.cluster;
-  cluster::NatsSettings settings{c.nats_urls, "anvild " + name_, c.user, c.password, c.token,
-                                 c.creds_file, c.tls_ca, c.tls_cert, c.tls_key};
+  cluster::NatsSettings settings{c.nats_urls,  "anvild " + name_, c.user,     c.password, c.token,
+                                 c.creds_file, c.tls_ca,          c.tls_cert, c.tls_key};
   auto alive = alive_;
   link_ = std::make_unique<cluster::NatsLink>(std::move(settings), [this, alive](bool up) {
     if (!up || !*alive) return;
@@ -258,10 +258,11 @@ void ClusterNode::on_presence(const cluster::Presence& presence) {
     if (peer.other_instance == presence.instance) {
       peer.duplicate_until = now + config_.cluster.presence_ttl;
       if (warned_duplicates_.insert(presence.node).second) {
-        log_error("cluster: two anvild call themselves {} (instances {} and {}){}; node names must "
-                  "be unique (node_name)",
-                  presence.node, peer.instance, presence.instance,
-                  presence.node == name_ ? ", this one among them" : "");
+        log_error(
+            "cluster: two anvild call themselves {} (instances {} and {}){}; node names must "
+            "be unique (node_name)",
+            presence.node, peer.instance, presence.instance,
+            presence.node == name_ ? ", this one among them" : "");
       }
     }
     peer.other_instance = peer.instance;
@@ -493,8 +494,8 @@ void ClusterNode::on_request(NatsMessage message) {
     cluster::ReplyChunker reply(request.id, name_, instance_, 4096);
     reply.add(LineWriter()
                   .add("COUNT")
-                  .add("user_sessions", static_cast<long long>(
-                                            user.empty() ? 0 : admin_.sessions.user_size(user)))
+                  .add("user_sessions",
+                       static_cast<long long>(user.empty() ? 0 : admin_.sessions.user_size(user)))
                   .finish());
     reply.add(LineWriter().add("END").finish());
     link_->publish(message.reply, reply.finish());
@@ -511,9 +512,9 @@ asio::awaitable<void> ClusterNode::serve(cluster::Request request, std::string r
   // The request runs through an admin channel as a local admin's would,
   // with anvild's own credentials: the asking node checked its admin's
   // role, and NATS' credentials decide who may ask (docs/cluster.md).
-  auto channel = std::make_shared<AdminChannel>(
-      admin_, std::move(theirs), PeerCredentials{::getpid(), ::getuid(), ::getgid()}, Role::kick,
-      AdminChannel::Socket::own);
+  auto channel = std::make_shared<AdminChannel>(admin_, std::move(theirs),
+                                                PeerCredentials{::getpid(), ::getuid(), ::getgid()},
+                                                Role::kick, AdminChannel::Socket::own);
   asio::co_spawn(io_, channel->run(), asio::detached);
   std::string command = request.command;
   if (command.starts_with("KICK")) {
@@ -632,16 +633,15 @@ asio::awaitable<ClusterAnswer> ClusterNode::ask(std::string node, std::string co
     pending->done.push_back(false);
     pending->ended.push_back(false);
     pending->open++;
-    if (!link_->publish(subject("node." + name), request, inbox_ + "." + id + "." +
-                                                               std::to_string(i))) {
+    if (!link_->publish(subject("node." + name), request,
+                        inbox_ + "." + id + "." + std::to_string(i))) {
       pending->finish(i, "error", "not sent: the queue to NATS is full");
     }
   }
   if (pending->open > 0) {
     pending_[id] = pending;
-    pending->timer.expires_after(timeout.count() > 0
-                                     ? timeout
-                                     : config_.cluster.request_timeout(config_.kick_timeout));
+    pending->timer.expires_after(
+        timeout.count() > 0 ? timeout : config_.cluster.request_timeout(config_.kick_timeout));
     asio::error_code ec;
     co_await pending->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     pending_.erase(id);
@@ -652,8 +652,9 @@ asio::awaitable<ClusterAnswer> ClusterNode::ask(std::string node, std::string co
     // too busy); one already silent then is expired.
     if (!pending->done[i]) {
       bool was_live = pending->live_when_asked[i];
-      pending->finish(i, was_live ? "timeout" : "expired",
-                      was_live ? "no answer in time" : "no presence within cluster_presence_ttl_ms");
+      pending->finish(
+          i, was_live ? "timeout" : "expired",
+          was_live ? "no answer in time" : "no presence within cluster_presence_ttl_ms");
     }
     if (duplicated(name) && pending->answers[i].status == "answered") {
       pending->answers[i].status = "duplicate";
@@ -713,8 +714,7 @@ void ClusterNode::on_reply(NatsMessage message) {
     }
     if (command == "END") {
       pending.ended[i] = true;
-      cluster::append_tagged_line(answer.lines, "DONE" + std::string(line.substr(3)),
-                                  answer.node);
+      cluster::append_tagged_line(answer.lines, "DONE" + std::string(line.substr(3)), answer.node);
     } else if (command == "SESSION" || command == "RESULT" || command == "BAN" ||
                command == "COUNT") {
       cluster::append_tagged_line(answer.lines, line, answer.node);

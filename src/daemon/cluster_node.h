@@ -18,15 +18,15 @@
 #include <asio.hpp>
 #include <chrono>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
 #include "cluster/cluster_wire.h"
 #include "cluster/nats_link.h"
-#include "daemon/admin_channel.h"
 #include "common/log.h"
+#include "daemon/admin_channel.h"
 #include "daemon/cluster_answer.h"
 
 namespace anvil {

@@ -135,13 +135,13 @@ std::string DaemonConfig::set_cluster(const std::string& key, const std::string&
     cluster.nats_urls = split_list(value);
     for (const std::string& url : cluster.nats_urls) {
       if (!url.starts_with("nats://") && !url.starts_with("tls://")) {
-        return "invalid value for " + key + ": " + url + " (want nats://host:port or tls://host:port)";
+        return "invalid value for " + key + ": " + url +
+               " (want nats://host:port or tls://host:port)";
       }
     }
   } else if (key == "node_name") {
     if (!cluster::valid_node_name(value)) {
-      return "invalid value for node_name: '" + clip(value) +
-             "' (1 to 64 of A-Z a-z 0-9 - _)";
+      return "invalid value for node_name: '" + clip(value) + "' (1 to 64 of A-Z a-z 0-9 - _)";
     }
     cluster.node_name = value;
   } else if (key == "cluster_name") {

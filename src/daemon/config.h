@@ -55,7 +55,7 @@ struct DaemonConfig {
   // The cluster (docs/cluster.md); off while cluster_nats_urls is empty.
   struct Cluster {
     std::vector<std::string> nats_urls;
-    std::string node_name;      // default: the host's short name
+    std::string node_name;       // default: the host's short name
     std::string name = "anvil";  // subjects anvil.<name>.…, buckets anvil-<name>-…
     std::string user, password;  // cluster_user, cluster_password_file
     std::string token;           // cluster_token_file

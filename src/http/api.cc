@@ -414,7 +414,7 @@ ApiResponse Api::kick(const ApiRequest& request, const Principal& principal) {
   if (body.is_discarded() || !body.is_object()) {
     return error_response(400, "the body must be a JSON object");
   }
-  static const std::set<std::string> known = {"filter", "q",   "reason", "dry_run",
+  static const std::set<std::string> known = {"filter", "q",   "reason",  "dry_run",
                                               "force",  "ban", "cluster", "node"};
   for (const auto& item : body.items()) {
     if (!known.contains(item.key())) return error_response(400, "unknown field: " + item.key());

@@ -6,7 +6,6 @@ text protocol), to speak to the nodes as a hostile peer would."""
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -85,13 +84,8 @@ class NatsCluster:
 
     def stop(self):
         for proc in self.procs:
-            if proc and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            if proc:
+                harness.stop_process(proc, 10)
 
 
 class NatsClient:
@@ -240,23 +234,7 @@ class ClusterStack(unittest.TestCase):
         self.wait_for_nodes(self.node_names)
 
     def stop_everything(self):
-        for client in self.clients:
-            client.close()
-        for proc in self.processes:
-            if proc.poll() is None:
-                try:
-                    os.kill(proc.pid, signal.SIGCONT)
-                except ProcessLookupError:
-                    pass
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            for stream in (proc.stdout, proc.stderr):
-                if stream:
-                    stream.close()
+        harness.stop_all(self.clients, self.processes, 10)
         reports = harness.sanitizer_reports(self.dir)
         if harness.test_failed(self):
             print(f"\nlogs of the failed test {self.id()}:\n{harness.log_tails(self.dir)}",

@@ -106,6 +106,36 @@ def accepts(path):
         probe.close()
 
 
+def stop_process(proc, timeout=5):
+    """Ends a process (woken first, if a test stopped it): SIGTERM, then
+    SIGKILL after `timeout` seconds."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.kill(proc.pid, signal.SIGCONT)
+    except ProcessLookupError:
+        pass
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def stop_all(clients, processes, timeout=5):
+    """A test's cleanup: its clients closed, its processes ended, their
+    pipes closed."""
+    for client in clients:
+        client.close()
+    for proc in processes:
+        stop_process(proc, timeout)
+    for proc in processes:
+        for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
+
+
 class EchoClient:
     """One TCP connection to anvil-echod, from a chosen loopback address."""
 
@@ -218,24 +248,7 @@ class Stack(unittest.TestCase):
         self.start_anvild()
 
     def stop_everything(self):
-        for client in self.clients:
-            client.close()
-        for proc in self.processes:
-            if proc.poll() is None:
-                try:
-                    os.kill(proc.pid, signal.SIGCONT)
-                except ProcessLookupError:
-                    pass
-                proc.terminate()
-                try:
-                    proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-        for proc in self.processes:
-            for stream in (proc.stdout, proc.stderr):
-                if stream:
-                    stream.close()
+        stop_all(self.clients, self.processes)
         reports = sanitizer_reports(self.dir)
         if test_failed(self):
             print(f"\nlogs of the failed test {self.id()}:\n{log_tails(self.dir)}",

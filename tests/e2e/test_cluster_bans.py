@@ -4,7 +4,6 @@ set; lifting and expiry reach every node too; a cluster kick can ban."""
 
 import json
 import socket
-import time
 import unittest
 
 from cluster_harness import ClusterStack
