@@ -112,7 +112,14 @@ std::string NatsLink::start() {
       this);
   natsOptions_SetClosedCB(
       options_,
-      [](natsConnection*, void* self) { static_cast<NatsLink*>(self)->set_connected(false, ""); },
+      [](natsConnection* nc, void* self) {
+        auto* link = static_cast<NatsLink*>(self);
+        link->set_connected(false, "");
+        // The last the client says of a connection: stop() waits for it.
+        std::lock_guard lock(link->mutex_);
+        link->closed_ = nc;
+        link->wake_.notify_all();
+      },
       this);
   natsOptions_SetReconnectedCB(
       options_,
@@ -304,10 +311,13 @@ void NatsLink::stop() {
   }
   if (worker_.joinable()) worker_.join();
   closing_ = true;
-  if (natsConnection* nc = connection_.load()) {
-    natsConnection_FlushTimeout(nc, 1000);
-    natsConnection_Close(nc);
-  }
+  natsConnection* nc = connection_.load();
+  if (!nc || natsConnection_IsClosed(nc)) return;
+  // Draining lets every message handler that runs finish; the client then
+  // closes the connection and says so, and only then may this object go.
+  if (natsConnection_DrainTimeout(nc, 2000) != NATS_OK) natsConnection_Close(nc);
+  std::unique_lock lock(mutex_);
+  wake_.wait_for(lock, std::chrono::seconds(5), [&] { return closed_ == nc; });
 }
 
 }  // namespace anvil::cluster

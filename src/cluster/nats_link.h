@@ -117,6 +117,7 @@ class NatsLink {
   std::deque<Job> jobs_;
   std::size_t queued_bytes_ = 0;
   bool stopping_ = false;
+  __natsConnection* closed_ = nullptr;  // the last connection the client closed
   std::thread worker_;
 };
 
