@@ -15,6 +15,11 @@ from cluster_harness import ClusterStack, NatsClient, NatsCluster
 from harness import BIN, wait_until
 
 
+def read(path):
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
 def cluster_request(request_id, origin, command, major=1):
     return (f"ANVIL-CLUSTER\t{major}\t0\trequest\tid={request_id}\torigin={origin}"
             f"\ton_behalf=test\n{command}\n").encode()
@@ -258,6 +263,70 @@ class Credentials(unittest.TestCase):
             text = f.read()
         self.assertIn("cluster_password_file: cannot read", text)
         self.assertEqual(len(text.strip().splitlines()), 1, text)
+
+
+class Tls(unittest.TestCase):
+    """NATS over TLS: anvild with the server's CA (cluster_tls_ca) joins;
+    one without TLS, or trusting another CA, is refused, says why, and
+    serves locally."""
+
+    @classmethod
+    def setUpClass(cls):
+        import tempfile
+        cls.dir = tempfile.mkdtemp(prefix="anvil-cluster-tls-")
+        os.chmod(cls.dir, 0o755)
+        cls.cert, cls.key = harness.make_tls_pair(cls.dir)
+        other = os.path.join(cls.dir, "other")
+        os.makedirs(other)
+        cls.other_ca, _ = harness.make_tls_pair(other)
+        cls.nats = NatsCluster(cls.dir, 1, extra=f'tls {{ cert_file: "{cls.cert}", '
+                                                 f'key_file: "{cls.key}" }}\n')
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.nats.stop()
+        import shutil
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def anvild(self, name, *settings):
+        run_dir = os.path.join(self.dir, name)
+        os.makedirs(run_dir, exist_ok=True)
+        log_path = os.path.join(run_dir, "anvild.log")
+        log = open(log_path, "ab")
+        proc = subprocess.Popen(
+            [os.path.join(BIN, "anvild"), "--run-dir", run_dir, "-o", "audit_log=",
+             "-o", "ban_file=", "-o", f"node_name={name}", *settings],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        log.close()
+        self.addCleanup(lambda: proc.poll() is None and (proc.terminate(), proc.wait(10)))
+        self.assertTrue(wait_until(lambda: harness.accepts(os.path.join(run_dir, "anvil"))))
+        return run_dir, log_path
+
+    def ask(self, run_dir):
+        return subprocess.run([os.path.join(BIN, "anvilctl"), "--cluster", "-v", "who", "-a",
+                               os.path.join(run_dir, "anvil")],
+                              capture_output=True, text=True, timeout=30)
+
+    def test_tls(self):
+        port = self.nats.client_ports[0]
+        good, _ = self.anvild("good", "-o", f"cluster_nats_urls=tls://127.0.0.1:{port}",
+                              "-o", f"cluster_tls_ca={self.cert}")
+        self.assertTrue(wait_until(lambda: "node good: answered" in self.ask(good).stderr,
+                                   timeout=30), self.ask(good))
+        for name, settings in (("plain", ("-o", f"cluster_nats_urls=nats://127.0.0.1:{port}")),
+                               ("stranger", ("-o", f"cluster_nats_urls=tls://127.0.0.1:{port}",
+                                             "-o", f"cluster_tls_ca={self.other_ca}"))):
+            run_dir, log_path = self.anvild(name, *settings)
+            self.assertTrue(wait_until(lambda: "cannot join NATS" in read(log_path), timeout=30))
+            asked = self.ask(run_dir)
+            self.assertEqual(asked.returncode, 70, asked.stderr)
+            self.assertIn("not connected to NATS", asked.stderr)
+            local = subprocess.run([os.path.join(BIN, "anvilctl"), "who", "-a",
+                                    os.path.join(run_dir, "anvil")],
+                                   capture_output=True, text=True, timeout=30)
+            self.assertEqual(local.returncode, 0, local.stderr)
+        # The node that joined never saw them.
+        self.assertNotIn("stranger", self.ask(good).stderr)
 
 
 if __name__ == "__main__":
