@@ -269,7 +269,6 @@ void ClusterNode::on_presence(const cluster::Presence& presence) {
   }
   peer.instance = presence.instance;
   peer.seen = now;
-  peer.interval = std::chrono::milliseconds(presence.interval_ms);
 }
 
 bool ClusterNode::live(const std::string& node) const {

@@ -56,7 +56,6 @@ class ClusterNode {
   struct Peer {
     std::string instance;
     std::chrono::steady_clock::time_point seen{};
-    std::chrono::milliseconds interval{};
     // The instance heard before this one under the same name: when it is
     // heard again, two anvild share the name.
     std::string other_instance;

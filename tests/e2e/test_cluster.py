@@ -179,21 +179,40 @@ class ClusterWhoKick(ClusterStack):
         self.assertIn("cluster", self.nodes["alpha"].log())
 
     def test_read_role_may_ask_but_not_kick(self):
-        self.populate()
-        code, _, err = self.anvilctl("alpha", "kick", "jane", global_args=("--cluster",))
-        self.assertEqual(code, 0, err)
-        # The admin protocol itself: a read-role peer is refused before
-        # anything goes out (role checks happen on the asking node).
-        import socket
-        reader = socket.socket(socket.AF_UNIX)
-        reader.connect(self.nodes["alpha"].admin_socket)
-        reader.sendall(b"VERSION\tanvil-admin\t1\t0\nCLUSTER\tnode=beta\tKICK\tuser=x\n")
-        reader.settimeout(10)
-        data = b""
-        while data.count(b"\n") < 2:
-            data += reader.recv(4096)
-        reader.close()
-        self.assertIn(b"END\tnodes=1", data)  # root has the kick role
+        """A uid with the read role (nobody, through admin_allow_uids) may ask
+        the cluster who, but its cluster kick is refused on the asking node,
+        before anything goes out: no node kicks."""
+        import shutil
+        import subprocess
+        from harness import as_user
+        clients = self.populate()
+        alpha = self.nodes["alpha"]
+        alpha.proc.terminate()
+        alpha.proc.wait(10)
+        self.start_node("alpha", extra=("-o", "admin_socket_mode=0666",
+                                        "-o", "admin_allow_uids=nobody:read"))
+        self.wait_for_nodes(self.node_names)
+        anvilctl = os.path.join(self.dir, "anvilctl")
+        shutil.copy(os.path.join(BIN, "anvilctl"), anvilctl)
+        os.chmod(anvilctl, 0o755)
+
+        def as_nobody(*args):
+            return subprocess.run([anvilctl, "--cluster", "-f", "tab", args[0], "-a",
+                                   alpha.admin_socket, *args[1:]], capture_output=True,
+                                  text=True, timeout=60, stdin=subprocess.DEVNULL,
+                                  **as_user("nobody"))
+        # alpha's anvil-echod registers its sessions again with the new anvild.
+        self.assertTrue(wait_until(
+            lambda: len(as_nobody("who", "-1").stdout.splitlines()) - 1 == len(clients)))
+        asked = as_nobody("who", "-1")
+        self.assertEqual(asked.returncode, 0, asked.stderr)
+        kicked = as_nobody("kick", "j*")
+        self.assertEqual(kicked.returncode, 77, kicked.stderr)
+        self.assertIn("may only read", kicked.stderr)
+        for key, client in clients.items():
+            self.assertTrue(client.alive(), f"{key} was kicked by a read-role uid")
+        for node in self.nodes.values():
+            self.assertNotIn("kick by", node.log())
 
 
 class ClusterOverHttp(ClusterStack):
